@@ -1,0 +1,68 @@
+// Command tandem-lab drives the real-kernel lab (see integration/lab).
+//
+//	tandem-lab demo             boot the VM and show the seed LVS-NAT scenario
+//	tandem-lab test [-run RE]   run the VM scenarios, verbose
+//	tandem-lab bench            run the benchmarks recorded in BENCHMARKS.md
+//	tandem-lab exec -- CMD...   boot the VM and run CMD (busybox sh, ipvsadm, /tandem)
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tandem-lb/tandem/integration/lab"
+)
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage: tandem-lab demo | test [-run RE] | bench | exec -- CMD...`)
+	os.Exit(2)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+
+	opts := lab.Options{Binaries: lab.DefaultBinaries, Console: os.Stdout, Log: os.Stderr}
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	run := fs.String("run", "", "scenarios to run (regexp, as go test -run)")
+	fs.Parse(os.Args[2:])
+	switch os.Args[1] {
+	case "demo":
+		opts.Spec = lab.RunSpec{
+			Argv: []string{"/scenarios.test", "-test.v", "-test.run", "^TestSeed$"},
+			Env:  []string{"TANDEM_LAB_DEMO=1"},
+		}
+	case "test":
+		opts.Spec = lab.RunSpec{Argv: []string{"/scenarios.test", "-test.v", "-test.run", *run}}
+	case "bench":
+		opts.Spec = lab.RunSpec{
+			Argv: []string{"/scenarios.test", "-test.v", "-test.run", "^TestBench", "-test.timeout", "20m"},
+			Env:  []string{"TANDEM_LAB_BENCH=1"},
+		}
+		opts.MemMB = 2048
+	case "exec":
+		if fs.NArg() == 0 {
+			usage()
+		}
+		opts.Binaries = lab.DefaultBinaries[:2]
+		opts.Spec = lab.RunSpec{Argv: fs.Args()}
+	default:
+		usage()
+	}
+	code, err := lab.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
