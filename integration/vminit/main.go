@@ -65,7 +65,7 @@ func run() int {
 		return 122
 	}
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
-	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Env = append(append(os.Environ(), "TANDEM_LAB_VM=1"), spec.Env...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	cmd.Dir = "/tmp"
 	if err := cmd.Run(); err != nil {
