@@ -1,0 +1,602 @@
+package conf
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Load reads the cluster file at path and returns Parse's result, together
+// with the file's source for WriteDiagnostics. Files is never nil.
+func Load(path string) (*Cluster, Files, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Files{}, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read cluster file",
+			Detail:   err.Error() + ". Hint: check the path given with --config.",
+			Subject:  &hcl.Range{Filename: path},
+		}}
+	}
+	c, diags := Parse(src, path)
+	return c, Files{path: src}, diags
+}
+
+// Parse parses, decodes, defaults and validates one cluster file. filename
+// is used only in diagnostics. It has no side effects.
+//
+// On success it returns the Cluster and no error diagnostics. Otherwise it
+// returns a nil Cluster and every error found, sorted by position; each
+// error has a Subject range and a Detail with a hint.
+func Parse(src []byte, filename string) (*Cluster, hcl.Diagnostics) {
+	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() {
+		sortDiags(diags)
+		return nil, diags
+	}
+	p := newParser()
+	c := p.cluster(f.Body.(*hclsyntax.Body))
+	diags = append(diags, p.diags...)
+	sortDiags(diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return c, diags
+}
+
+func sortDiags(diags hcl.Diagnostics) {
+	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int {
+		switch {
+		case a.Subject == nil && b.Subject == nil:
+			return 0
+		case a.Subject == nil:
+			return 1
+		case b.Subject == nil:
+			return -1
+		}
+		return cmp.Or(
+			cmp.Compare(a.Subject.Filename, b.Subject.Filename),
+			cmp.Compare(a.Subject.Start.Byte, b.Subject.Start.Byte),
+		)
+	})
+}
+
+// --- schemas ---
+
+func schema(attrs []string, blocks ...hcl.BlockHeaderSchema) *hcl.BodySchema {
+	s := &hcl.BodySchema{Blocks: blocks}
+	for _, a := range attrs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: a})
+	}
+	return s
+}
+
+func blk(typ string, labels ...string) hcl.BlockHeaderSchema {
+	return hcl.BlockHeaderSchema{Type: typ, LabelNames: labels}
+}
+
+var (
+	rootSchema = schema(nil, blk("director"), blk("node", "name"), blk("vrrp", "name"),
+		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"))
+	directorSchema = schema([]string{"ip_forward", "send_redirects", "masquerade", "static_vips"},
+		blk("conn_sync"), blk("timeouts"))
+	connSyncSchema = schema([]string{"interface", "sync_id", "vrrp"})
+	timeoutsSchema = schema([]string{"tcp", "tcp_fin", "udp"})
+	nodeSchema     = schema([]string{"hostname", "priority", "interfaces"})
+	vrrpSchema     = schema([]string{"vrid", "interface", "addresses", "version", "advert_interval",
+		"preempt", "preempt_delay", "accept", "unicast_peers", "priorities", "auth_pass",
+		"track_interfaces", "track_scripts", "notify", "pair_handover"}, blk("garp"))
+	garpSchema        = schema([]string{"count", "interval", "repeat_count", "repeat_after", "refresh"})
+	syncGroupSchema   = schema([]string{"instances", "notify"})
+	trackScriptSchema = schema([]string{"command", "interval", "timeout", "weight", "rise", "fall"})
+	vsSchema          = schema([]string{"address", "fwmark", "family", "protocol", "scheduler",
+		"scheduler_flags", "one_packet", "forward", "on_failure", "quorum"},
+		blk("persistence"), blk("check", "type"), blk("sorry_server"), blk("real_server", "name"))
+	persistenceSchema = schema([]string{"timeout", "netmask"})
+	sorrySchema       = schema([]string{"address", "forward"})
+	rsSchema          = schema([]string{"address", "weight", "forward", "upper_threshold", "lower_threshold"},
+		blk("check", "type"))
+	checkSchema = schema([]string{"interval", "timeout", "rise", "fall", "port", "connect_address",
+		"source_address", "path", "host", "status", "digest", "regex", "command"}, blk("tls"))
+	tlsSchema = schema([]string{"server_name", "ca_file", "insecure_skip_verify"})
+)
+
+// Limits.
+const (
+	maxU32        = 1<<32 - 1
+	maxTimeout    = 2147483 * time.Second // what IPVS holds in jiffies at HZ=1000
+	maxInterval   = time.Hour
+	maxPreemptDel = 1000 * time.Second
+)
+
+// body is a decoded block body.
+type body struct {
+	block  *hcl.Block
+	attrs  hcl.Attributes
+	blocks map[string][]*hcl.Block
+	// typos are the attribute names HCL suggested for unknown ones: their
+	// absence is not reported again as missing.
+	typos map[string]bool
+}
+
+func (d *decoder) open(b *hcl.Block, body0 hcl.Body, s *hcl.BodySchema) *body {
+	content, diags := body0.Content(s)
+	for _, diag := range diags {
+		addHint(diag)
+	}
+	d.diags = append(d.diags, diags...)
+	bd := &body{block: b, attrs: content.Attributes, blocks: map[string][]*hcl.Block{}, typos: map[string]bool{}}
+	for _, blk := range content.Blocks {
+		bd.blocks[blk.Type] = append(bd.blocks[blk.Type], blk)
+	}
+	for _, diag := range diags {
+		const marker = `Did you mean "`
+		if i := strings.Index(diag.Detail, marker); diag.Summary == "Unsupported argument" && i >= 0 {
+			rest := diag.Detail[i+len(marker):]
+			if j := strings.IndexByte(rest, '"'); j >= 0 {
+				bd.typos[rest[:j]] = true
+			}
+		}
+	}
+	return bd
+}
+
+// addHint completes HCL's own diagnostics that lack a hint.
+func addHint(d *hcl.Diagnostic) {
+	if strings.Contains(d.Detail, "Did you mean") || strings.Contains(d.Detail, "Hint:") {
+		return
+	}
+	switch {
+	case strings.HasPrefix(d.Summary, "Unsupported"):
+		d.Detail += " Hint: check the spelling and the nesting against conf/README.md."
+	case strings.HasPrefix(d.Summary, "Extraneous label"), strings.HasPrefix(d.Summary, "Missing name"):
+		d.Detail += ` Hint: name blocks with one quoted label, as in node "director1" { }; director and the blocks inside others take none.`
+	default:
+		d.Detail += " Hint: see conf/README.md."
+	}
+}
+
+// required returns the attribute or reports it missing.
+func (d *decoder) required(bd *body, name, hint string) *hcl.Attribute {
+	a := bd.attrs[name]
+	if a == nil && !bd.typos[name] {
+		d.errf(bd.block.DefRange, "Missing required argument", "A %s block needs %s. Hint: %s", bd.block.Type, name, hint)
+	}
+	return a
+}
+
+// single returns the only block of a type, reporting any extra one.
+func (d *decoder) single(bd *body, typ string) *hcl.Block {
+	bs := bd.blocks[typ]
+	for _, extra := range bs[min(1, len(bs)):] {
+		d.errf(extra.DefRange, "Duplicate "+typ+" block", "Only one %s block is allowed here; the first is at line %d. Hint: merge them into one.", typ, bs[0].DefRange.Start.Line)
+	}
+	if len(bs) == 0 {
+		return nil
+	}
+	return bs[0]
+}
+
+// unique records key in seen, or reports a duplicate at rng.
+func (d *decoder) unique(seen map[string]hcl.Range, key string, rng hcl.Range, summary, what, hint string) bool {
+	if first, dup := seen[key]; dup {
+		d.errf(rng, summary, "%s is already defined at line %d. Hint: %s", what, first.Start.Line, hint)
+		return false
+	}
+	seen[key] = rng
+	return true
+}
+
+// --- the cluster ---
+
+type parser struct {
+	decoder
+	c Cluster
+
+	nodeNames, hostnames  map[string]hcl.Range
+	scripts               map[string]hcl.Range
+	vrrpNames, groupNames map[string]hcl.Range
+	vsNames, vsKeys       map[string]hcl.Range
+	vrids                 map[string]hcl.Range
+	vipOwner              map[netip.Addr]string
+	inGroup               map[string]string
+	staticVIPs            map[netip.Addr]bool
+	// vipsKnown is false when an address list failed to decode, so that
+	// "VIP not covered" is not reported for a VIP lost to that error.
+	vipsKnown bool
+}
+
+func newParser() *parser {
+	return &parser{
+		nodeNames: map[string]hcl.Range{}, hostnames: map[string]hcl.Range{},
+		scripts: map[string]hcl.Range{}, vrrpNames: map[string]hcl.Range{},
+		groupNames: map[string]hcl.Range{}, vsNames: map[string]hcl.Range{},
+		vsKeys: map[string]hcl.Range{}, vrids: map[string]hcl.Range{},
+		vipOwner: map[netip.Addr]string{}, inGroup: map[string]string{},
+		staticVIPs: map[netip.Addr]bool{},
+		vipsKnown:  true,
+	}
+}
+
+func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
+	bd := p.open(nil, root, rootSchema)
+	d := &p.decoder
+	// Blocks are decoded in dependency order so that references can be
+	// checked, with their positions, while the referring block is decoded.
+	if len(bd.blocks["node"]) == 0 {
+		start := hcl.Range{Filename: root.SrcRange.Filename, Start: hcl.InitialPos, End: hcl.InitialPos}
+		d.errf(start, "No node block", "A cluster file needs a node block for each director. Hint: add node \"director1\" { priority = 150 } and node \"director2\" { }.")
+	}
+	for _, b := range bd.blocks["node"] {
+		p.node(b)
+	}
+	for _, b := range bd.blocks["track_script"] {
+		p.trackScript(b)
+	}
+	for _, b := range bd.blocks["vrrp"] {
+		p.vrrp(b)
+	}
+	p.c.Director = Director{IPForward: IPForwardAuto}
+	if b := d.single(bd, "director"); b != nil {
+		p.director(b)
+	}
+	for _, b := range bd.blocks["sync_group"] {
+		p.syncGroup(b)
+	}
+	for _, b := range bd.blocks["virtual_server"] {
+		p.virtualServer(b)
+	}
+	return &p.c
+}
+
+// checkIface reports an interface missing from a node's interfaces list.
+func (p *parser) checkIface(what string, it item) {
+	for _, n := range p.c.Nodes {
+		if len(n.Interfaces) > 0 && !slices.Contains(n.Interfaces, it.s) {
+			p.errf(it.rng, "Unknown interface", "%s: interface %q is not in the interfaces of node %q (%s). Hint: add it to the node's interfaces, or fix the name.", what, it.s, n.Name, strings.Join(n.Interfaces, ", "))
+			return
+		}
+	}
+}
+
+func (p *parser) node(b *hcl.Block) {
+	name, _ := p.label(b)
+	bd := p.open(b, b.Body, nodeSchema)
+	d := &p.decoder
+	n := Node{Name: name, Hostname: name, Priority: 100}
+	hostRange := b.LabelRanges[0]
+	if a := bd.attrs["hostname"]; a != nil {
+		var h string
+		if setStr(d, &h, a) {
+			hostRange = a.Expr.Range()
+			if h == "" || strings.ContainsAny(h, " \t/") {
+				p.errf(a.Expr.Range(), "Invalid hostname", "hostname %q is not a host name. Hint: write the name `hostname` prints on that director.", h)
+			} else {
+				n.Hostname = h
+			}
+		}
+	}
+	setInt(d, &n.Priority, bd.attrs["priority"], 1, 254)
+	if a := bd.attrs["interfaces"]; a != nil {
+		items, _ := p.strList(a)
+		seen := map[string]hcl.Range{}
+		for _, it := range items {
+			if p.ifname("interfaces", it) && p.unique(seen, it.s, it.rng, "Duplicate interface", fmt.Sprintf("interface %q", it.s), "list each interface once.") {
+				n.Interfaces = append(n.Interfaces, it.s)
+			}
+		}
+	}
+	if p.unique(p.nodeNames, name, b.LabelRanges[0], "Duplicate node name", fmt.Sprintf("node %q", name), "give each node a different name.") {
+		p.unique(p.hostnames, strings.ToLower(n.Hostname), hostRange, "Duplicate node hostname", fmt.Sprintf("hostname %q (node %q)", n.Hostname, name), "each node needs its own hostname; set hostname to tell them apart.")
+	}
+	p.c.Nodes = append(p.c.Nodes, n)
+}
+
+func (p *parser) trackScript(b *hcl.Block) {
+	name, _ := p.label(b)
+	bd := p.open(b, b.Body, trackScriptSchema)
+	d := &p.decoder
+	t := TrackScript{Name: name, Interval: 2 * time.Second, Rise: 1, Fall: 1}
+	if a := p.required(bd, "command", `add command = ["/path/to/script", "arg"].`); a != nil {
+		t.Command, _ = p.argv(a, true)
+	}
+	p.timing(bd, &t.Interval, &t.Timeout)
+	setInt(d, &t.Weight, bd.attrs["weight"], -254, 254)
+	setInt(d, &t.Rise, bd.attrs["rise"], 1, 100)
+	setInt(d, &t.Fall, bd.attrs["fall"], 1, 100)
+	p.unique(p.scripts, name, b.LabelRanges[0], "Duplicate track_script name", fmt.Sprintf("track_script %q", name), "give each track_script a different name.")
+	p.c.TrackScripts = append(p.c.TrackScripts, t)
+}
+
+// timing decodes interval and timeout; timeout defaults to 1s or the
+// interval if shorter, and must not exceed the interval.
+func (p *parser) timing(bd *body, interval, timeout *time.Duration) {
+	d := &p.decoder
+	ia, ta := bd.attrs["interval"], bd.attrs["timeout"]
+	setDur(d, interval, ia, 10*time.Millisecond, maxInterval, 0)
+	*timeout = min(time.Second, *interval)
+	if setDur(d, timeout, ta, time.Millisecond, maxInterval, 0) && *timeout > *interval {
+		p.errf(ta.Expr.Range(), "Timeout longer than interval", "timeout %s is longer than interval %s, so probes would overlap. Hint: lower the timeout or raise the interval.", *timeout, *interval)
+	}
+}
+
+var defaultGARP = GARP{Count: 5, RepeatCount: 5, RepeatAfter: 5 * time.Second}
+
+func (p *parser) vrrp(b *hcl.Block) {
+	name, _ := p.label(b)
+	bd := p.open(b, b.Body, vrrpSchema)
+	d := &p.decoder
+	v := VRRPInstance{Name: name, Version: 3, AdvertInterval: time.Second, Preempt: true, GARP: defaultGARP}
+
+	vridOK := setInt(d, &v.VRID, p.required(bd, "vrid", "add vrid = 1..255; it must be unique per interface and family."), 1, 255)
+	ifOK := false
+	if a := p.required(bd, "interface", `add interface = "eth0", the interface the VRRP adverts use.`); a != nil && setStr(d, &v.Interface, a) {
+		it := item{v.Interface, a.Expr.Range()}
+		if ifOK = p.ifname("interface", it); ifOK {
+			p.checkIface("interface", it)
+		}
+	}
+	if a := p.required(bd, "addresses", `add addresses = ["203.0.113.10/24"].`); a != nil {
+		items, ok := p.strList(a)
+		if ok && len(items) == 0 {
+			p.errf(a.Expr.Range(), "No addresses", "A vrrp instance needs at least one address. Hint: write addresses = [\"203.0.113.10/24\"].")
+		}
+		for _, it := range items {
+			pfx, good := p.prefix("addresses", it, false)
+			if !good {
+				ok = false
+				continue
+			}
+			fam := FamilyOf(pfx.Addr())
+			if v.Family == "" {
+				v.Family = fam
+			} else if fam != v.Family {
+				p.errf(it.rng, "Mixed address families", "addresses: %s is %s but the instance's first address is %s. Hint: one vrrp instance carries one family; put %s addresses in their own vrrp block.", pfx, fam, v.Family, fam)
+				continue
+			}
+			if owner, dup := p.vipOwner[pfx.Addr()]; dup {
+				p.errf(it.rng, "Duplicate VIP", "addresses: %s is already an address of vrrp %q. Hint: a VIP belongs to one vrrp instance only.", pfx.Addr(), owner)
+				continue
+			}
+			p.vipOwner[pfx.Addr()] = name
+			v.Addresses = append(v.Addresses, pfx)
+		}
+		if !ok {
+			p.vipsKnown = false
+		}
+	} else {
+		p.vipsKnown = false
+	}
+	if a := bd.attrs["version"]; setInt(d, &v.Version, a, 2, 3) && v.Version == 2 && v.Family == IPv6 {
+		p.errf(a.Expr.Range(), "VRRPv2 is IPv4 only", "version 2 cannot carry the IPv6 addresses of this instance. Hint: remove version (the default is 3) or set version = 3.")
+	}
+	if a := bd.attrs["advert_interval"]; setDur(d, &v.AdvertInterval, a, 10*time.Millisecond, 255*time.Second, 0) {
+		iv := v.AdvertInterval
+		switch {
+		case v.Version == 3 && (iv%(10*time.Millisecond) != 0 || iv > 40950*time.Millisecond):
+			p.errf(a.Expr.Range(), "Invalid advert_interval", "VRRPv3 advertises in centiseconds from 10ms to 40.95s; %s is not one of them. Hint: use a multiple of 10ms up to 40.95s, such as %s.", iv, min(40950*time.Millisecond, iv.Round(10*time.Millisecond)))
+		case v.Version == 2 && (iv%time.Second != 0 || iv < time.Second):
+			p.errf(a.Expr.Range(), "Invalid advert_interval", "VRRPv2 advertises in whole seconds from 1s to 255s; %s is not one of them. Hint: use whole seconds, or version = 3 for sub-second intervals.", iv)
+		}
+	}
+	setBool(d, &v.Preempt, bd.attrs["preempt"])
+	if a := bd.attrs["preempt_delay"]; setDur(d, &v.PreemptDelay, a, 0, maxPreemptDel, 0) && v.PreemptDelay > 0 && !v.Preempt {
+		p.errf(a.Expr.Range(), "preempt_delay without preempt", "preempt_delay only delays preemption, which preempt = false turns off. Hint: remove preempt_delay or set preempt = true.")
+	}
+	setBool(d, &v.Accept, bd.attrs["accept"])
+	if a := bd.attrs["unicast_peers"]; a != nil {
+		items, _ := p.strList(a)
+		for _, it := range items {
+			ip, ok := p.addr("unicast_peers", it)
+			if !ok {
+				continue
+			}
+			if v.Family != "" && FamilyOf(ip) != v.Family {
+				p.errf(it.rng, "Address family mismatch", "unicast_peers: %s is %s but the instance's addresses are %s. Hint: use the peers' %s addresses.", ip, FamilyOf(ip), v.Family, v.Family)
+				continue
+			}
+			v.UnicastPeers = append(v.UnicastPeers, ip)
+		}
+	}
+	if a := bd.attrs["priorities"]; a != nil {
+		v.Priorities = p.priorities(a)
+	}
+	if a := bd.attrs["auth_pass"]; setStr(d, &v.AuthPass, a) {
+		switch {
+		case v.Version == 3:
+			p.errf(a.Expr.Range(), "auth_pass needs VRRPv2", "VRRPv3 has no authentication (RFC 5798 removed it). Hint: remove auth_pass, or set version = 2 for IPv4 peers that need it.")
+		case v.AuthPass == "" || len(v.AuthPass) > 8:
+			p.errf(a.Expr.Range(), "Invalid auth_pass", "auth_pass must have 1 to 8 characters, got %d. Hint: shorten it; VRRPv2 carries only 8 bytes.", len(v.AuthPass))
+		}
+	}
+	if a := bd.attrs["track_interfaces"]; a != nil {
+		items, _ := p.strList(a)
+		for _, it := range items {
+			if p.ifname("track_interfaces", it) {
+				p.checkIface("track_interfaces", it)
+				v.TrackInterfaces = append(v.TrackInterfaces, it.s)
+			}
+		}
+	}
+	if a := bd.attrs["track_scripts"]; a != nil {
+		items, _ := p.strList(a)
+		for _, it := range items {
+			if _, ok := p.scripts[it.s]; !ok {
+				p.errf(it.rng, "Unknown track_script", "track_scripts: there is no track_script %q. Hint: known track_scripts: %s.", it.s, known(p.scripts))
+				continue
+			}
+			v.TrackScripts = append(v.TrackScripts, it.s)
+		}
+	}
+	if g := p.single(bd, "garp"); g != nil {
+		gb := p.open(g, g.Body, garpSchema)
+		setInt(d, &v.GARP.Count, gb.attrs["count"], 0, 10000)
+		setDur(d, &v.GARP.Interval, gb.attrs["interval"], 0, maxInterval, 0)
+		setInt(d, &v.GARP.RepeatCount, gb.attrs["repeat_count"], 0, 10000)
+		setDur(d, &v.GARP.RepeatAfter, gb.attrs["repeat_after"], 0, maxInterval, 0)
+		setDur(d, &v.GARP.Refresh, gb.attrs["refresh"], 0, maxInterval, 0)
+	}
+	if a := bd.attrs["notify"]; a != nil {
+		v.Notify, _ = p.argv(a, false)
+	}
+	if a := bd.attrs["pair_handover"]; setBool(d, &v.PairHandover, a) && v.PairHandover && len(p.c.Nodes) != 2 {
+		p.errf(a.Expr.Range(), "pair_handover needs two nodes", "pair_handover works only when the cluster has exactly 2 nodes; it has %d. Hint: remove pair_handover.", len(p.c.Nodes))
+	}
+	if vridOK && ifOK && v.Family != "" {
+		key := fmt.Sprintf("%s/%s/%d", v.Interface, v.Family, v.VRID)
+		p.unique(p.vrids, key, bd.attrs["vrid"].Expr.Range(), "Duplicate vrid", fmt.Sprintf("vrid %d on %s for %s", v.VRID, v.Interface, v.Family), "use another vrid; routers on one link tell virtual routers apart by vrid.")
+	}
+	p.unique(p.vrrpNames, name, b.LabelRanges[0], "Duplicate vrrp name", fmt.Sprintf("vrrp %q", name), "give each vrrp instance a different name.")
+	p.c.VRRP = append(p.c.VRRP, v)
+}
+
+// priorities decodes a map of node name to priority.
+func (p *parser) priorities(a *hcl.Attribute) map[string]uint8 {
+	pairs, diags := hcl.ExprMap(a.Expr)
+	if diags.HasErrors() {
+		p.errf(a.Expr.Range(), "Incorrect attribute value type", "priorities must be a map of node name to priority. Hint: write priorities = { director2 = 120 }.")
+		return nil
+	}
+	out := map[string]uint8{}
+	seen := map[string]hcl.Range{}
+	for _, kv := range pairs {
+		name, ok := p.strExpr("priorities key", kv.Key)
+		if !ok || !p.unique(seen, name, kv.Key.Range(), "Duplicate key", fmt.Sprintf("priority for node %q", name), "give each node one priority.") {
+			continue
+		}
+		if _, known0 := p.nodeNames[name]; !known0 {
+			p.errf(kv.Key.Range(), "Unknown node", "priorities: there is no node %q. Hint: known nodes: %s.", name, known(p.nodeNames))
+			continue
+		}
+		if n, ok := p.intExpr("priorities."+name, kv.Value, 1, 254); ok {
+			out[name] = uint8(n)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func known(m map[string]hcl.Range) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, fmt.Sprintf("%q", k))
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+func (p *parser) director(b *hcl.Block) {
+	bd := p.open(b, b.Body, directorSchema)
+	d := &p.decoder
+	dir := &p.c.Director
+	setEnum(d, &dir.IPForward, bd.attrs["ip_forward"], IPForwardAuto, IPForwardOn, IPForwardOff)
+	setBool(d, &dir.SendRedirects, bd.attrs["send_redirects"])
+	if a := bd.attrs["masquerade"]; a != nil {
+		items, _ := p.strList(a)
+		for _, it := range items {
+			if pfx, ok := p.prefix("masquerade", it, true); ok {
+				dir.Masquerade = append(dir.Masquerade, pfx)
+			}
+		}
+	}
+	if a := bd.attrs["static_vips"]; a != nil {
+		items, ok := p.strList(a)
+		for _, it := range items {
+			ip, good := p.addr("static_vips", it)
+			if !good {
+				ok = false
+				continue
+			}
+			if owner, dup := p.vipOwner[ip]; dup {
+				p.errf(it.rng, "Duplicate VIP", "static_vips: %s is already an address of vrrp %q. Hint: a VIP is either moved by VRRP or static, not both.", ip, owner)
+				continue
+			}
+			p.staticVIPs[ip] = true
+			dir.StaticVIPs = append(dir.StaticVIPs, ip)
+		}
+		if !ok {
+			p.vipsKnown = false
+		}
+	}
+	if cb := p.single(bd, "conn_sync"); cb != nil {
+		cs := &ConnSync{}
+		cbd := p.open(cb, cb.Body, connSyncSchema)
+		if a := p.required(cbd, "interface", `add interface = "eth1", the link the directors sync connections over.`); a != nil && setStr(d, &cs.Interface, a) {
+			it := item{cs.Interface, a.Expr.Range()}
+			if p.ifname("interface", it) {
+				p.checkIface("conn_sync interface", it)
+			}
+		}
+		setInt(d, &cs.SyncID, cbd.attrs["sync_id"], 0, 255)
+		if a := cbd.attrs["vrrp"]; a != nil {
+			if setStr(d, &cs.VRRP, a) {
+				if _, ok := p.vrrpNames[cs.VRRP]; !ok {
+					p.errf(a.Expr.Range(), "Unknown vrrp instance", "conn_sync: there is no vrrp %q. Hint: known vrrp instances: %s.", cs.VRRP, known(p.vrrpNames))
+				}
+			}
+		} else if len(p.c.VRRP) == 1 {
+			cs.VRRP = p.c.VRRP[0].Name
+		} else if !cbd.typos["vrrp"] {
+			p.errf(cb.DefRange, "Missing required argument", "conn_sync needs vrrp, the instance whose state makes this director the sync master or backup, because the cluster has %d vrrp instances. Hint: add vrrp = %q.", len(p.c.VRRP), firstName(p.c.VRRP))
+		}
+		dir.ConnSync = cs
+	}
+	if tb := p.single(bd, "timeouts"); tb != nil {
+		tbd := p.open(tb, tb.Body, timeoutsSchema)
+		setDur(d, &dir.Timeouts.TCP, tbd.attrs["tcp"], 0, maxTimeout, time.Second)
+		setDur(d, &dir.Timeouts.TCPFin, tbd.attrs["tcp_fin"], 0, maxTimeout, time.Second)
+		setDur(d, &dir.Timeouts.UDP, tbd.attrs["udp"], 0, maxTimeout, time.Second)
+	}
+}
+
+func firstName(vs []VRRPInstance) string {
+	if len(vs) == 0 {
+		return "public"
+	}
+	return vs[0].Name
+}
+
+func (p *parser) syncGroup(b *hcl.Block) {
+	name, _ := p.label(b)
+	bd := p.open(b, b.Body, syncGroupSchema)
+	g := SyncGroup{Name: name}
+	if a := p.required(bd, "instances", `add instances = ["public", "gateway"].`); a != nil {
+		items, ok := p.strList(a)
+		if ok && len(items) < 2 {
+			p.errf(a.Expr.Range(), "Too few instances", "A sync_group needs at least 2 vrrp instances, got %d. Hint: list two or more instances, or remove the sync_group.", len(items))
+		}
+		seen := map[string]hcl.Range{}
+		for _, it := range items {
+			if _, ok := p.vrrpNames[it.s]; !ok {
+				p.errf(it.rng, "Unknown vrrp instance", "instances: there is no vrrp %q. Hint: known vrrp instances: %s.", it.s, known(p.vrrpNames))
+				continue
+			}
+			if !p.unique(seen, it.s, it.rng, "Duplicate instance", fmt.Sprintf("instance %q", it.s), "list each instance once.") {
+				continue
+			}
+			if other, dup := p.inGroup[it.s]; dup {
+				p.errf(it.rng, "Instance in two sync groups", "instances: vrrp %q is already in sync_group %q. Hint: an instance belongs to at most one sync_group; merge the groups.", it.s, other)
+				continue
+			}
+			p.inGroup[it.s] = name
+			g.Instances = append(g.Instances, it.s)
+		}
+	}
+	if a := bd.attrs["notify"]; a != nil {
+		g.Notify, _ = p.argv(a, false)
+	}
+	p.unique(p.groupNames, name, b.LabelRanges[0], "Duplicate sync_group name", fmt.Sprintf("sync_group %q", name), "give each sync_group a different name.")
+	p.c.SyncGroups = append(p.c.SyncGroups, g)
+}
