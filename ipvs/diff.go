@@ -1,0 +1,270 @@
+package ipvs
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Normalize returns a copy of t in the canonical form [Diff] compares, so that
+// a table read back from the kernel equals the table that was written:
+//
+//   - keys are canonical: IPv4-mapped addresses unmapped, Family derived from
+//     the address, and a fwmark service's protocol, address and port cleared
+//     (the kernel reports none for it);
+//   - an empty scheduler becomes [DefaultScheduler];
+//   - [FlagHashed] is cleared: the kernel sets it on every service it holds
+//     and reports it back;
+//   - Timeout is truncated to whole seconds, and Netmask 0 becomes the host
+//     prefix (32 or 128), the value tandem writes;
+//   - on a service that is not persistent, Timeout and Netmask are reset to
+//     those defaults: the kernel keeps whatever was written, but uses them
+//     only for persistence, so a difference there is no reason to write;
+//   - destination addresses are unmapped, the forwarding method is masked
+//     with [ForwardMask] (the kernel keeps other IP_VS_CONN_F_* bits in the
+//     same word, e.g. NOOUTPUT on non-NAT destinations, and older kernels
+//     report them), and destinations are sorted by address and port.
+//
+// PEName is kept as it is; see [Diff] for how it is compared.
+func Normalize(t Table) Table {
+	out := make(Table, len(t))
+	for k, s := range t {
+		s = normalizeService(k, s)
+		out[s.Key] = s
+	}
+	return out
+}
+
+func normalizeService(k ServiceKey, s Service) Service {
+	s.Key = k.canonical()
+	if s.Scheduler == "" {
+		s.Scheduler = DefaultScheduler
+	}
+	s.Flags &^= FlagHashed
+	s.Timeout = s.Timeout.Truncate(time.Second)
+	if s.Flags&FlagPersistent == 0 {
+		s.Timeout = 0
+		s.Netmask = 0
+	}
+	if s.Netmask == 0 {
+		s.Netmask = hostBits(s.Key.Family)
+	}
+	ds := make([]Destination, len(s.Destinations))
+	for i, d := range s.Destinations {
+		d.Addr = d.Addr.Unmap()
+		d.Forward &= ForwardMask
+		ds[i] = d
+	}
+	slices.SortFunc(ds, compareDest)
+	s.Destinations = ds
+	return s
+}
+
+func hostBits(f Family) int {
+	if f == IPv6 {
+		return 128
+	}
+	return 32
+}
+
+// OpKind is the kind of one write to the kernel table.
+type OpKind uint8
+
+// Kinds of [Op], in the order [Diff] emits them.
+const (
+	AddService OpKind = iota + 1
+	UpdateService
+	AddDest
+	UpdateDest
+	DelDest
+	DelService
+)
+
+// String returns e.g. "add service" or "delete destination".
+func (k OpKind) String() string {
+	switch k {
+	case AddService:
+		return "add service"
+	case UpdateService:
+		return "update service"
+	case DelService:
+		return "delete service"
+	case AddDest:
+		return "add destination"
+	case UpdateDest:
+		return "update destination"
+	case DelDest:
+		return "delete destination"
+	}
+	return fmt.Sprintf("op(%d)", uint8(k))
+}
+
+// Op is one write to the kernel table. Service carries the key and the
+// service's fields (never its Destinations: destinations are written by
+// their own ops); Dest is set for destination ops only.
+type Op struct {
+	Kind    OpKind
+	Service Service
+	Dest    Destination
+}
+
+// IsDest reports whether op writes a destination.
+func (op Op) IsDest() bool { return op.Kind == AddDest || op.Kind == UpdateDest || op.Kind == DelDest }
+
+// String describes op like "add destination 192.168.100.11:80 to TCP
+// 203.0.113.10:80 (Masq, weight 1)".
+func (op Op) String() string {
+	switch op.Kind {
+	case AddService, UpdateService:
+		s := op.Service
+		return fmt.Sprintf("%s %s (scheduler %s, flags %s, timeout %v, netmask /%d%s)",
+			op.Kind, s.Key, s.Scheduler, s.Flags, s.Timeout, s.Netmask, peSuffix(s.PEName))
+	case AddDest, UpdateDest:
+		return fmt.Sprintf("%s %s %s %s (%s, weight %d, thresholds %d..%d)",
+			op.Kind, op.Dest.AddrPort(), preposition(op.Kind), op.Service.Key,
+			op.Dest.Forward, op.Dest.Weight, op.Dest.LowerThreshold, op.Dest.UpperThreshold)
+	case DelDest:
+		return fmt.Sprintf("%s %s from %s", op.Kind, op.Dest.AddrPort(), op.Service.Key)
+	}
+	return fmt.Sprintf("%s %s", op.Kind, op.Service.Key)
+}
+
+func peSuffix(pe string) string {
+	if pe == "" {
+		return ""
+	}
+	return ", pe " + pe
+}
+
+func preposition(k OpKind) string {
+	switch k {
+	case AddDest:
+		return "to"
+	case DelDest:
+		return "from"
+	}
+	return "in"
+}
+
+// Diff returns the writes that turn the kernel table have into want, in the
+// order they must be applied: service adds and updates, then destination
+// adds and updates, then destination deletes, then service deletes; within
+// each group, by service key and destination address. Both tables are
+// normalised first ([Normalize]); want should be valid ([Table.Validate]).
+//
+// Only services in want and services named in retire (owned under the
+// previous configuration and to be deleted now) are touched; a key in both
+// want and retire is kept. Every other service in have is foreign and left
+// alone (see [Foreign]).
+//
+// Changes are minimal: a service whose scheduler, flags, timeout, netmask or
+// persistence engine differ is updated in place, never deleted and re-added,
+// so its connections survive; likewise a destination whose forwarding method,
+// weight or thresholds differ. A service deleted by retire takes its
+// destinations with it.
+//
+// PEName cannot be read back through moby/ipvs, so a service read with an
+// empty PEName is taken to have the wanted one: a change of PEName alone is
+// not written (a change together with any other field is, since updates
+// carry every field).
+func Diff(have, want Table, retire []ServiceKey) []Op {
+	h, w := Normalize(have), Normalize(want)
+	var svcOps, destOps, destDels, svcDels []Op
+	for _, k := range w.Keys() {
+		ws := w[k]
+		hs, ok := h[k]
+		bare := ws
+		bare.Destinations = nil
+		if !ok {
+			svcOps = append(svcOps, Op{Kind: AddService, Service: bare})
+			for _, d := range ws.Destinations {
+				destOps = append(destOps, Op{Kind: AddDest, Service: bare, Dest: d})
+			}
+			continue
+		}
+		if !sameService(hs, ws) {
+			svcOps = append(svcOps, Op{Kind: UpdateService, Service: bare})
+		}
+		i, j := 0, 0
+		for i < len(hs.Destinations) || j < len(ws.Destinations) {
+			var c int
+			switch {
+			case i == len(hs.Destinations):
+				c = 1
+			case j == len(ws.Destinations):
+				c = -1
+			default:
+				c = compareDest(hs.Destinations[i], ws.Destinations[j])
+			}
+			switch {
+			case c < 0:
+				destDels = append(destDels, Op{Kind: DelDest, Service: bare, Dest: hs.Destinations[i]})
+				i++
+			case c > 0:
+				destOps = append(destOps, Op{Kind: AddDest, Service: bare, Dest: ws.Destinations[j]})
+				j++
+			default:
+				if hs.Destinations[i] != ws.Destinations[j] {
+					destOps = append(destOps, Op{Kind: UpdateDest, Service: bare, Dest: ws.Destinations[j]})
+				}
+				i++
+				j++
+			}
+		}
+	}
+	for _, k := range retiredKeys(h, w, retire) {
+		hs := h[k]
+		hs.Destinations = nil
+		svcDels = append(svcDels, Op{Kind: DelService, Service: hs})
+	}
+	return slices.Concat(svcOps, destOps, destDels, svcDels)
+}
+
+func sameService(have, want Service) bool {
+	pe := have.PEName
+	if pe == "" {
+		pe = want.PEName
+	}
+	return have.Scheduler == want.Scheduler &&
+		have.Flags == want.Flags &&
+		have.Timeout == want.Timeout &&
+		have.Netmask == want.Netmask &&
+		pe == want.PEName
+}
+
+// retiredKeys returns the canonical keys in retire that h holds and w does
+// not, sorted and without duplicates.
+func retiredKeys(h, w Table, retire []ServiceKey) []ServiceKey {
+	var keys []ServiceKey
+	for _, k := range retire {
+		k = k.canonical()
+		if _, ok := w[k]; ok {
+			continue
+		}
+		if _, ok := h[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, ServiceKey.Compare)
+	return slices.Compact(keys)
+}
+
+// Foreign returns the keys of the services in have that tandem does not own:
+// those neither in want nor in retire, sorted. Keys are canonical.
+func Foreign(have, want Table, retire []ServiceKey) []ServiceKey {
+	own := make(map[ServiceKey]bool, len(want)+len(retire))
+	for k := range want {
+		own[k.canonical()] = true
+	}
+	for _, k := range retire {
+		own[k.canonical()] = true
+	}
+	var out []ServiceKey
+	for k := range have {
+		if k = k.canonical(); !own[k] {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, ServiceKey.Compare)
+	return slices.Compact(out)
+}

@@ -1,0 +1,106 @@
+package ipvs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func procTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, v := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func readProc(t *testing.T, root, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestApplySysctls(t *testing.T) {
+	root := procTree(t, map[string]string{
+		"net/ipv4/ip_forward":                   "0\n",
+		"net/ipv4/conf/all/send_redirects":      "1\n",
+		"net/ipv4/conf/default/send_redirects":  "0\n",
+		"net/ipv4/conf/eth1/send_redirects":     "1\n",
+		"net/ipv4/conf/eth0.100/send_redirects": "1\n",
+		"net/ipv4/conf/eth2/send_redirects":     "1\n", // not named: untouched
+	})
+	s := DirectorSettings{IPForward: true, SendRedirectsOff: true, Interfaces: []string{"eth1", "eth0.100", "eth1"}}
+
+	changed, err := ApplySysctls(s, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"net.ipv4.ip_forward 0 -> 1",
+		"net.ipv4.conf.all.send_redirects 1 -> 0",
+		"net.ipv4.conf.eth1.send_redirects 1 -> 0",
+		"net.ipv4.conf.eth0/100.send_redirects 1 -> 0",
+	}
+	if diff := cmp.Diff(want, changed); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	for p, v := range map[string]string{
+		"net/ipv4/ip_forward":                   "1",
+		"net/ipv4/conf/all/send_redirects":      "0",
+		"net/ipv4/conf/default/send_redirects":  "0",
+		"net/ipv4/conf/eth1/send_redirects":     "0",
+		"net/ipv4/conf/eth0.100/send_redirects": "0",
+		"net/ipv4/conf/eth2/send_redirects":     "1",
+	} {
+		if got := readProc(t, root, p); got != v {
+			t.Errorf("%s = %q, want %q", p, got, v)
+		}
+	}
+
+	// Second run: nothing to do, nothing written (a read-only file proves it).
+	ro := filepath.Join(root, "net/ipv4/ip_forward")
+	if err := os.Chmod(ro, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	changed, err = ApplySysctls(s, root)
+	if err != nil || len(changed) != 0 {
+		t.Errorf("second run: %v, %v; want no changes", changed, err)
+	}
+
+	// Off means leave alone, not revert.
+	if changed, err := ApplySysctls(DirectorSettings{}, root); err != nil || len(changed) != 0 {
+		t.Errorf("empty settings: %v, %v", changed, err)
+	}
+}
+
+func TestApplySysctlsErrors(t *testing.T) {
+	root := procTree(t, map[string]string{"net/ipv4/ip_forward": "1\n"})
+	for _, tt := range []struct {
+		name string
+		s    DirectorSettings
+		want string
+	}{
+		{"missing interface", DirectorSettings{SendRedirectsOff: true}, "net.ipv4.conf.all.send_redirects: no such setting"},
+		{"bad name", DirectorSettings{SendRedirectsOff: true, Interfaces: []string{"../x"}}, `bad interface name "../x"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ApplySysctls(tt.s, root)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

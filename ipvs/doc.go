@@ -1,0 +1,43 @@
+// Package ipvs owns tandem's Linux Virtual Server table: a plain model of
+// virtual services and their real servers ([Table]), a pure diff between the
+// table the kernel has and the one tandem wants ([Diff]), the code that applies
+// that diff through generic netlink (github.com/moby/ipvs, wrapped behind the
+// narrow [Kernel] interface), and the director's host settings: the
+// ip_forward and send_redirects sysctls and a source-NAT (masquerade) rule in
+// tandem's own nftables table.
+//
+// The package knows nothing about VRRP, health checks or the configuration
+// file: the binary builds a [Table] from the configuration and the health
+// verdicts, and hands it to a [Reconciler].
+//
+// # Ownership
+//
+// tandem owns only the services named in the table it is given, plus the
+// services it is told to retire (named in the previous configuration, gone
+// from the new one). Any other service in the kernel is foreign: it is never
+// modified, and is reported in [Result.Foreign]. Closing a [Reconciler] never
+// flushes the kernel table, so established connections survive a restart of
+// tandem.
+//
+// # Normalisation
+//
+// The kernel does not read back exactly what was written (it adds the HASHED
+// flag, it keeps a netmask and a timeout on services that have no use for
+// them, and moby/ipvs cannot read the persistence-engine name). [Normalize]
+// maps both sides of a comparison to one canonical form, so that a second
+// reconcile with nothing changed writes nothing.
+//
+// # Concurrency
+//
+// The pure parts ([Diff], [Normalize], [Foreign], the table types) have no
+// shared state. A moby/ipvs Handle is not safe for concurrent use (its single
+// netlink socket interleaves replies), so a [Reconciler] runs one owner
+// goroutine that alone calls its [Kernel]; every method of a Reconciler may be
+// called from any goroutine and is serialised through that owner. A [Kernel]
+// implementation is called from one goroutine at a time and need not lock,
+// except [MemKernel], which locks so that tests may inspect it at any time.
+//
+// The director settings ([ApplyDirector], [ApplySysctls], [ApplyMasquerade],
+// [RemoveMasquerade]) are plain functions for the main loop to call; they take
+// no locks, and two concurrent calls may race on the same files.
+package ipvs

@@ -1,0 +1,140 @@
+package ipvs
+
+import (
+	"slices"
+	"sync"
+	"syscall"
+)
+
+// MemKernel is an in-memory [Kernel] that behaves like the kernel's IPVS
+// table as seen through moby/ipvs: it refuses duplicate adds (EEXIST),
+// writes to missing services (ESRCH) and missing destinations (ENOENT) and
+// unknown schedulers (ENOENT), reports every service with [FlagHashed] set,
+// and keeps the netmask and timeout it was given. It cannot read back a
+// persistence-engine name, like moby/ipvs. It records every successful
+// write.
+//
+// MemKernel is for tests and dry runs. It is safe for concurrent use, so a
+// test may inspect it while a [Reconciler] owns it.
+type MemKernel struct {
+	mu     sync.Mutex
+	table  Table
+	writes []Op
+	fail   func(Op) error
+	closed bool
+}
+
+// NewMemKernel returns a MemKernel holding a copy of initial (nil for an
+// empty table), stored as given, without normalisation.
+func NewMemKernel(initial Table) *MemKernel {
+	t := initial.Clone()
+	if t == nil {
+		t = Table{}
+	}
+	return &MemKernel{table: t}
+}
+
+// FailWith makes Apply call fail before each write and return its error, if
+// not nil, without writing. A nil fail removes the hook.
+func (m *MemKernel) FailWith(fail func(Op) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = fail
+}
+
+// Writes returns the successful writes so far, in order.
+func (m *MemKernel) Writes() []Op {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.writes)
+}
+
+// Closed reports whether Close was called.
+func (m *MemKernel) Closed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// Dump returns a copy of the table as the kernel would report it.
+func (m *MemKernel) Dump() (Table, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.table.Clone()
+	for k, s := range t {
+		s.Flags |= FlagHashed
+		s.PEName = "" // moby/ipvs does not parse IPVS_SVC_ATTR_PE_NAME
+		t[k] = s
+	}
+	return t, nil
+}
+
+// Apply performs op on the in-memory table.
+func (m *MemKernel) Apply(op Op) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		if err := m.fail(op); err != nil {
+			return err
+		}
+	}
+	k := op.Service.Key
+	s, ok := m.table[k]
+	switch op.Kind {
+	case AddService, UpdateService:
+		if op.Kind == AddService && ok {
+			return syscall.EEXIST
+		}
+		if op.Kind == UpdateService && !ok {
+			return syscall.ESRCH
+		}
+		if sched := op.Service.Scheduler; sched != "none" && !slices.Contains(Schedulers, sched) {
+			return syscall.ENOENT
+		}
+		ns := op.Service
+		ns.Flags &^= FlagHashed
+		ns.Destinations = s.Destinations
+		m.table[k] = ns
+	case DelService:
+		if !ok {
+			return syscall.ESRCH
+		}
+		delete(m.table, k)
+	case AddDest, UpdateDest, DelDest:
+		if !ok {
+			return syscall.ESRCH
+		}
+		i := slices.IndexFunc(s.Destinations, func(d Destination) bool {
+			return d.Addr == op.Dest.Addr && d.Port == op.Dest.Port
+		})
+		switch {
+		case op.Kind == AddDest && i >= 0:
+			return syscall.EEXIST
+		case op.Kind != AddDest && i < 0:
+			return syscall.ENOENT
+		}
+		ds := slices.Clone(s.Destinations)
+		switch op.Kind {
+		case AddDest:
+			ds = append(ds, op.Dest)
+		case UpdateDest:
+			ds[i] = op.Dest
+		case DelDest:
+			ds = slices.Delete(ds, i, i+1)
+		}
+		s.Destinations = ds
+		m.table[k] = s
+	default:
+		return syscall.EINVAL
+	}
+	m.writes = append(m.writes, op)
+	return nil
+}
+
+// Close marks the kernel closed; the table is kept.
+func (m *MemKernel) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	return nil
+}
