@@ -27,10 +27,9 @@ func TestLab(t *testing.T) {
 	var console strings.Builder
 	code, err := lab.Run(ctx, lab.Options{
 		Binaries: lab.DefaultBinaries,
-		Spec: lab.RunSpec{Argv: []string{"/scenarios.test", "-test.v", "-test.timeout", "15m",
-			"-test.run", os.Getenv("TANDEM_LAB_RUN")}},
-		Console: &console,
-		Log:     testWriter{t},
+		Spec:     lab.TestSpec(os.Getenv("TANDEM_LAB_RUN")),
+		Console:  &console,
+		Log:      testWriter{t},
 	})
 	if errors.Is(err, lab.ErrNoQemu) {
 		t.Skip(err)

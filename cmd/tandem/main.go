@@ -1,3 +1,73 @@
+// Command tandem turns two Linux boxes into an active/standby LVS director
+// pair from one cluster file.
+//
+//	tandem run -c FILE [--node NAME]   apply the file and keep it applied
+//	tandem check -c FILE               validate the file: exit 0, or print
+//	                                   every diagnostic and exit 1
+//	tandem version                     print the version
+//
+// `run` programs the kernel's IPVS table and the director's settings
+// (ip_forward, send_redirects, masquerading), re-applies them every
+// --resync, reloads the file on SIGHUP (a bad file keeps the running
+// config) and exits on SIGTERM or SIGINT leaving the table in place, so
+// connections survive a restart.
 package main
 
-func main() {}
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at link time (-ldflags "-X main.version=..."); otherwise
+// the module's build info is used.
+var version = ""
+
+func main() {
+	os.Exit(tandem(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  tandem run -c FILE [--node NAME] [--log-format text|json] [--log-level LEVEL] [--resync DURATION]
+  tandem check -c FILE
+  tandem version
+`
+
+func tandem(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "tandem", versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tandem: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v + " " + bi.GoVersion
+}

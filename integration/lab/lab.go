@@ -39,12 +39,30 @@ type Options struct {
 	CPUs     int
 }
 
-// DefaultBinaries are what the scenarios need: the VM's init, tandem, and
-// the scenario tests.
+// DefaultBinaries are what the tests need: the VM's init, tandem, the
+// scenario tests and the ipvs package's tests (whose kernel tests skip
+// outside the VM).
 var DefaultBinaries = []Binary{
 	{Pkg: "./integration/vminit", Name: "init"},
 	{Pkg: "./cmd/tandem", Name: "tandem"},
 	{Pkg: "./integration/scenarios", Name: "scenarios.test", Test: true},
+	{Pkg: "./ipvs", Name: "ipvs.test", Test: true},
+}
+
+// TestSpec runs, in the VM, the ipvs package's kernel tests and then the
+// scenarios, verbose; run narrows both (a go test -run regexp, "" = all
+// scenarios and ipvs's TestKernel). The exit code is non-zero if either
+// failed.
+func TestSpec(run string, env ...string) RunSpec {
+	ipvsRun := run
+	if ipvsRun == "" {
+		ipvsRun = "^TestKernel"
+	}
+	script := `rc=0
+/ipvs.test -test.v -test.run "$1" || rc=1
+/scenarios.test -test.v -test.timeout 15m -test.run "$2" || rc=1
+exit $rc`
+	return RunSpec{Argv: []string{"/bin/sh", "-c", script, "lab", ipvsRun, run}, Env: env}
 }
 
 // Run builds everything, boots the VM and returns the exit code of the

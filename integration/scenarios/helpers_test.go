@@ -298,4 +298,3 @@ func (p *probeLoop) finish() {
 	close(p.stop)
 	<-p.done
 }
-

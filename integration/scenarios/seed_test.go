@@ -136,10 +136,10 @@ func TestForeignServiceSurvives(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := ipvsadm(t, l.director, "-Ln")
-	if !strings.Contains(out, "TCP  10.9.9.9:8080 wlc") || !strings.Contains(out, "10.9.9.10:8080               Masq    3") {
+	if !strings.Contains(squash(out), "TCP 10.9.9.9:8080 wlc -> 10.9.9.10:8080 Masq 3") {
 		t.Fatalf("hand-made service did not survive tandem:\n%s", out)
 	}
-	if !strings.Contains(out, "203.0.113.10:80 rr") {
+	if !strings.Contains(squash(out), "TCP 203.0.113.10:80 rr") {
 		t.Fatalf("tandem's service missing:\n%s", out)
 	}
 }

@@ -43,7 +43,7 @@ func main() {
 			Env:  []string{"TANDEM_LAB_DEMO=1"},
 		}
 	case "test":
-		opts.Spec = lab.RunSpec{Argv: []string{"/scenarios.test", "-test.v", "-test.run", *run}}
+		opts.Spec = lab.TestSpec(*run)
 	case "bench":
 		opts.Spec = lab.RunSpec{
 			Argv: []string{"/scenarios.test", "-test.v", "-test.run", "^TestBench", "-test.timeout", "20m"},
@@ -54,7 +54,7 @@ func main() {
 		if fs.NArg() == 0 {
 			usage()
 		}
-		opts.Binaries = lab.DefaultBinaries[:2]
+		opts.Binaries = lab.DefaultBinaries[:2] // init and tandem
 		opts.Spec = lab.RunSpec{Argv: fs.Args()}
 	default:
 		usage()

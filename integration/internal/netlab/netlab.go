@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -29,6 +30,9 @@ type NS struct {
 	Name string
 	h    netns.NsHandle
 	nl   *netlink.Handle
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Path is the namespace's bind mount, for nsenter --net= and ipvs.New.
@@ -70,10 +74,14 @@ func New(name string) (*NS, error) {
 
 // Close deletes the namespace; its links, addresses and IPVS table go with
 // it once no process is left inside.
+// Close is idempotent.
 func (n *NS) Close() error {
-	n.nl.Close()
-	n.h.Close()
-	return netns.DeleteNamed(n.Name)
+	n.closeOnce.Do(func() {
+		n.nl.Close()
+		n.h.Close()
+		n.closeErr = netns.DeleteNamed(n.Name)
+	})
+	return n.closeErr
 }
 
 // Netlink is a route-netlink handle inside the namespace.
