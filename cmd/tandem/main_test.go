@@ -1,0 +1,168 @@
+package main
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/ipvs"
+)
+
+// readmeExample returns the first ```hcl block of the README.
+func readmeExample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```hcl\n(.*?)```").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("README has no hcl example")
+	}
+	return string(m[1])
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "cluster.hcl")
+	if err := os.WriteFile(good, []byte(readmeExample(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		file     string
+		code     int
+		stdout   string
+		stderr   []string
+		stderrRe string
+	}{
+		{name: "README example", file: good, code: 0, stdout: "ok (2 nodes, 2 vrrp instances, 1 virtual servers, 2 real servers)"},
+		{
+			name: "three errors", file: "../../conf/testdata/bad.hcl", code: 1,
+			stderr: []string{
+				"bad.hcl:16:5: error: Unsupported argument",
+				`Did you mean "address"?`,
+				"bad.hcl:22:15: error: Duplicate real server",
+				"bad.hcl:25:15: error: Invalid address",
+				"3 error(s)",
+			},
+		},
+		{name: "missing file", file: filepath.Join(dir, "nope.hcl"), code: 1, stderrRe: `nope\.hcl`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb strings.Builder
+			code := tandem([]string{"check", "-c", tc.file}, &out, &errb)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("stdout %q lacks %q", out.String(), tc.stdout)
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(errb.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errb.String())
+				}
+			}
+			if tc.stderrRe != "" && !regexp.MustCompile(tc.stderrRe).MatchString(errb.String()) {
+				t.Errorf("stderr %q does not match %s", errb.String(), tc.stderrRe)
+			}
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out, errb strings.Builder
+	if code := tandem(nil, &out, &errb); code != 2 {
+		t.Errorf("no args: exit %d, want 2", code)
+	}
+	if code := tandem([]string{"frobnicate"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errb.String())
+	}
+	out.Reset()
+	if code := tandem([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "tandem ") {
+		t.Errorf("version: exit %d, stdout %q", code, out.String())
+	}
+}
+
+func TestDesiredTable(t *testing.T) {
+	c, diags := conf.Parse([]byte(`
+director { static_vips = ["203.0.113.10", "2001:db8::10"] }
+node "d" {}
+virtual_server "web" {
+  address   = "203.0.113.10:80"
+  scheduler = "sh"
+  scheduler_flags = ["sh-fallback", "sh-port"]
+  persistence {
+    timeout = "600s"
+    netmask = "255.255.255.0"
+  }
+  real_server "a" {
+    address         = "192.168.100.11"
+    weight          = 7
+    upper_threshold = 10
+    lower_threshold = 5
+  }
+  real_server "b" {
+    address = "192.168.100.12:80"
+    forward = "dr"
+  }
+}
+virtual_server "dns" {
+  address    = "[2001:db8::10]:53"
+  protocol   = "udp"
+  one_packet = true
+  forward    = "tun"
+  real_server "a" { address = "[2001:db8:1::1]:53" }
+}
+virtual_server "m" {
+  fwmark = 3
+  family = "ipv6"
+  scheduler = "mh"
+  scheduler_flags = ["mh-port"]
+  real_server "a" { address = "2001:db8:1::2" }
+}
+`), "t.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	a := netip.MustParseAddr
+	want := ipvs.NewTable(
+		ipvs.Service{
+			Key:       ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort("203.0.113.10:80")),
+			Scheduler: "sh", Flags: ipvs.FlagPersistent | ipvs.FlagSched1 | ipvs.FlagSched2,
+			Timeout: 600 * time.Second, Netmask: 24,
+			Destinations: []ipvs.Destination{
+				{Addr: a("192.168.100.11"), Port: 80, Forward: ipvs.Masq, Weight: 7, UpperThreshold: 10, LowerThreshold: 5},
+				{Addr: a("192.168.100.12"), Port: 80, Forward: ipvs.Route, Weight: 1},
+			},
+		},
+		ipvs.Service{
+			Key:       ipvs.VirtualService(ipvs.UDP, netip.MustParseAddrPort("[2001:db8::10]:53")),
+			Scheduler: "wlc", Flags: ipvs.FlagOnePacket,
+			Destinations: []ipvs.Destination{
+				{Addr: a("2001:db8:1::1"), Port: 53, Forward: ipvs.Tunnel, Weight: 1},
+			},
+		},
+		ipvs.Service{
+			Key:       ipvs.FWMarkService(ipvs.IPv6, 3),
+			Scheduler: "mh", Flags: ipvs.FlagSched2,
+			Destinations: []ipvs.Destination{
+				{Addr: a("2001:db8:1::2"), Forward: ipvs.Masq, Weight: 1},
+			},
+		},
+	)
+	got := desiredTable(c)
+	if d := cmp.Diff(want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); d != "" {
+		t.Errorf("desiredTable (-want +got):\n%s", d)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("desired table invalid: %v", err)
+	}
+}
