@@ -92,7 +92,9 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
 		return err
 	}
 	defer d.rec.Close() // never flushes: the table stays for the next start
-	if err := d.adopt(ctx, c, node, true); err != nil {
+	d.log.Info("tandem starting", "version", versionString(), "node", node.Name, "file", d.path,
+		"virtual_servers", len(c.VirtualServers))
+	if err := d.adopt(ctx, c, node); err != nil {
 		return err
 	}
 	tick := time.NewTicker(d.resync)
@@ -144,7 +146,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload rejected, keeping the running config", "err", err)
 		return
 	}
-	if err := d.adopt(ctx, c, node, false); err != nil {
+	if err := d.adopt(ctx, c, node); err != nil {
 		d.log.Error("reload failed", "err", err)
 		return
 	}
@@ -153,7 +155,7 @@ func (d *daemon) reload(ctx context.Context) {
 
 // adopt makes c the running config: director settings, then the IPVS
 // table, retiring services the previous config owned and this one drops.
-func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node, first bool) error {
+func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node) error {
 	want := desiredTable(c)
 	var retire []ipvs.ServiceKey
 	for k := range d.want {
@@ -169,10 +171,6 @@ func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node, fi
 		d.log.Info("director setting", "changed", ch)
 	}
 	d.cluster, d.node = c, node
-	if first {
-		d.log.Info("tandem starting", "version", versionString(), "node", node.Name, "file", d.path,
-			"virtual_servers", len(c.VirtualServers))
-	}
 	return d.apply(ctx, want, true, retire...)
 }
 

@@ -70,6 +70,9 @@ func Boot(ctx context.Context, vm VM) (int, error) {
 			}
 			continue
 		}
+		if strings.HasSuffix(line, "] reboot: Power down") {
+			continue
+		}
 		if vm.Console != nil {
 			fmt.Fprintln(vm.Console, line)
 		}

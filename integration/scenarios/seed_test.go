@@ -36,11 +36,16 @@ func TestSeed(t *testing.T) {
 	vmOnly(t)
 	l := newNATLab(t, "seed", 2)
 	cfg := writeConfig(t, seedConfig)
+	say(t, "director$ cat cluster.hcl%s", seedConfig)
 	say(t, "director$ tandem run -c cluster.hcl --node director")
 	p := startTandem(t, l.director, "run", "-c", cfg, "--node", "director")
-	if w, _ := p.reconciled(0); w != 3 {
+	w, at := p.reconciled(0)
+	if w != 3 {
 		t.Errorf("first reconcile wrote %d, want 3 (1 service, 2 destinations)", w)
 	}
+	p.mu.Lock()
+	say(t, "%s", strings.Join(p.log[:at+1], "\n"))
+	p.mu.Unlock()
 	if v, _ := l.director.ReadSysctl("net/ipv4/ip_forward"); strings.TrimSpace(v) != "1" {
 		t.Errorf("director ip_forward = %q, want 1 (a NAT service exists)", v)
 	}
