@@ -76,10 +76,8 @@ type daemon struct {
 	nodeName string
 	resync   time.Duration
 
-	cluster *conf.Cluster
-	node    *conf.Node
-	want    ipvs.Table
-	rec     *ipvs.Reconciler
+	want ipvs.Table // the running config's table
+	rec  *ipvs.Reconciler
 }
 
 func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
@@ -170,7 +168,6 @@ func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node) er
 	for _, ch := range changed {
 		d.log.Info("director setting", "changed", ch)
 	}
-	d.cluster, d.node = c, node
 	return d.apply(ctx, want, true, retire...)
 }
 

@@ -110,3 +110,21 @@ func TestReload(t *testing.T) {
 	}
 	must(t, p.stop())
 }
+
+// TestDriftRepaired: a real server deleted from the table by hand comes
+// back at the next resync, with exactly one write.
+func TestDriftRepaired(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "drift", 2)
+	cfg := writeConfig(t, seedConfig)
+	p := startTandem(t, l.director, "run", "-c", cfg, "--node", "director", "--resync", "200ms")
+	_, at := p.reconciled(0)
+	ipvsadm(t, l.director, "-d", "-t", vip+":80", "-r", "192.168.100.11:80")
+	if w, _ := p.reconciled(at + 1); w != 1 {
+		t.Errorf("resync after a hand-deleted real server wrote %d, want 1", w)
+	}
+	if out := squash(ipvsadm(t, l.director, "-Ln")); !strings.Contains(out, "192.168.100.11:80 Masq 1") {
+		t.Errorf("real server not restored:\n%s", out)
+	}
+	must(t, p.stop())
+}
