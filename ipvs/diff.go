@@ -163,7 +163,7 @@ func preposition(k OpKind) string {
 // weight or thresholds differ. A service deleted by retire takes its
 // destinations with it.
 //
-// PEName cannot be read back through moby/ipvs, so a service read with an
+// PEName could not be read back through moby/ipvs, so a service read with an
 // empty PEName is taken to have the wanted one: a change of PEName alone is
 // not written (a change together with any other field is, since updates
 // carry every field).

@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"os"
@@ -9,49 +10,58 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 )
 
-// TestMobyConversion checks the conversions to and from moby/ipvs, byte
-// order of the netmask included, without a kernel.
-func TestMobyConversion(t *testing.T) {
+// TestEncodeLikeMoby checks the request encoder byte for byte against the
+// layout of moby/ipvs's fillService and fillDestination (rebuilt here with
+// the same vishvananda/netlink/nl calls), plus the destination family
+// attribute tandem adds.
+func TestEncodeLikeMoby(t *testing.T) {
+	be16 := func(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 	for _, s := range []Service{
-		{Key: web, Scheduler: "wrr", Netmask: 32},
+		{Key: web, Scheduler: "wrr"},
 		{Key: web, Scheduler: "sh", Flags: FlagPersistent | FlagSched1, Timeout: 300 * time.Second, Netmask: 24, PEName: "sip"},
 		{Key: dns6, Scheduler: "rr", Flags: FlagPersistent, Timeout: time.Second, Netmask: 64},
-		{Key: FWMarkService(IPv6, 5), Scheduler: "mh", Netmask: 128},
+		{Key: FWMarkService(IPv6, 5), Scheduler: "mh"},
 	} {
-		ms := toMobyService(s)
-		got, err := fromMobyService(ms)
-		if err != nil {
-			t.Fatal(err)
+		k := s.Key.canonical()
+		want := nl.NewRtAttr(ipvsCmdAttrService, nil)
+		want.AddRtAttr(ipvsSvcAttrAF, nl.Uint16Attr(uint16(k.Family)))
+		if k.IsFWMark() {
+			want.AddRtAttr(ipvsSvcAttrFWMark, nl.Uint32Attr(k.FWMark))
+		} else {
+			want.AddRtAttr(ipvsSvcAttrProtocol, nl.Uint16Attr(uint16(k.Protocol)))
+			want.AddRtAttr(ipvsSvcAttrAddr, k.Addr.AsSlice())
+			want.AddRtAttr(ipvsSvcAttrPort, be16(k.Port))
 		}
-		if diff := cmp.Diff(s, got, cmpOpt); diff != "" {
-			t.Errorf("%s round trip (-want +got):\n%s", s.Key, diff)
+		want.AddRtAttr(ipvsSvcAttrSchedName, nl.ZeroTerminated(s.Scheduler))
+		if s.PEName != "" {
+			want.AddRtAttr(ipvsSvcAttrPEName, nl.ZeroTerminated(s.PEName))
 		}
-	}
-
-	ms := toMobyService(Service{Key: web, Flags: FlagPersistent | FlagHashed, Netmask: 24})
-	if b := binary.NativeEndian.AppendUint32(nil, ms.Netmask); string(b) != "\xff\xff\xff\x00" {
-		t.Errorf("IPv4 /24 netmask attribute bytes = % x, want ff ff ff 00", b)
-	}
-	if ms.Flags != uint32(FlagPersistent) || ms.AddressFamily != 2 || ms.SchedName != "wlc" || len(ms.Address) != 4 {
-		t.Errorf("moby service = %+v", ms)
-	}
-	if ms := toMobyService(Service{Key: dns6}); ms.Netmask != 128 || ms.AddressFamily != 10 || len(ms.Address) != 16 {
-		t.Errorf("IPv6 moby service = %+v", ms)
-	}
-	ms.Netmask = 0 // a persistent /0 (moby's zero value) must read as a difference
-	if s, _ := fromMobyService(ms); s.Netmask != -1 {
-		t.Errorf("netmask 0 reads as %d, want -1", s.Netmask)
+		want.AddRtAttr(ipvsSvcAttrFlags, append(nl.Uint32Attr(uint32(s.Flags)), 0xff, 0xff, 0xff, 0xff))
+		want.AddRtAttr(ipvsSvcAttrTimeout, nl.Uint32Attr(uint32(s.Timeout/time.Second)))
+		want.AddRtAttr(ipvsSvcAttrNetmask, nl.Uint32Attr(serviceNetmask(k.Family, s.Netmask)))
+		wb := want.Serialize()
+		if got := appendService(nil, s, true); !bytes.Equal(got, wb) {
+			t.Errorf("%s:\n got % x\nwant % x", s.Key, got, wb)
+		}
 	}
 
 	d := Destination{Addr: rs1, Port: 8080, Forward: Route, Weight: 7, UpperThreshold: 10, LowerThreshold: 2}
-	md := toMobyDest(d)
-	md.ConnectionFlags |= 0x0100
-	got, err := fromMobyDest(md)
-	if err != nil || got != d {
-		t.Errorf("destination round trip = %+v, %v; want %+v", got, err, d)
+	want := nl.NewRtAttr(ipvsCmdAttrDest, nil)
+	want.AddRtAttr(ipvsDestAttrAddr, rs1.AsSlice())
+	want.AddRtAttr(ipvsDestAttrPort, be16(8080))
+	want.AddRtAttr(ipvsDestAttrFwdMethod, nl.Uint32Attr(uint32(Route)))
+	want.AddRtAttr(ipvsDestAttrWeight, nl.Uint32Attr(7))
+	want.AddRtAttr(ipvsDestAttrUThresh, nl.Uint32Attr(10))
+	want.AddRtAttr(ipvsDestAttrLThresh, nl.Uint32Attr(2))
+	want.AddRtAttr(ipvsDestAttrAddrFam, nl.Uint16Attr(uint16(IPv4)))
+	wb := want.Serialize()
+	if got := appendDest(nil, d, true); !bytes.Equal(got, wb) {
+		t.Errorf("destination:\n got % x\nwant % x", got, wb)
 	}
 }
 
@@ -78,6 +88,16 @@ func TestKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
+	// IPVS refuses an IPv4 destination it cannot classify as unicast,
+	// which it cannot while the namespace's loopback is down.
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		netns.Set(orig)
+		t.Fatalf("loopback up: %v", err)
+	}
 	r, openErr := Open("")
 	if err := netns.Set(orig); err != nil {
 		t.Fatalf("back to original netns: %v", err)

@@ -7,12 +7,13 @@ import (
 )
 
 // MemKernel is an in-memory [Kernel] that behaves like the kernel's IPVS
-// table as seen through moby/ipvs: it refuses duplicate adds (EEXIST),
+// table as seen through generic netlink: it refuses duplicate adds (EEXIST),
 // writes to missing services (ESRCH) and missing destinations (ENOENT) and
 // unknown schedulers (ENOENT), reports every service with [FlagHashed] set,
 // and keeps the netmask and timeout it was given. It cannot read back a
-// persistence-engine name, like moby/ipvs. It records every successful
-// write.
+// persistence-engine name, like moby/ipvs (which tandem used to read
+// through; tandem's own reader can, but Diff keeps that tolerance). It
+// records every successful write.
 //
 // MemKernel is for tests and dry runs. It is safe for concurrent use, so a
 // test may inspect it while a [Reconciler] owns it.
@@ -34,8 +35,8 @@ func NewMemKernel(initial Table) *MemKernel {
 	return &MemKernel{table: t}
 }
 
-// FailWith makes Apply call fail before each write and return its error, if
-// not nil, without writing. A nil fail removes the hook.
+// FailWith makes Apply call fail before each write and stop with its error,
+// if not nil, without writing. A nil fail removes the hook.
 func (m *MemKernel) FailWith(fail func(Op) error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -69,10 +70,20 @@ func (m *MemKernel) Dump() (Table, error) {
 	return t, nil
 }
 
-// Apply performs op on the in-memory table.
-func (m *MemKernel) Apply(op Op) error {
+// Apply performs ops on the in-memory table, in order, and stops at the
+// first that fails.
+func (m *MemKernel) Apply(ops []Op) ([]Op, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for i, op := range ops {
+		if err := m.apply(op); err != nil {
+			return slices.Clone(ops[:i]), newOpError(op, err)
+		}
+	}
+	return slices.Clone(ops), nil
+}
+
+func (m *MemKernel) apply(op Op) error {
 	if m.fail != nil {
 		if err := m.fail(op); err != nil {
 			return err

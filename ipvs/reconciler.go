@@ -9,16 +9,19 @@ import (
 )
 
 // Kernel is the narrow view of the kernel's IPVS table a [Reconciler] uses:
-// the real one (over a moby/ipvs Handle, from [Open]) or a fake such as
+// the real one (over generic netlink, from [Open]) or a fake such as
 // [MemKernel]. A Reconciler calls it from its owner goroutine only, so an
 // implementation need not be safe for concurrent use.
 type Kernel interface {
 	// Dump returns every service in the kernel with its destinations, as
 	// read back (Diff normalises it).
 	Dump() (Table, error)
-	// Apply performs one write. Its error is the kernel's, unwrapped: the
-	// Reconciler wraps it in an [OpError].
-	Apply(op Op) error
+	// Apply performs ops in order, stopping at the first that fails, and
+	// returns the ops it performed, in order. The error of a failed write
+	// is an [*OpError] naming the first op that failed. A kernel that
+	// pipelines its writes may have performed some ops after the failed
+	// one, sent before the failure was known; they are in applied too.
+	Apply(ops []Op) (applied []Op, err error)
 	// Close releases the kernel handle. It must not change the table.
 	Close() error
 }
@@ -97,9 +100,10 @@ func (r *Reconciler) do(ctx context.Context, fn func()) error {
 
 // Reconcile makes the kernel hold want: it validates want, dumps the kernel
 // table, computes [Diff](have, want, retire) and applies the ops in order,
-// stopping at the first error. It returns what it wrote, also on error (the
-// ops before the failing one); the error is an [*OpError] for a failed
-// write. A failed reconcile can simply be retried: the next one dumps the
+// stopping at the first error. It returns what it wrote, also on error: the
+// ops before the failing one and, from the real kernel, which pipelines its
+// writes, any ops after it that were already sent and succeeded. The error
+// is an [*OpError] for a failed write. A failed reconcile can simply be retried: the next one dumps the
 // table again. Services neither in want nor in retire are never touched.
 func (r *Reconciler) Reconcile(ctx context.Context, want Table, retire []ServiceKey) (Result, error) {
 	if err := want.Validate(); err != nil {
@@ -125,16 +129,23 @@ func (r *Reconciler) reconcile(want Table, retire []ServiceKey) (Result, error) 
 		return Result{}, dumpError(err)
 	}
 	res := Result{Foreign: Foreign(have, want, retire)}
-	for _, op := range Diff(have, want, retire) {
-		if err := r.k.Apply(op); err != nil {
-			res.Took = r.now().Sub(start)
-			return res, newOpError(op, err)
-		}
-		res.Ops = append(res.Ops, op)
-		res.Writes++
+	if ops := Diff(have, want, retire); len(ops) > 0 {
+		res.Ops, err = r.k.Apply(ops)
+		res.Writes = len(res.Ops)
 	}
 	res.Took = r.now().Sub(start)
+	if err != nil {
+		return res, applyError(err)
+	}
 	return res, nil
+}
+
+func applyError(err error) error {
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return err
+	}
+	return &OpError{Op: "apply", Err: err}
 }
 
 func dumpError(err error) error {

@@ -180,10 +180,10 @@ type blockingKernel struct {
 	release chan struct{}
 }
 
-func (b blockingKernel) Apply(op Op) error {
+func (b blockingKernel) Apply(ops []Op) ([]Op, error) {
 	b.entered <- struct{}{}
 	<-b.release
-	return b.MemKernel.Apply(op)
+	return b.MemKernel.Apply(ops)
 }
 
 func TestReconcileContextWhileBusy(t *testing.T) {

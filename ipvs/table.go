@@ -207,13 +207,15 @@ func (f Forward) String() string {
 	return fmt.Sprintf("forward(%d)", uint32(f))
 }
 
-// MaxWeight is the largest destination weight tandem writes: moby/ipvs reads
-// the kernel's 32-bit weight back as 16 bits.
+// MaxWeight is the largest destination weight tandem writes (moby/ipvs, which
+// tandem read through before, read the kernel's 32-bit weight back as 16
+// bits).
 const MaxWeight = 65535
 
 // Destination is a real server of a virtual service. It is identified within
-// its service by Addr and Port; its address family is the service's (moby/ipvs
-// does not send a destination family, so the kernel assumes the service's).
+// its service by Addr and Port; its address family is the service's (tandem
+// sends it as IPVS_DEST_ATTR_ADDR_FAMILY, which [Table.Validate] requires to
+// match).
 type Destination struct {
 	Addr           netip.Addr
 	Port           uint16
@@ -246,9 +248,9 @@ type Service struct {
 	// a prefix length for IPv6); 0 means a host prefix (32 or 128). It
 	// matters only for persistent services.
 	Netmask int
-	// PEName is the persistence engine ("sip"), if any. moby/ipvs cannot
-	// read it back, so [Diff] does not notice a change of PEName alone on an
-	// existing service; see [Normalize].
+	// PEName is the persistence engine ("sip"), if any. moby/ipvs could
+	// not read it back, and [Diff] still takes an empty read-back as the
+	// wanted one, so it does not notice a PEName removed alone; see [Diff].
 	PEName string
 	// Destinations is kept sorted by address and port by [Normalize].
 	Destinations []Destination
@@ -291,8 +293,9 @@ func (t Table) Clone() Table {
 }
 
 // Schedulers lists the schedulers of the Linux kernel, by the names ipvsadm
-// and the kernel use.
-var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh"}
+// and the kernel use. twos (power of two choices) exists since Linux 5.8
+// but is not built by every distribution (Debian 12's kernels lack it).
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 
 // DefaultScheduler is the scheduler of a service that names none.
 const DefaultScheduler = "wlc"

@@ -53,8 +53,8 @@ func TestEnumStrings(t *testing.T) {
 	if got := SchedulerModule(""); got != "ip_vs_wlc" {
 		t.Errorf("SchedulerModule(\"\") = %q", got)
 	}
-	if len(Schedulers) != 13 {
-		t.Errorf("%d schedulers, want 13", len(Schedulers))
+	if len(Schedulers) != 14 {
+		t.Errorf("%d schedulers, want 14", len(Schedulers))
 	}
 }
 

@@ -166,3 +166,11 @@ virtual_server "m" {
 		t.Errorf("desired table invalid: %v", err)
 	}
 }
+
+// Every scheduler the cluster file accepts is one the ipvs package can
+// program.
+func TestSchedulersAgree(t *testing.T) {
+	if d := cmp.Diff(conf.Schedulers, ipvs.Schedulers); d != "" {
+		t.Errorf("conf and ipvs disagree on schedulers (-conf +ipvs):\n%s", d)
+	}
+}

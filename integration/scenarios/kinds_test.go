@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	moby "github.com/moby/ipvs"
 
 	"github.com/tandem-lb/tandem/ipvs"
 )
@@ -156,6 +157,8 @@ func TestServiceKinds(t *testing.T) {
 		t.Errorf("kernel holds %d services, want %d", len(got), len(want))
 	}
 
+	mobyWitness(t, dir.Path(), want)
+
 	out := ipvsadm(t, dir, "-Ln")
 	t.Logf("ipvsadm -Ln:\n%s", out)
 	for _, frag := range []string{
@@ -187,4 +190,58 @@ func TestServiceKinds(t *testing.T) {
 // squash collapses runs of blanks, so ipvsadm's column widths don't matter.
 func squash(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// mobyWitness reads the table through moby/ipvs, an independent netlink
+// implementation, and checks what it reports against want.
+func mobyWitness(t *testing.T, nsPath string, want ipvs.Table) {
+	t.Helper()
+	h, err := moby.New(nsPath)
+	must(t, err)
+	defer h.Close()
+	svcs, err := h.GetServices()
+	must(t, err)
+	if len(svcs) != len(want) {
+		t.Errorf("moby/ipvs sees %d services, want %d", len(svcs), len(want))
+	}
+	for _, s := range svcs {
+		var key ipvs.ServiceKey
+		if s.FWMark != 0 {
+			key = ipvs.FWMarkService(ipvs.Family(s.AddressFamily), s.FWMark)
+		} else {
+			addr, _ := netip.AddrFromSlice(s.Address)
+			key = ipvs.VirtualService(ipvs.Protocol(s.Protocol), netip.AddrPortFrom(addr.Unmap(), s.Port))
+		}
+		w, ok := want[key]
+		if !ok {
+			t.Errorf("moby/ipvs sees %s, which tandem was not asked for", key)
+			continue
+		}
+		flags := ipvs.ServiceFlags(s.Flags) &^ ipvs.FlagHashed
+		if s.SchedName != w.Scheduler || flags != w.Flags || (w.Flags&ipvs.FlagPersistent != 0 && s.Timeout != uint32(w.Timeout.Seconds())) {
+			t.Errorf("moby/ipvs sees %s as %s flags %v timeout %d, want %s flags %v timeout %v",
+				key, s.SchedName, flags, s.Timeout, w.Scheduler, w.Flags, w.Timeout)
+		}
+		dsts, err := h.GetDestinations(s)
+		must(t, err)
+		if len(dsts) != len(w.Destinations) {
+			t.Errorf("moby/ipvs sees %d destinations of %s, want %d", len(dsts), key, len(w.Destinations))
+		}
+		for _, d := range dsts {
+			addr, _ := netip.AddrFromSlice(d.Address)
+			found := false
+			for _, wd := range w.Destinations {
+				if wd.Addr == addr.Unmap() && wd.Port == d.Port {
+					found = true
+					if ipvs.Forward(d.ConnectionFlags)&ipvs.ForwardMask != wd.Forward || d.Weight != wd.Weight ||
+						d.UpperThreshold != wd.UpperThreshold || d.LowerThreshold != wd.LowerThreshold {
+						t.Errorf("moby/ipvs sees %s -> %s as %+v, want %+v", key, addr, d, wd)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("moby/ipvs sees unexpected destination %s:%d in %s", addr, d.Port, key)
+			}
+		}
+	}
 }

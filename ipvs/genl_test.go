@@ -1,0 +1,244 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const fakeFamily = 42
+
+// fakeKernel is an nlConn that plays the kernel's IPVS generic netlink over
+// a MemKernel: it handles every request of a datagram in order and goes on
+// after a failed one (as netlink_rcv_skb does), queues one datagram per
+// reply, and answers dumps from the MemKernel's table.
+type fakeKernel struct {
+	mem   *MemKernel
+	sends int      // datagrams received
+	queue [][]byte // datagrams to read
+	// extAck, if set, is the extended-ack message of error acks.
+	extAck string
+}
+
+func (f *fakeKernel) Close() error { return nil }
+
+func (f *fakeKernel) Recv(b []byte) (int, error) {
+	if len(f.queue) == 0 {
+		return 0, syscall.EAGAIN
+	}
+	d := f.queue[0]
+	f.queue = f.queue[1:]
+	return copy(b, d), nil
+}
+
+func (f *fakeKernel) reply(typ, flags uint16, seq uint32, payload []byte) {
+	b := native.AppendUint32(nil, uint32(nlmsgHdrLen+len(payload)))
+	b = native.AppendUint16(b, typ)
+	b = native.AppendUint16(b, flags)
+	b = native.AppendUint32(b, seq)
+	b = native.AppendUint32(b, 1234)
+	f.queue = append(f.queue, append(b, payload...))
+}
+
+func (f *fakeKernel) ack(m nlMsg, err error) {
+	var code int32
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		code = -int32(errno)
+	} else if err != nil {
+		code = -int32(syscall.EINVAL)
+	}
+	p := native.AppendUint32(nil, uint32(code))
+	p = native.AppendUint32(p, uint32(nlmsgHdrLen+len(m.data)))
+	p = native.AppendUint16(p, m.typ)
+	p = native.AppendUint16(p, m.flags)
+	p = native.AppendUint32(p, m.seq)
+	p = native.AppendUint32(p, 0)
+	flags := uint16(nlmFCapped)
+	if code != 0 && f.extAck != "" {
+		p = appendString(p, nlmsgerrAttrMsg, f.extAck)
+		flags |= nlmFAckTLVs
+	}
+	f.reply(nlmsgError, flags, m.seq, p)
+}
+
+func (f *fakeKernel) Send(b []byte) error {
+	f.sends++
+	msgs, err := splitMessages(b)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.typ == genlIDCtrl {
+			p := []byte{1, 1, 0, 0}
+			p = appendU16(p, ctrlAttrFamilyID, fakeFamily)
+			f.reply(genlIDCtrl, 0, m.seq, p)
+			continue
+		}
+		if m.typ != fakeFamily {
+			f.ack(m, syscall.ENOENT)
+			continue
+		}
+		cmd := m.data[0]
+		if m.flags&nlmFDump == nlmFDump {
+			f.dump(m, cmd)
+			continue
+		}
+		svc, err := parseService(m.data)
+		if err != nil {
+			f.ack(m, err)
+			continue
+		}
+		op := Op{Service: svc}
+		switch cmd {
+		case ipvsCmdNewService:
+			op.Kind = AddService
+		case ipvsCmdSetService:
+			op.Kind = UpdateService
+		case ipvsCmdDelService:
+			op.Kind = DelService
+		case ipvsCmdNewDest, ipvsCmdSetDest, ipvsCmdDelDest:
+			op.Kind = map[uint8]OpKind{ipvsCmdNewDest: AddDest, ipvsCmdSetDest: UpdateDest, ipvsCmdDelDest: DelDest}[cmd]
+			if op.Dest, err = parseDest(m.data, svc.Key.Family); err != nil {
+				f.ack(m, err)
+				continue
+			}
+			// The kernel takes only the key from a destination op.
+			have, _ := f.mem.Dump()
+			op.Service = have[svc.Key]
+			op.Service.Key = svc.Key
+			op.Service.Destinations = nil
+			op.Service.Flags &^= FlagHashed
+		}
+		_, err = f.mem.Apply([]Op{op})
+		f.ack(m, errors.Unwrap(err))
+	}
+	return nil
+}
+
+func (f *fakeKernel) dump(m nlMsg, cmd uint8) {
+	have, _ := f.mem.Dump()
+	switch cmd {
+	case ipvsCmdGetService:
+		for _, k := range have.Keys() {
+			f.reply(fakeFamily, nlmFMulti, m.seq, appendService([]byte{cmd, 1, 0, 0}, have[k], true))
+		}
+	case ipvsCmdGetDest:
+		s, _ := parseService(m.data)
+		for _, d := range have[s.Key].Destinations {
+			f.reply(fakeFamily, nlmFMulti, m.seq, appendDest([]byte{cmd, 1, 0, 0}, d, true))
+		}
+	}
+	f.reply(nlmsgDone, nlmFMulti, m.seq, []byte{0, 0, 0, 0})
+}
+
+func newFakeGenl(t *testing.T, batch int) (*fakeKernel, *Reconciler) {
+	t.Helper()
+	f := &fakeKernel{mem: NewMemKernel(nil)}
+	c := newGenlClient(f, 0, batch)
+	if err := c.resolveFamily(); err != nil || c.family != fakeFamily {
+		t.Fatalf("resolveFamily: %v, family %d", err, c.family)
+	}
+	return f, NewReconciler(&netlinkKernel{c: c})
+}
+
+func TestGenlReconcile(t *testing.T) {
+	f, r := newFakeGenl(t, 4)
+	defer r.Close()
+	ctx := context.Background()
+	res, err := r.Reconcile(ctx, wantTable(), nil)
+	if err != nil || res.Writes != 7 {
+		t.Fatalf("first Reconcile: %v, %v", res.Ops, err)
+	}
+	// The family lookup, the service dump, three destination dumps of an
+	// empty table (none) and two batches of at most four writes.
+	if f.sends != 1+1+2 {
+		t.Errorf("%d datagrams sent, want 4", f.sends)
+	}
+	if diff := cmp.Diff(res.Ops, f.mem.Writes(), cmpOpt); diff != "" {
+		t.Errorf("reported ops differ from those applied (-reported +applied):\n%s", diff)
+	}
+	got, err := r.Dump(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Normalize(wantTable()), got, cmpOpt); diff != "" {
+		t.Errorf("Dump (-want +got):\n%s", diff)
+	}
+	res, err = r.Reconcile(ctx, wantTable(), nil)
+	if err != nil || res.Writes != 0 {
+		t.Errorf("second Reconcile: %v, %v; want no writes", res.Ops, err)
+	}
+	res, err = r.Reconcile(ctx, nil, wantTable().Keys())
+	if err != nil || res.Writes != 3 {
+		t.Errorf("retire: %v, %v", res.Ops, err)
+	}
+}
+
+func TestGenlFailureMidBatch(t *testing.T) {
+	f, r := newFakeGenl(t, 64)
+	defer r.Close()
+	f.extAck = "no such thing"
+	f.mem.FailWith(func(op Op) error {
+		if op.Kind == AddDest && op.Dest.Addr == rs1 {
+			return syscall.EEXIST
+		}
+		return nil
+	})
+	// A stale ack of an abandoned request must be skipped.
+	f.reply(nlmsgError, nlmFCapped, 1, make([]byte, 20))
+	res, err := r.Reconcile(context.Background(), wantTable(), nil)
+	var oe *OpError
+	if !errors.As(err, &oe) || !errors.Is(err, syscall.EEXIST) || oe.Dest == nil || oe.Dest.Addr() != rs1 {
+		t.Fatalf("error = %v, want an *OpError for rs1 wrapping EEXIST", err)
+	}
+	if !strings.Contains(err.Error(), "(no such thing)") {
+		t.Errorf("error %q lacks the extended-ack message", err)
+	}
+	// One datagram: the kernel went on after the failure, so every other
+	// op was applied and must be reported.
+	if res.Writes != 6 {
+		t.Errorf("Writes = %d, want 6: %v", res.Writes, res.Ops)
+	}
+	if diff := cmp.Diff(res.Ops, f.mem.Writes(), cmpOpt); diff != "" {
+		t.Errorf("reported ops differ from those applied (-reported +applied):\n%s", diff)
+	}
+}
+
+func TestGenlFailureStopsBatches(t *testing.T) {
+	f, r := newFakeGenl(t, 2)
+	defer r.Close()
+	f.mem.FailWith(func(op Op) error {
+		if op.Kind == AddService && op.Service.Key == web {
+			return syscall.ENOENT
+		}
+		return nil
+	})
+	res, err := r.Reconcile(context.Background(), wantTable(), nil)
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("error = %v", err)
+	}
+	// web is added first; the rest of its datagram (dns6) goes through,
+	// no later datagram is sent.
+	if res.Writes != 1 || res.Ops[0].Service.Key != dns6 {
+		t.Errorf("applied %v, want the add of %s only", res.Ops, dns6)
+	}
+	if diff := cmp.Diff(res.Ops, f.mem.Writes(), cmpOpt); diff != "" {
+		t.Errorf("reported ops differ from those applied:\n%s", diff)
+	}
+}
+
+func TestAckErrorLengths(t *testing.T) {
+	for _, data := range [][]byte{nil, {1, 2}} {
+		if err := ackError(nlMsg{typ: nlmsgError, data: data}); err == nil {
+			t.Errorf("ack % x: no error", data)
+		}
+	}
+	if _, err := splitMessages([]byte{200, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err == nil {
+		t.Error("overlong message accepted")
+	}
+}

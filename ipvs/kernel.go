@@ -1,0 +1,16 @@
+package ipvs
+
+// netlinkKernel is the [Kernel] of [Open]: IPVS generic netlink over one
+// socket, kept for the Kernel's lifetime.
+type netlinkKernel struct {
+	c *genlClient
+}
+
+// Dump reads every service, then the destinations of each.
+func (k *netlinkKernel) Dump() (Table, error) { return k.c.table() }
+
+// Apply writes ops pipelined ([genlClient.apply]).
+func (k *netlinkKernel) Apply(ops []Op) ([]Op, error) { return k.c.apply(ops) }
+
+// Close closes the socket; the table stays.
+func (k *netlinkKernel) Close() error { return k.c.conn.Close() }
