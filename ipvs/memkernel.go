@@ -23,6 +23,7 @@ type MemKernel struct {
 	writes []Op
 	fail   func(Op) error
 	closed bool
+	dumps  int
 }
 
 // NewMemKernel returns a MemKernel holding a copy of initial (nil for an
@@ -57,10 +58,18 @@ func (m *MemKernel) Closed() bool {
 	return m.closed
 }
 
+// Dumps returns how many times Dump was called.
+func (m *MemKernel) Dumps() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dumps
+}
+
 // Dump returns a copy of the table as the kernel would report it.
 func (m *MemKernel) Dump() (Table, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.dumps++
 	t := m.table.Clone()
 	for k, s := range t {
 		s.Flags |= FlagHashed

@@ -44,6 +44,11 @@ type Reconciler struct {
 	quit chan struct{}
 	done chan struct{}
 
+	// known is the kernel table as of the last successful reconcile or
+	// update (normalised), owned by the owner goroutine; nil when unknown
+	// (before the first reconcile, after a failure).
+	known Table
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -124,20 +129,96 @@ func (r *Reconciler) Reconcile(ctx context.Context, want Table, retire []Service
 
 func (r *Reconciler) reconcile(want Table, retire []ServiceKey) (Result, error) {
 	start := r.now()
+	r.known = nil
 	have, err := r.k.Dump()
 	if err != nil {
 		return Result{}, dumpError(err)
 	}
+	have = Normalize(have)
 	res := Result{Foreign: Foreign(have, want, retire)}
+	return r.apply(start, have, want, retire, res)
+}
+
+// apply writes Diff(have, want, retire) and, when every write succeeded,
+// remembers the resulting table as known.
+func (r *Reconciler) apply(start time.Time, have, want Table, retire []ServiceKey, res Result) (Result, error) {
+	var err error
 	if ops := Diff(have, want, retire); len(ops) > 0 {
 		res.Ops, err = r.k.Apply(ops)
 		res.Writes = len(res.Ops)
 	}
 	res.Took = r.now().Sub(start)
 	if err != nil {
+		r.known = nil
 		return res, applyError(err)
 	}
+	for k, s := range Normalize(want) {
+		have[k] = s
+	}
+	for _, k := range retire {
+		delete(have, k.canonical())
+	}
+	r.known = have
 	return res, nil
+}
+
+// Update is Reconcile without the dump, for a few services: it makes the
+// kernel hold exactly svcs (each whole, with all its destinations) and
+// deletes the services in retire, diffing against the table as it stood
+// after the last successful Reconcile or Update. Applying one health
+// verdict thus costs one write, no read, and work in proportion to the
+// services given, not to the table. Services not named are not looked at.
+//
+// It falls back to a full Reconcile of the known table with svcs applied
+// when that table is unknown (no Reconcile yet, or the last call failed).
+// Changes made to the kernel by others go unnoticed until the next
+// Reconcile, which a caller runs periodically; a write that fails because
+// of them returns its error, and the next Update starts with a dump.
+func (r *Reconciler) Update(ctx context.Context, svcs []Service, retire []ServiceKey) (Result, error) {
+	want := NewTable(svcs...)
+	if err := want.Validate(); err != nil {
+		return Result{}, err
+	}
+	want = want.Clone()
+	retire = append([]ServiceKey(nil), retire...)
+	var (
+		res  Result
+		rerr error
+	)
+	err := r.do(ctx, func() {
+		start := r.now()
+		have := r.known
+		if have == nil {
+			t, err := r.k.Dump()
+			if err != nil {
+				rerr = dumpError(err)
+				return
+			}
+			have = Normalize(t)
+		}
+		sub := make(Table, len(want)+len(retire))
+		for _, k := range append(want.Keys(), retire...) {
+			k = k.canonical()
+			if s, ok := have[k]; ok {
+				sub[k] = s
+			}
+		}
+		res, rerr = r.apply(start, sub, want, retire, Result{})
+		if rerr == nil {
+			// apply remembered only the subset: merge it into the whole.
+			for _, k := range retire {
+				delete(have, k.canonical())
+			}
+			for k, s := range r.known {
+				have[k] = s
+			}
+			r.known = have
+		}
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return res, rerr
 }
 
 func applyError(err error) error {

@@ -240,3 +240,57 @@ func TestReconcileConcurrent(t *testing.T) {
 		t.Errorf("final reconcile wrote %v, want at most the one weight", res.Ops)
 	}
 }
+
+func TestUpdateWithoutDump(t *testing.T) {
+	k := NewMemKernel(nil)
+	r := NewReconciler(k)
+	defer r.Close()
+	ctx := context.Background()
+	want := wantTable()
+
+	svcs := func() []Service {
+		var out []Service
+		for _, k := range want.Keys() {
+			out = append(out, want[k])
+		}
+		return out
+	}
+	// No known table yet: Update dumps first.
+	res, err := r.Update(ctx, svcs(), nil)
+	if err != nil || res.Writes != 7 || k.Dumps() != 1 {
+		t.Fatalf("first Update: %d writes, %d dumps, %v; want 7 writes after 1 dump", res.Writes, k.Dumps(), err)
+	}
+	// One weight change: one write, no dump.
+	want[web].Destinations[0].Weight = 9
+	res, err = r.Update(ctx, []Service{want[web]}, nil)
+	if err != nil || res.Writes != 1 || res.Ops[0].Kind != UpdateDest || k.Dumps() != 1 {
+		t.Fatalf("weight change: %v, %d dumps, %v; want one UpdateDest and no dump", res.Ops, k.Dumps(), err)
+	}
+	// Nothing changed: nothing written, nothing read.
+	if res, err = r.Update(ctx, svcs(), nil); err != nil || res.Writes != 0 || k.Dumps() != 1 {
+		t.Fatalf("no change: %v, %d dumps, %v", res.Ops, k.Dumps(), err)
+	}
+	// A full reconcile agrees with what Update believed.
+	if res, err = r.Reconcile(ctx, want, nil); err != nil || res.Writes != 0 {
+		t.Fatalf("Reconcile after Updates: %v, %v; want no writes", res.Ops, err)
+	}
+	// Someone deletes the service behind tandem's back: the Update's write
+	// fails, and the next Update dumps again and repairs everything.
+	k.mu.Lock()
+	delete(k.table, web)
+	k.mu.Unlock()
+	want[web].Destinations[0].Weight = 3
+	if _, err := r.Update(ctx, []Service{want[web]}, nil); err == nil {
+		t.Fatal("Update onto a vanished service succeeded")
+	}
+	dumps := k.Dumps()
+	res, err = r.Update(ctx, []Service{want[web]}, nil)
+	if err != nil || k.Dumps() != dumps+1 || res.Writes != 3 {
+		t.Fatalf("recovering Update: %v, dumps %d->%d, %v; want a dump and 3 writes", res.Ops, dumps, k.Dumps(), err)
+	}
+	// Retiring through Update deletes the service.
+	res, err = r.Update(ctx, nil, []ServiceKey{web})
+	if err != nil || res.Writes != 1 || res.Ops[0].Kind != DelService {
+		t.Fatalf("retire: %v, %v", res.Ops, err)
+	}
+}

@@ -50,13 +50,13 @@ func TestBenchApply(t *testing.T) {
 	if os.Getenv("TANDEM_LAB_BENCH") != "1" {
 		t.Skip("benchmark: run with tandem-lab bench")
 	}
-	const runs = 3
+	const runs = 5
 	want, rules := benchTable(1000, 10)
 	rulesFile := filepath.Join(t.TempDir(), "rules")
 	must(t, os.WriteFile(rulesFile, []byte(rules), 0o644))
 	ctx := context.Background()
-	var ipvsadmT, coldT, secondT, oneT samples
-	var coldW, secondW, oneW []int
+	var ipvsadmT, coldT, secondT, oneT, updT samples
+	var coldW, secondW, oneW, updW []int
 	for r := 0; r < runs; r++ {
 		ns := newNS(t, fmt.Sprintf("bench-ipvsadm-%d", r))
 		in, err := os.Open(rulesFile)
@@ -93,6 +93,14 @@ func TestBenchApply(t *testing.T) {
 		res, err = rec.Reconcile(ctx, changed, nil)
 		must(t, err)
 		oneT, oneW = append(oneT, res.Took), append(oneW, res.Writes)
+		// The health-verdict path: Update diffs against the table it
+		// already knows, without the dump.
+		s.Destinations[3].Weight = 0
+		changed[k] = s
+		start = time.Now()
+		res, err = rec.Update(ctx, []ipvs.Service{s}, nil)
+		must(t, err)
+		updT, updW = append(updT, time.Since(start)), append(updW, res.Writes)
 		rec.Close()
 		n = strings.Count(ipvsadm(t, ns2, "-Ln"), "->") - 1
 		if n != 10000 {
@@ -105,9 +113,10 @@ func TestBenchApply(t *testing.T) {
 	fmt.Printf("BENCH tandem cold apply:          %v  writes %v\n", coldT, coldW)
 	fmt.Printf("BENCH tandem second reconcile:    %v  writes %v\n", secondT, secondW)
 	fmt.Printf("BENCH tandem one changed weight:  %v  writes %v\n", oneT, oneW)
+	fmt.Printf("BENCH tandem Update, one weight:  %v  writes %v (no dump: the health-verdict path)\n", updT, updW)
 	for i := range coldW {
-		if coldW[i] != 11000 || secondW[i] != 0 || oneW[i] != 1 {
-			t.Errorf("writes: cold %v, second %v, one change %v; want 11000, 0, 1", coldW, secondW, oneW)
+		if coldW[i] != 11000 || secondW[i] != 0 || oneW[i] != 1 || updW[i] != 1 {
+			t.Errorf("writes: cold %v, second %v, one change %v, update %v; want 11000, 0, 1, 1", coldW, secondW, oneW, updW)
 			break
 		}
 	}
