@@ -66,10 +66,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // loads the cluster file, programs IPVS and the director settings, and
 // then waits for signals and timers.
 //
-// The VRRP instances (package vrrp) and the health checkers (package
-// healthcheck) plug in here: their transitions and verdicts become further
-// cases of the select in run, and desiredTable takes the verdicts into
-// account. Until they land every configured real server is in the table.
+// The VRRP instances (vrrp.go) and the health checkers (health.go) run in
+// goroutines of their own and hand their transitions and verdicts to this
+// loop through post; only the loop changes the daemon's state.
 type daemon struct {
 	log      *slog.Logger
 	path     string
@@ -78,6 +77,19 @@ type daemon struct {
 
 	want ipvs.Table // the running config's table
 	rec  *ipvs.Reconciler
+
+	// events carries work posted by other goroutines to run on the loop.
+	events chan func()
+}
+
+// post runs fn on the main loop (or drops it once ctx is done).
+//
+//lint:ignore U1000 the VRRP runners and health checkers post through it.
+func (d *daemon) post(ctx context.Context, fn func()) {
+	select {
+	case d.events <- fn:
+	case <-ctx.Done():
+	}
 }
 
 func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
@@ -92,15 +104,26 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
 	defer d.rec.Close() // never flushes: the table stays for the next start
 	d.log.Info("tandem starting", "version", versionString(), "node", node.Name, "file", d.path,
 		"virtual_servers", len(c.VirtualServers))
+	d.events = make(chan func(), 64)
 	if err := d.adopt(ctx, c, node); err != nil {
 		return err
 	}
+	if err := d.startVRRP(ctx, c, node); err != nil {
+		return err
+	}
+	defer d.stopVRRP()
+	if err := d.startHealth(ctx, c); err != nil {
+		return err
+	}
+	defer d.stopHealth()
 	tick := time.NewTicker(d.resync)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case fn := <-d.events:
+			fn()
 		case <-hup:
 			d.reload(ctx)
 		case <-tick.C:
@@ -148,13 +171,15 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload failed", "err", err)
 		return
 	}
+	d.reloadVRRP(ctx, c, node)
+	d.reloadHealth(ctx, c)
 	d.log.Info("reloaded", "file", d.path)
 }
 
 // adopt makes c the running config: director settings, then the IPVS
 // table, retiring services the previous config owned and this one drops.
 func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node) error {
-	want := desiredTable(c)
+	want := d.desired(c)
 	var retire []ipvs.ServiceKey
 	for k := range d.want {
 		if _, ok := want[k]; !ok {
