@@ -1,9 +1,94 @@
 // Package healthcheck owns the probing of real servers (TCP connect, HTTP,
-// HTTPS, commands), their scheduling with jitter, and rise/fall counting that
-// turns probe results into edge-only verdicts (up, down).
+// HTTPS, commands), their scheduling with jitter, and the rise/fall counting
+// that turns probe results into edge-only verdicts (up, down).
 //
-// It is a placeholder in this release: cmd/tandem's main loop already merges
-// verdicts into the desired IPVS table (ipvs.Table); the checkers land with
-// the health-check issue. Checkers never touch IPVS. It must not import ipvs,
-// vrrp or conf.
+// It knows nothing of IPVS, VRRP or the configuration file: it must not
+// import ipvs, vrrp or conf. The binary converts each conf.Check of a real
+// server into a Spec (with the port and address overrides applied to
+// Target) and merges the verdicts into the desired IPVS table.
+//
+// # Specs and IDs
+//
+// A Spec is a plain value: kind, target, optional source address, interval,
+// timeout, rise, fall, and the kind's own parameters. Spec.ID identifies a
+// check: Specs that normalise to the same value share one ID, so a real
+// server listed under several virtual services with the same check is probed
+// once per interval, and one verdict serves every service.
+//
+// # Checkers
+//
+// A Checker (seesaw's shape: Check(ctx) error plus String) runs one probe,
+// one file per kind:
+//
+//   - tcp: connect within the timeout (from Source when set), then close
+//     with a reset, which leaves no TIME_WAIT socket behind.
+//   - http, https: GET Path with the Host header, over a new connection per
+//     probe (no keep-alive pool that would hide a dead server), redirects not
+//     followed, no proxy. The status must fall in Status (default 200-299);
+//     the body's SHA-256 or MD5 digest (bodies up to MaxDigestBody) and a
+//     regex (over the first MaxRegexBody bytes) are checked when set. HTTPS
+//     sends SNI and verifies the certificate (against CAFile's roots when
+//     set) unless InsecureSkipVerify is set explicitly.
+//   - command: run the argv with TANDEM_CHECK_ADDR and TANDEM_CHECK_PORT in
+//     its environment; exit status 0 means up. It runs in a process group of
+//     its own, killed with SIGKILL on timeout (and swept of leftovers after
+//     each run); a little of its stderr goes into the error.
+//
+// Errors say what failed: "status 503 not in 200-299", "body sha256
+// mismatch: …", "regex \"ok\" not found in body", "tls: failed to verify
+// certificate: x509: …".
+//
+// # Hysteresis and verdicts
+//
+// Checkers never count. Hysteresis, a pure value, turns results into a
+// State: a check starts Unknown and its first result decides at once (Up on
+// a success, Down on a failure); then an Up check goes Down after Fall
+// failures in a row and a Down check goes Up after Rise successes in a row.
+// The Manager sends a Verdict only on transitions, the first result
+// included, and logs one line per transition (never one per probe). What
+// Unknown means for IPVS is the caller's decision: tandem keeps a real
+// server already in the kernel until its first verdict, and adds a new one
+// after its first success.
+//
+// # Scheduling
+//
+// Manager.Set takes the complete wanted set of Specs: new IDs start, gone IDs
+// stop, unchanged IDs keep running untouched (their state, counters and
+// phase survive a reload). Each check's first probe waits a random fraction
+// of its interval, drawn from Options.Rand, so thousands of checks do not
+// fire in the same millisecond; later probes keep that phase
+// (origin + k·interval, no drift), and slots missed by a probe that ran past
+// its interval are skipped, not bunched.
+//
+// No goroutine waits between probes: each check is a runtime timer
+// (time.AfterFunc) whose firing runs the probe in a goroutine of its own and
+// then re-arms the timer for the next slot, so a check never overlaps itself.
+// The runtime's timer heap is the timer wheel, and the goroutines are the
+// worker pool, sized by the probes in flight: a hanging server holds one
+// goroutine for at most its check's timeout and delays nobody else. A fixed
+// pool would bring head-of-line blocking back (N hanging servers hold N
+// workers for a whole timeout), and a parked goroutine per check costs more
+// memory (its stack keeps the size the deepest probe grew it to).
+// BenchmarkManager, on 2 shared cores, 1s interval, in-process loopback
+// server included:
+//
+//	checks      probes/s  CPU (of one core)  CPU/probe  allocs/probe  RSS/check
+//	2 000 tcp     2 000        18 %            90 µs         36         4.5 KB
+//	10 000 tcp   10 000        59 %            59 µs         36         4.0 KB
+//	10 000 nop   10 000         6 %             6 µs          4         2.6 KB
+//
+// (A goroutine parked per check measured 18 KB RSS and 100 µs per tcp
+// check.)
+//
+// Verdicts never block probing: a check hands its verdict to a queue that
+// holds at most one pending verdict per check (a newer one replaces it) and
+// one goroutine feeds the Verdicts channel from it. A reader that lags
+// therefore always catches up with every check's current state, and never
+// sees the same state twice in a row for a check.
+//
+// # Concurrency
+//
+// Manager's methods are safe for concurrent use. Hysteresis and Spec are
+// plain values. Checkers built by NewChecker are safe for concurrent use.
+// Tests drive the Manager's time with testing/synctest.
 package healthcheck

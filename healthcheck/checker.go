@@ -1,0 +1,67 @@
+package healthcheck
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+)
+
+// A Checker runs one probe. Check returns nil when the target is healthy and
+// an error saying what failed otherwise; it returns once ctx is done at the
+// latest (the Manager gives each probe a context with the Spec's Timeout).
+// String names the probe in logs.
+//
+// A Checker holds no result state: counting results is Hysteresis's job.
+// The Manager calls Check from one goroutine at a time, but Checkers built
+// by NewChecker are safe for concurrent use.
+type Checker interface {
+	Check(ctx context.Context) error
+	String() string
+}
+
+// NewChecker builds the Checker for s (normalised). It fails on an invalid
+// Spec (see Spec.Validate) or an unreadable CA file.
+func NewChecker(s Spec) (Checker, error) {
+	s = s.Normalize()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	switch s.Kind {
+	case KindTCP:
+		return newTCPChecker(s), nil
+	case KindHTTP, KindHTTPS:
+		return newHTTPChecker(s)
+	case KindCommand:
+		return newCommandChecker(s), nil
+	}
+	return nil, fmt.Errorf("unknown check kind %q", s.Kind)
+}
+
+// brokenChecker stands for a Spec that NewChecker refused: every probe
+// fails with the reason, so the check shows Down with it in its status.
+type brokenChecker struct {
+	name string
+	err  error
+}
+
+func (c brokenChecker) Check(context.Context) error { return c.err }
+func (c brokenChecker) String() string              { return c.name }
+
+// dialer returns the dialer of a network probe: bound to s.Source when set.
+// The timeout comes from the probe's context.
+func dialer(s Spec) *net.Dialer {
+	d := &net.Dialer{KeepAlive: -1}
+	if s.Source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: s.Source.AsSlice(), Zone: s.Source.Zone()}
+	}
+	return d
+}
+
+// deadline is a fallback for a context without one.
+func deadline(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, timeout)
+}

@@ -1,0 +1,209 @@
+package healthcheck
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Body limits of an HTTP check.
+const (
+	// MaxRegexBody is how much of the body the regex is matched against.
+	MaxRegexBody = 64 << 10
+	// MaxDigestBody is the largest body whose digest is checked; a longer
+	// body fails the check.
+	MaxDigestBody = 1 << 20
+)
+
+// httpChecker sends GET Path to the target over a new connection per probe
+// and checks the status, and the body's digest and regex when set.
+type httpChecker struct {
+	name    string
+	url     string
+	host    string
+	timeout time.Duration
+	status  []StatusRange
+	digest  Digest
+	newHash func() hash.Hash
+	regex   *regexp.Regexp
+	client  *http.Client
+}
+
+func newHTTPChecker(s Spec) (*httpChecker, error) {
+	c := &httpChecker{
+		name:    string(s.Kind) + " " + s.Target.String() + s.Path,
+		url:     string(s.Kind) + "://" + s.Target.String() + s.Path,
+		host:    s.Host,
+		timeout: s.Timeout,
+		status:  s.Status,
+		digest:  s.Digest,
+	}
+	if _, err := url.Parse(c.url); err != nil {
+		return nil, fmt.Errorf("path %q: %w", s.Path, err)
+	}
+	switch s.Digest.Algorithm {
+	case "sha256":
+		c.newHash = sha256.New
+	case "md5":
+		c.newHash = md5.New
+	}
+	if s.Regex != "" {
+		c.regex = regexp.MustCompile(s.Regex) // Validate compiled it
+	}
+	tr := &http.Transport{
+		Proxy:       nil, // never the environment's proxy
+		DialContext: dialer(s).DialContext,
+		// One connection per probe: a pooled connection would hide a
+		// server that no longer accepts new ones.
+		DisableKeepAlives: true,
+		// The digest is of the bytes the server sends, as keepalived's.
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	if s.Kind == KindHTTPS {
+		cfg, err := tlsConfig(s)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = cfg
+	}
+	c.client = &http.Client{
+		Transport: tr,
+		// A redirect is an answer like any other, judged by its status.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c, nil
+}
+
+// tlsConfig builds the client TLS configuration of an HTTPS check.
+func tlsConfig(s Spec) (*tls.Config, error) {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         s.TLS.ServerName,
+		InsecureSkipVerify: s.TLS.InsecureSkipVerify,
+	}
+	if cfg.ServerName == "" && s.Host != "" {
+		cfg.ServerName = s.Host
+		if h, _, err := net.SplitHostPort(s.Host); err == nil {
+			cfg.ServerName = h
+		}
+	}
+	// An empty ServerName makes the transport verify against the URL's
+	// host, the target's address.
+	if s.TLS.CAFile != "" {
+		pem, err := os.ReadFile(s.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca file %s: no PEM certificate", s.TLS.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+func (c *httpChecker) String() string { return c.name }
+
+// Check sends one request and judges the answer.
+func (c *httpChecker) Check(ctx context.Context) error {
+	ctx, cancel := deadline(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
+	if err != nil {
+		return err
+	}
+	if c.host != "" {
+		req.Host = c.host
+	}
+	req.Header.Set("User-Agent", "tandem-healthcheck")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // drop the `Get "url":` prefix
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if !statusOK(resp.StatusCode, c.status) {
+		return fmt.Errorf("status %d not in %s", resp.StatusCode, rangesString(c.status))
+	}
+	if c.newHash == nil && c.regex == nil {
+		return nil
+	}
+	var h hash.Hash
+	var w io.Writer = io.Discard
+	limit := int64(MaxRegexBody)
+	if c.newHash != nil {
+		h = c.newHash()
+		w = h
+		limit = MaxDigestBody
+	}
+	var head *bytes.Buffer
+	if c.regex != nil {
+		head = &bytes.Buffer{}
+		w = io.MultiWriter(w, &capped{buf: head, n: MaxRegexBody})
+	}
+	n, err := io.Copy(w, io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if h != nil {
+		if n > limit {
+			return fmt.Errorf("body longer than %d bytes, %s not checked", limit, c.digest.Algorithm)
+		}
+		if sum := h.Sum(nil); !bytes.Equal(sum, c.digest.Sum) {
+			return fmt.Errorf("body %s mismatch: got %x, want %x", c.digest.Algorithm, sum, c.digest.Sum)
+		}
+	}
+	if c.regex != nil && !c.regex.Match(head.Bytes()) {
+		return fmt.Errorf("regex %q not found in body", c.regex.String())
+	}
+	return nil
+}
+
+// capped keeps the first n bytes written to it and drops the rest.
+type capped struct {
+	buf *bytes.Buffer
+	n   int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.n - c.buf.Len(); room > 0 {
+		c.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func statusOK(code int, ranges []StatusRange) bool {
+	for _, r := range ranges {
+		if code >= r.Min && code <= r.Max {
+			return true
+		}
+	}
+	return false
+}
+
+func rangesString(ranges []StatusRange) string {
+	s := make([]string, len(ranges))
+	for i, r := range ranges {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,76 @@
+package healthcheck
+
+import "strconv"
+
+// State is the health of a check as seen through its rise/fall hysteresis.
+type State int
+
+// State values. A check starts Unknown and leaves it at its first result.
+const (
+	Unknown State = iota
+	Up
+	Down
+)
+
+func (s State) String() string {
+	switch s {
+	case Unknown:
+		return "unknown"
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Hysteresis turns a sequence of probe results into a state. It is the only
+// place where results are counted: checkers report each result, nothing more.
+//
+// From Unknown, the first result decides (Up on a success, Down on a
+// failure). Then an Up check goes Down after Fall failures in a row, and a
+// Down check goes Up after Rise successes in a row. Rise and Fall below 1
+// count as 1.
+//
+// The zero value (with Rise and Fall set) is ready to use. A Hysteresis is a
+// plain value with no locking: one goroutine at a time.
+type Hysteresis struct {
+	Rise, Fall int
+
+	state     State
+	successes int // in a row, including the current one
+	failures  int
+}
+
+// Observe records one result and returns the state after it, and whether
+// that state differs from the one before.
+func (h *Hysteresis) Observe(ok bool) (state State, changed bool) {
+	before := h.state
+	if ok {
+		h.successes++
+		h.failures = 0
+	} else {
+		h.failures++
+		h.successes = 0
+	}
+	switch {
+	case h.state == Unknown && ok:
+		h.state = Up
+	case h.state == Unknown:
+		h.state = Down
+	case h.state == Up && h.failures >= max(h.Fall, 1):
+		h.state = Down
+	case h.state == Down && h.successes >= max(h.Rise, 1):
+		h.state = Up
+	}
+	return h.state, h.state != before
+}
+
+// State returns the current state.
+func (h *Hysteresis) State() State { return h.state }
+
+// Successes returns the number of successes in a row, 0 after a failure.
+func (h *Hysteresis) Successes() int { return h.successes }
+
+// Failures returns the number of failures in a row, 0 after a success.
+func (h *Hysteresis) Failures() int { return h.failures }

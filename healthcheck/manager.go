@@ -1,0 +1,341 @@
+package healthcheck
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Verdict is the news that a check changed state. It is sent only on
+// transitions: the first result of a check (from Unknown to Up or Down),
+// then each rise or fall.
+type Verdict struct {
+	ID      ID
+	Up      bool
+	Err     error // the last probe's error; nil when Up
+	Latency time.Duration
+	At      time.Time // when the deciding probe ended
+}
+
+// Status is a snapshot of one check, for status pages and logs.
+type Status struct {
+	ID          ID
+	Spec        Spec // normalised
+	State       State
+	LastResult  error  // the last probe's error, nil after a success
+	LastErr     string // the last probe's error text, "" after a success
+	LastLatency time.Duration
+	LastCheck   time.Time // zero before the first probe
+	Transitions int       // state changes so far, the first result included
+	Successes   int       // in a row
+	Failures    int       // in a row
+	Probes      int       // probes run so far
+}
+
+// Options configures a Manager. The zero value is usable.
+type Options struct {
+	// Logger receives one line per transition; nil discards.
+	Logger *slog.Logger
+	// Now stamps results and verdicts; nil = time.Now. Scheduling itself
+	// runs on the runtime's timers (tests fake them with testing/synctest).
+	Now func() time.Time
+	// Rand (math/rand/v2) draws the first-probe jitter; nil = a randomly
+	// seeded source.
+	// It is used only inside Set, under the Manager's lock.
+	Rand *rand.Rand
+	// NewChecker builds the probe of a Spec; nil = NewChecker. Tests plug
+	// fakes in here.
+	NewChecker func(Spec) (Checker, error)
+}
+
+// verdictBuffer is the capacity of the Verdicts channel.
+const verdictBuffer = 256
+
+// Manager runs a set of checks, each at its own interval, and reports their
+// transitions on one channel.
+//
+// Each check is a runtime timer whose firing runs one probe in a goroutine
+// of its own (see the package documentation for why). A probe that hangs
+// holds only its own check, for at most its Timeout.
+//
+// Set, Status, Verdicts and Close are safe for concurrent use.
+type Manager struct {
+	log        *slog.Logger
+	now        func() time.Time
+	newChecker func(Spec) (Checker, error)
+
+	mu     sync.Mutex // guards rand, checks, closed
+	rand   *rand.Rand
+	checks map[ID]*check
+	closed bool
+
+	wg sync.WaitGroup // check goroutines and the deliverer
+	q  *verdictQueue
+}
+
+// check is one running check. Its probes run one at a time, each in the
+// goroutine of its timer's firing; mu guards the fields below it.
+type check struct {
+	id      ID
+	spec    Spec
+	checker Checker
+	offset  time.Duration // first probe delay
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu          sync.Mutex
+	timer       *time.Timer
+	origin      time.Time // the first probe's slot; the others follow at Interval
+	stopped     bool
+	hyst        Hysteresis
+	lastErr     error
+	lastLatency time.Duration
+	lastCheck   time.Time
+	transitions int
+	probes      int
+}
+
+// NewManager returns a Manager with no checks. Call Close to stop it.
+func NewManager(opts Options) *Manager {
+	m := &Manager{
+		log:        opts.Logger,
+		now:        opts.Now,
+		newChecker: opts.NewChecker,
+		rand:       opts.Rand,
+		checks:     make(map[ID]*check),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.newChecker == nil {
+		m.newChecker = NewChecker
+	}
+	if m.rand == nil {
+		m.rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	m.q = newVerdictQueue()
+	m.wg.Go(m.q.deliver)
+	return m
+}
+
+// Verdicts returns the channel of transitions. It is never closed before
+// Close, and closed after it. The Manager never blocks a probe on it: when
+// the reader lags, the verdicts of a check that flapped meanwhile coalesce
+// into its latest state, and a flap that ended where the reader last saw it
+// is dropped, so the reader always ends up with each check's current state
+// and sees each check's states alternate.
+//
+// A verdict for a check that a later Set removed may still be in the
+// channel's buffer; readers ignore IDs they no longer want.
+func (m *Manager) Verdicts() <-chan Verdict { return m.q.out }
+
+// Set makes specs the complete set of running checks. Checks whose ID is
+// new start (in Unknown, first probe after a random fraction of their
+// interval); checks whose ID is gone stop, and no verdict of theirs is
+// queued after Set returns; the others keep running untouched, with their
+// state and phase. Specs with equal IDs run once. Invalid specs run as
+// checks that fail with the reason.
+func (m *Manager) Set(specs []Spec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	want := make(map[ID]Spec, len(specs))
+	var order []ID
+	for _, s := range specs {
+		id := s.ID()
+		if _, dup := want[id]; !dup {
+			want[id] = s.Normalize()
+			order = append(order, id)
+		}
+	}
+	var gone []ID
+	for id, c := range m.checks {
+		if _, ok := want[id]; !ok {
+			m.stop(c)
+			delete(m.checks, id)
+			gone = append(gone, id)
+		}
+	}
+	m.q.forget(gone)
+	for _, id := range order {
+		if _, ok := m.checks[id]; ok {
+			continue
+		}
+		s := want[id]
+		checker, err := m.newChecker(s)
+		if err != nil {
+			checker = brokenChecker{name: string(id), err: err}
+		}
+		c := &check{
+			id:      id,
+			spec:    s,
+			checker: checker,
+			offset:  jitter(m.rand, s.Interval),
+			hyst:    Hysteresis{Rise: s.Rise, Fall: s.Fall},
+		}
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+		m.checks[id] = c
+		m.start(c)
+	}
+}
+
+// Status returns a snapshot of every check, sorted by ID.
+func (m *Manager) Status() []Status {
+	m.mu.Lock()
+	checks := make([]*check, 0, len(m.checks))
+	for _, c := range m.checks {
+		checks = append(checks, c)
+	}
+	m.mu.Unlock()
+	out := make([]Status, 0, len(checks))
+	for _, c := range checks {
+		c.mu.Lock()
+		st := Status{
+			ID:          c.id,
+			Spec:        c.spec,
+			State:       c.hyst.State(),
+			LastResult:  c.lastErr,
+			LastLatency: c.lastLatency,
+			LastCheck:   c.lastCheck,
+			Transitions: c.transitions,
+			Successes:   c.hyst.Successes(),
+			Failures:    c.hyst.Failures(),
+			Probes:      c.probes,
+		}
+		c.mu.Unlock()
+		if st.LastResult != nil {
+			st.LastErr = st.LastResult.Error()
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b Status) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Close stops every check, waits for their goroutines (a probe in flight is
+// cancelled) and closes the Verdicts channel; verdicts not yet in its
+// buffer are dropped. Close may be called more than once.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	for id, c := range m.checks {
+		m.stop(c)
+		delete(m.checks, id)
+	}
+	m.mu.Unlock()
+	m.q.close()
+	m.wg.Wait()
+	close(m.q.out)
+}
+
+// start arms c's first probe. Each probe runs in the goroutine its timer
+// fires in, and arms the next one when done, so a check never overlaps
+// itself and no goroutine waits between probes.
+func (m *Manager) start(c *check) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.origin = time.Now().Add(c.offset)
+	c.timer = time.AfterFunc(c.offset, func() { m.fire(c) })
+}
+
+// stop stops c: no probe starts after it returns, and the one in flight, if
+// any, is cancelled (Close waits for it).
+func (m *Manager) stop(c *check) {
+	c.mu.Lock()
+	c.stopped = true
+	c.timer.Stop()
+	c.mu.Unlock()
+	c.cancel()
+}
+
+// fire runs one probe of c and arms the next at the following slot of c's
+// series origin, origin+interval, ….
+func (m *Manager) fire(c *check) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	// Close marks every check stopped under c.mu before it waits, so this
+	// Add happens before the Wait.
+	m.wg.Add(1)
+	c.mu.Unlock()
+	defer m.wg.Done()
+
+	m.probe(c)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		now := time.Now()
+		c.timer.Reset(nextSlot(c.origin, c.spec.Interval, now).Sub(now))
+	}
+}
+
+// probe runs one probe of c and records its result.
+func (m *Manager) probe(c *check) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.spec.Timeout)
+	start := time.Now()
+	err := c.checker.Check(ctx)
+	latency := time.Since(start)
+	cancel()
+	if c.ctx.Err() != nil {
+		return // stopped meanwhile: the result means nothing
+	}
+	at := m.now()
+	c.mu.Lock()
+	from := c.hyst.State()
+	to, changed := c.hyst.Observe(err == nil)
+	c.lastErr, c.lastLatency, c.lastCheck = err, latency, at
+	c.probes++
+	if changed {
+		c.transitions++
+	}
+	c.mu.Unlock()
+	if !changed {
+		return
+	}
+	v := Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at}
+	if !m.q.push(c.ctx, v) {
+		return
+	}
+	level := slog.LevelInfo
+	if to == Down {
+		level = slog.LevelWarn
+	}
+	m.log.Log(context.Background(), level, "health check state changed",
+		"id", string(c.id), "check", c.checker.String(),
+		"from", from.String(), "to", to.String(), "err", err, "latency", latency)
+}
+
+// jitter returns a random delay in [0, interval) for a check's first probe.
+func jitter(r *rand.Rand, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	return time.Duration(r.Int64N(int64(interval)))
+}
+
+// nextSlot returns the first probe time after now in the series origin,
+// origin+interval, origin+2·interval, …: slots missed while a probe ran
+// long are skipped, and timer lateness never accumulates into drift.
+func nextSlot(origin time.Time, interval time.Duration, now time.Time) time.Time {
+	if now.Before(origin) {
+		return origin
+	}
+	k := now.Sub(origin)/interval + 1
+	return origin.Add(k * interval)
+}

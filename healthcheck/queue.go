@@ -1,0 +1,111 @@
+package healthcheck
+
+import (
+	"context"
+	"sync"
+)
+
+// verdictQueue stands between the checks and the reader of Verdicts. push
+// never blocks; a single deliverer goroutine sends to out. Memory is bounded
+// by the number of checks: a check has at most one pending verdict, which a
+// newer one replaces.
+type verdictQueue struct {
+	out  chan Verdict
+	kick chan struct{} // capacity 1: "pending may have grown"
+	done chan struct{} // closed by close
+
+	mu      sync.Mutex
+	pending map[ID]Verdict
+	order   []ID        // IDs of pending, oldest first, each once
+	sent    map[ID]bool // the Up of the last verdict handed to out, per ID
+}
+
+func newVerdictQueue() *verdictQueue {
+	return &verdictQueue{
+		out:     make(chan Verdict, verdictBuffer),
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		pending: make(map[ID]Verdict),
+		sent:    make(map[ID]bool),
+	}
+}
+
+// push queues v unless ctx (its check's) is done, and reports whether it did.
+func (q *verdictQueue) push(ctx context.Context, v Verdict) bool {
+	q.mu.Lock()
+	if ctx.Err() != nil {
+		q.mu.Unlock()
+		return false
+	}
+	if _, ok := q.pending[v.ID]; !ok {
+		q.order = append(q.order, v.ID)
+	}
+	q.pending[v.ID] = v
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// forget drops what is known of stopped checks, so that a check started
+// later with the same ID reports its first result again.
+func (q *verdictQueue) forget(ids []ID) {
+	if len(ids) == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, id := range ids {
+		delete(q.pending, id)
+		delete(q.sent, id)
+	}
+}
+
+// next pops the oldest pending verdict that changes what the reader knows.
+// A verdict equal to the last one sent for its ID (a flap that ended where
+// it started while the reader lagged) is dropped.
+func (q *verdictQueue) next() (Verdict, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.order) > 0 {
+		id := q.order[0]
+		q.order[0] = ""
+		q.order = q.order[1:]
+		v, ok := q.pending[id]
+		if !ok {
+			continue // forgotten
+		}
+		delete(q.pending, id)
+		if up, ok := q.sent[id]; ok && up == v.Up {
+			continue
+		}
+		q.sent[id] = v.Up
+		return v, true
+	}
+	q.order = nil // let the backing array go
+	return Verdict{}, false
+}
+
+// deliver sends pending verdicts to out until close.
+func (q *verdictQueue) deliver() {
+	for {
+		v, ok := q.next()
+		if !ok {
+			select {
+			case <-q.kick:
+				continue
+			case <-q.done:
+				return
+			}
+		}
+		select {
+		case q.out <- v:
+		case <-q.done:
+			return
+		}
+	}
+}
+
+func (q *verdictQueue) close() { close(q.done) }

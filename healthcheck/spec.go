@@ -1,0 +1,258 @@
+package healthcheck
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is the kind of probe a Spec runs.
+type Kind string
+
+// Kind values.
+const (
+	KindTCP     Kind = "tcp"
+	KindHTTP    Kind = "http"
+	KindHTTPS   Kind = "https"
+	KindCommand Kind = "command"
+)
+
+// Defaults applied to zero fields of a Spec (see Spec.Normalize).
+const (
+	DefaultInterval = 2 * time.Second
+	DefaultTimeout  = time.Second // or Interval if shorter
+	DefaultPath     = "/"
+)
+
+// Spec describes one check: what to probe, how often, and how many results
+// in a row change its state. It is a plain value; the binary builds it from
+// the configuration. Zero fields take the defaults listed on Normalize.
+type Spec struct {
+	Kind Kind
+	// Target is where to connect: the real server's address, with any
+	// port or address override already applied. A command check gets it
+	// in its environment (TANDEM_CHECK_ADDR, TANDEM_CHECK_PORT).
+	Target netip.AddrPort
+	// Source binds the probe's source address; zero lets the kernel choose.
+	Source   netip.Addr
+	Interval time.Duration
+	Timeout  time.Duration
+	Rise     int // successes in a row to go from Down to Up
+	Fall     int // failures in a row to go from Up to Down
+
+	// HTTP and HTTPS only.
+	Path   string        // request path (with any query); default "/"
+	Host   string        // Host header; "" = Target
+	Status []StatusRange // accepted status codes; default 200-299
+	Digest Digest        // body digest; zero = not checked
+	Regex  string        // must match the body; "" = not checked
+	TLS    TLSConfig     // HTTPS only
+
+	// Command only: the argv to run; exit status 0 means up.
+	Command []string
+}
+
+// StatusRange is an inclusive range of HTTP status codes.
+type StatusRange struct{ Min, Max int }
+
+func (r StatusRange) String() string {
+	if r.Min == r.Max {
+		return strconv.Itoa(r.Min)
+	}
+	return strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max)
+}
+
+// Digest is an expected digest of the response body.
+type Digest struct {
+	Algorithm string // "sha256" or "md5"; "" = not checked
+	Sum       []byte
+}
+
+// TLSConfig holds the TLS settings of an HTTPS check. The server's
+// certificate is verified unless InsecureSkipVerify is set.
+type TLSConfig struct {
+	// ServerName is sent as SNI and verified against the certificate;
+	// "" = the Host header's name, or else Target's address.
+	ServerName string
+	// CAFile is a PEM file of the CA certificates to trust instead of the
+	// system's; "" = the system's roots.
+	CAFile             string
+	InsecureSkipVerify bool
+}
+
+// Normalize returns s with the defaults filled in and the fields that do not
+// apply to its Kind cleared: Interval 2s; Timeout 1s, or Interval if
+// shorter; Rise and Fall 1; Path "/"; Status 200-299. Two Specs that
+// normalise to the same value are the same check (see ID).
+func (s Spec) Normalize() Spec {
+	if s.Interval <= 0 {
+		s.Interval = DefaultInterval
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = min(DefaultTimeout, s.Interval)
+	}
+	s.Rise = max(s.Rise, 1)
+	s.Fall = max(s.Fall, 1)
+	if s.Kind != KindHTTP && s.Kind != KindHTTPS {
+		s.Path, s.Host, s.Status, s.Digest, s.Regex = "", "", nil, Digest{}, ""
+	} else {
+		if s.Path == "" {
+			s.Path = DefaultPath
+		}
+		if len(s.Status) == 0 {
+			s.Status = []StatusRange{{Min: 200, Max: 299}}
+		}
+		if s.Digest.Algorithm == "" {
+			s.Digest = Digest{}
+		}
+	}
+	if s.Kind != KindHTTPS {
+		s.TLS = TLSConfig{}
+	}
+	if s.Kind != KindCommand {
+		s.Command = nil
+	}
+	return s
+}
+
+// Validate reports what is wrong with s (after Normalize), without touching
+// the system: an unknown kind, a missing target or command, a bad path,
+// status range, digest or regex.
+func (s Spec) Validate() error {
+	s = s.Normalize()
+	var errs []error
+	switch s.Kind {
+	case KindTCP, KindHTTP, KindHTTPS:
+		if !s.Target.Addr().IsValid() || s.Target.Port() == 0 {
+			errs = append(errs, fmt.Errorf("%s check needs a target address and port, got %v", s.Kind, s.Target))
+		}
+	case KindCommand:
+		if len(s.Command) == 0 || s.Command[0] == "" {
+			errs = append(errs, errors.New("command check needs a command"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown check kind %q", s.Kind))
+	}
+	if s.Source.IsValid() && s.Target.Addr().IsValid() && s.Source.Is4() != s.Target.Addr().Unmap().Is4() {
+		errs = append(errs, fmt.Errorf("source %v and target %v are of different families", s.Source, s.Target.Addr()))
+	}
+	if s.Kind == KindHTTP || s.Kind == KindHTTPS {
+		if !strings.HasPrefix(s.Path, "/") {
+			errs = append(errs, fmt.Errorf("path %q does not start with /", s.Path))
+		}
+		for _, r := range s.Status {
+			if r.Min < 100 || r.Max > 999 || r.Min > r.Max {
+				errs = append(errs, fmt.Errorf("bad status range %v", r))
+			}
+		}
+		if err := s.Digest.validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if s.Regex != "" {
+			if _, err := regexp.Compile(s.Regex); err != nil {
+				errs = append(errs, fmt.Errorf("regex: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d Digest) validate() error {
+	var want int
+	switch d.Algorithm {
+	case "":
+		return nil
+	case "sha256":
+		want = sha256.Size
+	case "md5":
+		want = 16
+	default:
+		return fmt.Errorf("unknown digest algorithm %q (want sha256 or md5)", d.Algorithm)
+	}
+	if len(d.Sum) != want {
+		return fmt.Errorf("%s digest is %d bytes, want %d", d.Algorithm, len(d.Sum), want)
+	}
+	return nil
+}
+
+// ID identifies a check. Specs that normalise to the same value (same kind,
+// target, source and parameters) share one ID, so a real server listed under
+// several virtual services with the same check is probed once per interval.
+// An ID reads "kind target[ from source]#hash", the hash covering every
+// field; it is stable across runs and releases that keep this encoding.
+type ID string
+
+// ID returns the ID of s.
+func (s Spec) ID() ID {
+	s = s.Normalize()
+	h := sha256.New()
+	w := idWriter{h: h}
+	w.str(string(s.Kind))
+	w.str(s.Target.String())
+	w.str(s.Source.String())
+	w.int(int64(s.Interval))
+	w.int(int64(s.Timeout))
+	w.int(int64(s.Rise))
+	w.int(int64(s.Fall))
+	w.str(s.Path)
+	w.str(s.Host)
+	w.int(int64(len(s.Status)))
+	for _, r := range s.Status {
+		w.int(int64(r.Min))
+		w.int(int64(r.Max))
+	}
+	w.str(s.Digest.Algorithm)
+	w.str(string(s.Digest.Sum))
+	w.str(s.Regex)
+	w.str(s.TLS.ServerName)
+	w.str(s.TLS.CAFile)
+	w.bool(s.TLS.InsecureSkipVerify)
+	w.int(int64(len(s.Command)))
+	for _, a := range s.Command {
+		w.str(a)
+	}
+	var b strings.Builder
+	b.WriteString(string(s.Kind))
+	if s.Target.IsValid() {
+		b.WriteString(" ")
+		b.WriteString(s.Target.String())
+	}
+	if s.Source.IsValid() {
+		b.WriteString(" from ")
+		b.WriteString(s.Source.String())
+	}
+	b.WriteString("#")
+	b.WriteString(hex.EncodeToString(h.Sum(nil)[:8]))
+	return ID(b.String())
+}
+
+// idWriter writes length-prefixed fields, so that no two different Specs
+// share an encoding.
+type idWriter struct{ h hash.Hash }
+
+func (w idWriter) int(v int64) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(v))
+	w.h.Write(b[:])
+}
+
+func (w idWriter) str(s string) {
+	w.int(int64(len(s)))
+	w.h.Write([]byte(s))
+}
+
+func (w idWriter) bool(v bool) {
+	if v {
+		w.int(1)
+	} else {
+		w.int(0)
+	}
+}
