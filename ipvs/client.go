@@ -3,6 +3,7 @@ package ipvs
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 )
 
@@ -196,20 +197,39 @@ func (c *genlClient) services() ([]Service, error) {
 // dests dumps the destinations of service s.
 func (c *genlClient) dests(s Service) ([]Destination, error) {
 	var out []Destination
+	err := c.destsConns(s, func(d Destination, _ Conns) { out = append(out, d) })
+	return out, err
+}
+
+// destsConns dumps the destinations of service s with their connection
+// counters, calling each for every one.
+func (c *genlClient) destsConns(s Service, each func(Destination, Conns)) error {
 	fam := s.Key.canonical().Family
-	err := c.dump(func(b []byte, seq uint32) []byte {
+	return c.dump(func(b []byte, seq uint32) []byte {
 		b, start := appendMsgHeader(b, c.family, nlmFRequest|nlmFDump, seq, ipvsCmdGetDest, ipvsGenlVersion)
 		b = appendService(b, s, false)
 		return finishMsg(b, start)
 	}, func(data []byte) error {
-		d, err := parseDest(data, fam)
+		d, n, err := parseDestConns(data, fam)
 		if err != nil {
 			return err
 		}
-		out = append(out, d)
+		each(d, n)
 		return nil
 	})
-	return out, err
+}
+
+// conns dumps the connection counters of the destinations of the service
+// keyed k.
+func (c *genlClient) conns(k ServiceKey) (map[netip.AddrPort]Conns, error) {
+	out := map[netip.AddrPort]Conns{}
+	err := c.destsConns(Service{Key: k.canonical()}, func(d Destination, n Conns) {
+		out[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = n
+	})
+	if err != nil {
+		return nil, &OpError{Op: "list destinations of", Service: k, Err: err}
+	}
+	return out, nil
 }
 
 // table dumps every service, then the destinations of each. A service

@@ -28,6 +28,13 @@ type DirectorSettings struct {
 	// own outgoing connections the director source-NATs. Replies to clients
 	// need no rule: IPVS has already rewritten their source to the VIP.
 	Masquerade []netip.Prefix
+	// ExpireNodestConn sets net.ipv4.vs.expire_nodest_conn=1: a packet of
+	// a connection whose destination was deleted expires that connection
+	// at once, so the next packet is scheduled to a live real server
+	// instead of being dropped until the entry times out. UDP flows, whose
+	// entries are refreshed by every packet, would otherwise stay
+	// blackholed for as long as the client keeps sending.
+	ExpireNodestConn bool
 }
 
 // ApplyDirector applies s: the sysctls ([ApplySysctls], under procRoot, ""
@@ -72,6 +79,9 @@ func ApplySysctls(s DirectorSettings, procRoot string) ([]string, error) {
 				want = append(want, setting{"net/ipv4/conf/" + n + "/send_redirects", "0"})
 			}
 		}
+	}
+	if s.ExpireNodestConn {
+		want = append(want, setting{"net/ipv4/vs/expire_nodest_conn", "1"})
 	}
 	var changed []string
 	for _, w := range want {

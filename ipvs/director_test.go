@@ -86,6 +86,20 @@ func TestApplySysctls(t *testing.T) {
 	}
 }
 
+func TestApplySysctlsExpireNodestConn(t *testing.T) {
+	root := procTree(t, map[string]string{"net/ipv4/vs/expire_nodest_conn": "0\n"})
+	changed, err := ApplySysctls(DirectorSettings{ExpireNodestConn: true}, root)
+	if err != nil || len(changed) != 1 || changed[0] != "net.ipv4.vs.expire_nodest_conn 0 -> 1" {
+		t.Fatalf("first run: %v, %v", changed, err)
+	}
+	if got := readProc(t, root, "net/ipv4/vs/expire_nodest_conn"); got != "1" {
+		t.Errorf("expire_nodest_conn = %q, want 1", got)
+	}
+	if changed, err := ApplySysctls(DirectorSettings{ExpireNodestConn: true}, root); err != nil || len(changed) != 0 {
+		t.Errorf("second run: %v, %v; want no changes", changed, err)
+	}
+}
+
 func TestApplySysctlsErrors(t *testing.T) {
 	root := procTree(t, map[string]string{"net/ipv4/ip_forward": "1\n"})
 	for _, tt := range []struct {

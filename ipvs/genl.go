@@ -79,6 +79,9 @@ const (
 	ipvsDestAttrWeight    = 4
 	ipvsDestAttrUThresh   = 5
 	ipvsDestAttrLThresh   = 6
+	ipvsDestAttrActive    = 7
+	ipvsDestAttrInactive  = 8
+	ipvsDestAttrPersist   = 9
 	ipvsDestAttrAddrFam   = 11
 )
 
@@ -438,23 +441,36 @@ func parseService(data []byte) (Service, error) {
 // parseDest decodes one message of a destination dump of a service of
 // family fam.
 func parseDest(data []byte, fam Family) (Destination, error) {
+	d, _, err := parseDestConns(data, fam)
+	return d, err
+}
+
+// parseDestConns is parseDest that also returns the destination's
+// connection counters (zero when the message carries none, as in a write
+// request).
+func parseDestConns(data []byte, fam Family) (Destination, Conns, error) {
 	if len(data) < genlHdrLen {
-		return Destination{}, errShortMessage
+		return Destination{}, Conns{}, errShortMessage
 	}
 	top, err := parseAttrs(data[genlHdrLen:])
 	if err != nil {
-		return Destination{}, err
+		return Destination{}, Conns{}, err
 	}
 	a, err := parseAttrs(top[ipvsCmdAttrDest])
 	if err != nil {
-		return Destination{}, err
+		return Destination{}, Conns{}, err
 	}
 	if f := Family(attrU16(a, ipvsDestAttrAddrFam)); f != 0 {
 		fam = f
 	}
 	addr, err := attrAddr(a, ipvsDestAttrAddr, fam)
 	if err != nil {
-		return Destination{}, fmt.Errorf("destination: %w", err)
+		return Destination{}, Conns{}, fmt.Errorf("destination: %w", err)
+	}
+	conns := Conns{
+		Active:     attrU32(a, ipvsDestAttrActive),
+		Inactive:   attrU32(a, ipvsDestAttrInactive),
+		Persistent: attrU32(a, ipvsDestAttrPersist),
 	}
 	return Destination{
 		Addr:           addr,
@@ -463,5 +479,5 @@ func parseDest(data []byte, fam Family) (Destination, error) {
 		Weight:         int(int32(attrU32(a, ipvsDestAttrWeight))),
 		UpperThreshold: attrU32(a, ipvsDestAttrUThresh),
 		LowerThreshold: attrU32(a, ipvsDestAttrLThresh),
-	}, nil
+	}, conns, nil
 }

@@ -3,6 +3,7 @@ package ipvs
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,8 +130,17 @@ func (f *fakeKernel) dump(m nlMsg, cmd uint8) {
 		}
 	case ipvsCmdGetDest:
 		s, _ := parseService(m.data)
+		conns, _ := f.mem.Conns(s.Key)
 		for _, d := range have[s.Key].Destinations {
-			f.reply(fakeFamily, nlmFMulti, m.seq, appendDest([]byte{cmd, 1, 0, 0}, d, true))
+			b := appendDest([]byte{cmd, 1, 0, 0}, d, true)
+			// The counters, inside the destination's nest, as the kernel
+			// reports them.
+			n := conns[d.AddrPort()]
+			b = appendU32(b, ipvsDestAttrActive, n.Active)
+			b = appendU32(b, ipvsDestAttrInactive, n.Inactive)
+			b = appendU32(b, ipvsDestAttrPersist, n.Persistent)
+			native.PutUint16(b[genlHdrLen:], uint16(len(b)-genlHdrLen))
+			f.reply(fakeFamily, nlmFMulti, m.seq, b)
 		}
 	}
 	f.reply(nlmsgDone, nlmFMulti, m.seq, []byte{0, 0, 0, 0})
@@ -176,6 +186,38 @@ func TestGenlReconcile(t *testing.T) {
 	res, err = r.Reconcile(ctx, nil, wantTable().Keys())
 	if err != nil || res.Writes != 3 {
 		t.Errorf("retire: %v, %v", res.Ops, err)
+	}
+}
+
+func TestGenlConns(t *testing.T) {
+	f, r := newFakeGenl(t, 64)
+	defer r.Close()
+	ctx := context.Background()
+	if _, err := r.Reconcile(ctx, wantTable(), nil); err != nil {
+		t.Fatal(err)
+	}
+	s := wantTable()[web]
+	d0, d1 := s.Destinations[0].AddrPort(), s.Destinations[1].AddrPort()
+	f.mem.SetConns(web, d0, Conns{Active: 3, Inactive: 2, Persistent: 1})
+	sends := f.sends
+	got, err := r.Conns(ctx, web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[netip.AddrPort]Conns{d0: {Active: 3, Inactive: 2, Persistent: 1}, d1: {}}
+	if diff := cmp.Diff(want, got, cmpOpt); diff != "" {
+		t.Errorf("Conns (-want +got):\n%s", diff)
+	}
+	if f.sends != sends+1 {
+		t.Errorf("Conns sent %d datagrams, want 1 (one destination dump)", f.sends-sends)
+	}
+	// The counters never make a difference to Diff.
+	if res, err := r.Reconcile(ctx, wantTable(), nil); err != nil || res.Writes != 0 {
+		t.Errorf("reconcile with connections: %v, %v; want no writes", res.Ops, err)
+	}
+	// The kernel's destination dump of a missing service is empty.
+	if got, err := r.Conns(ctx, ServiceKey{Protocol: TCP, Addr: rs1, Port: 1}); err != nil || len(got) != 0 {
+		t.Errorf("Conns of a missing service: %v, %v; want none", got, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package ipvs
 
 import (
+	"net/netip"
 	"slices"
 	"sync"
 	"syscall"
@@ -24,6 +25,7 @@ type MemKernel struct {
 	fail   func(Op) error
 	closed bool
 	dumps  int
+	conns  map[ServiceKey]map[netip.AddrPort]Conns
 }
 
 // NewMemKernel returns a MemKernel holding a copy of initial (nil for an
@@ -149,6 +151,44 @@ func (m *MemKernel) apply(op Op) error {
 	}
 	m.writes = append(m.writes, op)
 	return nil
+}
+
+// SetConns sets the connection counters [MemKernel.Conns] reports for the
+// destination d of the service keyed k (zero until set).
+func (m *MemKernel) SetConns(k ServiceKey, d netip.AddrPort, n Conns) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.conns == nil {
+		m.conns = map[ServiceKey]map[netip.AddrPort]Conns{}
+	}
+	k = k.canonical()
+	if m.conns[k] == nil {
+		m.conns[k] = map[netip.AddrPort]Conns{}
+	}
+	m.conns[k][netip.AddrPortFrom(d.Addr().Unmap(), d.Port())] = n
+}
+
+// Conns returns the counters set with SetConns for the destinations the
+// service keyed k holds; none if there is no such service (the kernel's
+// destination dump of a missing service is empty, not an error).
+func (m *MemKernel) Conns(k ServiceKey) (map[netip.AddrPort]Conns, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k = k.canonical()
+	s, ok := m.table[k]
+	if !ok {
+		for kk, ss := range m.table {
+			if kk.canonical() == k {
+				s, ok = ss, true
+			}
+		}
+	}
+	out := make(map[netip.AddrPort]Conns, len(s.Destinations))
+	for _, d := range s.Destinations {
+		ap := netip.AddrPortFrom(d.Addr.Unmap(), d.Port)
+		out[ap] = m.conns[k][ap]
+	}
+	return out, nil
 }
 
 // Close marks the kernel closed; the table is kept.

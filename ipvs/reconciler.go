@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -22,6 +23,9 @@ type Kernel interface {
 	// pipelines its writes may have performed some ops after the failed
 	// one, sent before the failure was known; they are in applied too.
 	Apply(ops []Op) (applied []Op, err error)
+	// Conns returns the connection counters of the destinations of the
+	// service keyed k, by destination address and port (unmapped).
+	Conns(k ServiceKey) (map[netip.AddrPort]Conns, error)
 	// Close releases the kernel handle. It must not change the table.
 	Close() error
 }
@@ -251,6 +255,34 @@ func (r *Reconciler) Dump(ctx context.Context) (Table, error) {
 		return nil, dumpError(derr)
 	}
 	return Normalize(t), nil
+}
+
+// Conns are the connection counters of one destination, as the kernel
+// reports them (ipvsadm -Ln's ActiveConn and InActConn columns, and the
+// persistence templates). They are not part of a [Table]: [Diff] never
+// looks at them.
+type Conns struct {
+	Active     uint32 // established (TCP) connections
+	Inactive   uint32 // every other state: closing, SYN_RECV, UDP entries
+	Persistent uint32 // persistence templates
+}
+
+// Conns reads the connection counters of the destinations of the service
+// keyed k: one destination dump of that service, no service dump. The
+// caller uses it to delete a drained destination once its connections are
+// gone (graceful termination).
+func (r *Reconciler) Conns(ctx context.Context, k ServiceKey) (map[netip.AddrPort]Conns, error) {
+	var (
+		out  map[netip.AddrPort]Conns
+		cerr error
+	)
+	if err := r.do(ctx, func() { out, cerr = r.k.Conns(k.canonical()) }); err != nil {
+		return nil, err
+	}
+	if cerr != nil {
+		return nil, dumpError(cerr)
+	}
+	return out, nil
 }
 
 // Close stops the owner goroutine, after any request in progress, and closes

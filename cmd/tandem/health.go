@@ -2,22 +2,400 @@ package main
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/healthcheck"
 	"github.com/tandem-lb/tandem/ipvs"
 )
 
-// The health-check wiring: each real server's check runs in package
-// healthcheck, and its verdicts reach the main loop through d.post, which
-// recomputes the desired table and applies the difference with
-// Reconciler.Update. Until the health-check issue lands, every configured
-// real server is in the table.
+// The health-check wiring. Each real server's check runs in package
+// healthcheck (one probe per interval however many virtual servers list the
+// same check); a goroutine forwards its verdicts to the main loop through
+// d.post, where onVerdicts recomputes only the virtual servers the checks
+// belong to (desiredService) and applies them with Reconciler.Update: no
+// dump, about a millisecond. The periodic resync reconciles the same
+// health-aware table (d.want), and a reload recomputes it whole.
+//
+// Drained real servers removed from the file stay in the table with weight
+// 0 (desiredService); a poll every drainPoll reads their connection
+// counters and deletes each once it has none left.
 
-func (d *daemon) startHealth(ctx context.Context, c *conf.Cluster) error { return nil }
+// drainPoll is how often leftover drained real servers have their
+// connections counted.
+const drainPoll = time.Second
 
-func (d *daemon) reloadHealth(ctx context.Context, c *conf.Cluster) {}
+// verdictBatch bounds the verdicts handled in one turn of the main loop.
+const verdictBatch = 512
 
-func (d *daemon) stopHealth() {}
+// health is the main loop's health-check state. Only the main loop touches
+// it, except mgr, which is safe for concurrent use.
+type health struct {
+	mgr *healthcheck.Manager
+	c   *conf.Cluster // the running config
+	// up is the last verdict of each check; absent means Unknown.
+	up map[healthcheck.ID]bool
+	// users lists, per check, the indexes of c's virtual servers that use it.
+	users map[healthcheck.ID][]int
+	// initial is the kernel's table at start, the Prev of the first
+	// desired table (see desiredService).
+	initial ipvs.Table
+	// services is the last computed health of each virtual server.
+	services map[ipvs.ServiceKey]serviceHealth
+	// draining is set when the table may hold leftover drained real
+	// servers (after a start or a reload); the poll clears it when it
+	// finds none.
+	draining bool
 
-// desired is the IPVS table the daemon wants for c, given what it knows.
-func (d *daemon) desired(c *conf.Cluster) ipvs.Table { return desiredTable(c) }
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// hasChecks reports whether any real server of c has a check.
+func hasChecks(c *conf.Cluster) bool {
+	for i := range c.VirtualServers {
+		for j := range c.VirtualServers[i].RealServers {
+			if c.VirtualServers[i].RealServers[j].Check != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// healthState returns the daemon's health state, creating it on first use:
+// the first desired table needs the kernel's table as it was at start,
+// read here once (only when some real server has a check: otherwise
+// nothing depends on it).
+func (d *daemon) healthState(c *conf.Cluster) *health {
+	if d.health != nil {
+		return d.health
+	}
+	h := &health{up: map[healthcheck.ID]bool{}, services: map[ipvs.ServiceKey]serviceHealth{}, draining: true}
+	d.health = h
+	if hasChecks(c) && d.rec != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		t, err := d.rec.Dump(ctx)
+		if err != nil {
+			// Safe side: checked real servers enter on their first success.
+			d.log.Warn("cannot read the kernel table at start; checked real servers will enter on their first success", "err", err)
+		}
+		h.initial = t
+	}
+	return h
+}
+
+// desired is the IPVS table the daemon wants for c, given what it knows:
+// the checks' verdicts and the table in force (the kernel's at start).
+func (d *daemon) desired(c *conf.Cluster) ipvs.Table {
+	h := d.healthState(c)
+	prev := d.want
+	if prev == nil {
+		prev = h.initial
+	}
+	t, st := desiredTable(c, healthView{Up: h.up, Prev: prev})
+	for _, sh := range st {
+		d.noteService(sh)
+	}
+	return t
+}
+
+// noteService records sh and logs a quorum transition.
+func (d *daemon) noteService(sh serviceHealth) {
+	h := d.health
+	old, seen := h.services[sh.Key]
+	h.services[sh.Key] = sh
+	switch {
+	case (!seen && !sh.Up) || (seen && old.Up && !sh.Up):
+		d.log.Warn("virtual server down: quorum lost", "virtual_server", sh.Name, "service", sh.Key.String(),
+			"healthy_weight", sh.HealthyWeight, "quorum", sh.Quorum, "sorry_server", sh.Sorry)
+	case seen && !old.Up && sh.Up:
+		d.log.Info("virtual server up: quorum reached", "virtual_server", sh.Name, "service", sh.Key.String(),
+			"healthy_weight", sh.HealthyWeight, "quorum", sh.Quorum)
+	}
+	if seen && old.Sorry != sh.Sorry {
+		if sh.Sorry {
+			d.log.Warn("sorry server in: no real server is healthy", "virtual_server", sh.Name)
+		} else {
+			d.log.Info("sorry server out: a real server is healthy again", "virtual_server", sh.Name)
+		}
+	}
+}
+
+// checkSpecs returns the checks of c and, per check, the virtual servers
+// that use it.
+func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int) {
+	var specs []healthcheck.Spec
+	users := map[healthcheck.ID][]int{}
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		for j := range vs.RealServers {
+			spec, ok := checkSpec(&vs.RealServers[j])
+			if !ok {
+				continue
+			}
+			id := spec.ID()
+			u := users[id]
+			if len(u) == 0 {
+				specs = append(specs, spec)
+			}
+			if len(u) == 0 || u[len(u)-1] != i {
+				users[id] = append(u, i)
+			}
+		}
+	}
+	return specs, users
+}
+
+func (d *daemon) startHealth(ctx context.Context, c *conf.Cluster) error {
+	h := d.healthState(c)
+	h.initial = nil // the table is adopted: d.want is Prev from now on
+	h.mgr = healthcheck.NewManager(healthcheck.Options{Logger: d.log})
+	ctx, h.stop = context.WithCancel(ctx)
+	h.done = make(chan struct{})
+	d.setChecks(c)
+	verdicts := h.mgr.Verdicts()
+	go func() {
+		defer close(h.done)
+		for {
+			var batch []healthcheck.Verdict
+			select {
+			case v, ok := <-verdicts:
+				if !ok {
+					return
+				}
+				batch = append(batch, v)
+			case <-ctx.Done():
+				return
+			}
+		more:
+			for len(batch) < verdictBatch {
+				select {
+				case v, ok := <-verdicts:
+					if !ok {
+						break more
+					}
+					batch = append(batch, v)
+				default:
+					break more
+				}
+			}
+			d.post(ctx, func() { d.onVerdicts(ctx, batch) })
+		}
+	}()
+	go func() {
+		tk := time.NewTicker(drainPoll)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				d.post(ctx, func() { d.pollDraining(ctx) })
+			}
+		}
+	}()
+	return nil
+}
+
+// setChecks makes c's checks the running set; unchanged checks keep
+// running with their state.
+func (d *daemon) setChecks(c *conf.Cluster) {
+	h := d.health
+	specs, users := checkSpecs(c)
+	h.c, h.users = c, users
+	for id := range h.up {
+		if _, ok := users[id]; !ok {
+			delete(h.up, id)
+		}
+	}
+	for k := range h.services {
+		if _, ok := d.want[k]; !ok {
+			delete(h.services, k)
+		}
+	}
+	if h.mgr != nil {
+		h.mgr.Set(specs)
+	}
+}
+
+func (d *daemon) reloadHealth(ctx context.Context, c *conf.Cluster) {
+	if d.health == nil || d.health.mgr == nil {
+		return
+	}
+	d.health.draining = true
+	d.setChecks(c)
+}
+
+func (d *daemon) stopHealth() {
+	h := d.health
+	if h == nil || h.mgr == nil {
+		return
+	}
+	h.stop()
+	h.mgr.Close()
+	<-h.done
+}
+
+// onVerdicts applies a batch of verdicts: it records them, recomputes the
+// virtual servers that use those checks and writes the services that
+// changed with Reconciler.Update.
+func (d *daemon) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
+	h := d.health
+	var touched []int
+	first := time.Time{}
+	for _, v := range vs {
+		users, ok := h.users[v.ID]
+		if !ok {
+			continue // a check a reload removed
+		}
+		h.up[v.ID] = v.Up
+		touched = append(touched, users...)
+		if first.IsZero() || v.At.Before(first) {
+			first = v.At
+		}
+	}
+	slices.Sort(touched)
+	touched = slices.Compact(touched)
+	svcs := d.recompute(touched)
+	if len(svcs) == 0 {
+		return
+	}
+	res, err := d.rec.Update(ctx, svcs, nil)
+	for _, op := range res.Ops {
+		d.log.Debug("ipvs write", "op", op.String())
+	}
+	if err != nil {
+		d.log.Error("applying health verdicts failed (the next resync repairs it)", "err", err)
+		return
+	}
+	d.log.Info("ipvs updated", "reason", "health", "services", serviceNames(h.c, touched),
+		"writes", res.Writes, "took", res.Took.Round(time.Microsecond),
+		"since_verdict", time.Since(first).Round(time.Microsecond))
+}
+
+// recompute computes the desired services of the virtual servers at the
+// given indexes of the running config, stores them in d.want and returns
+// those that changed.
+func (d *daemon) recompute(idx []int) []ipvs.Service {
+	h := d.health
+	view := healthView{Up: h.up, Prev: d.want}
+	var svcs []ipvs.Service
+	for _, i := range idx {
+		s, sh := desiredService(&h.c.VirtualServers[i], view)
+		d.noteService(sh)
+		if old, ok := d.want[s.Key]; ok && sameDests(old, s) {
+			continue
+		}
+		d.want[s.Key] = s
+		svcs = append(svcs, s)
+	}
+	return svcs
+}
+
+// sameDests reports whether a and b hold the same destinations, in any
+// order.
+func sameDests(a, b ipvs.Service) bool {
+	if len(a.Destinations) != len(b.Destinations) {
+		return false
+	}
+	for _, d := range a.Destinations {
+		i := destIndex(b.Destinations, d.AddrPort())
+		if i < 0 || b.Destinations[i] != d {
+			return false
+		}
+	}
+	return true
+}
+
+func serviceNames(c *conf.Cluster, idx []int) string {
+	names := make([]string, len(idx))
+	for i, j := range idx {
+		names[i] = c.VirtualServers[j].Name
+	}
+	return strings.Join(names, ",")
+}
+
+// pollDraining deletes the leftover drained real servers (removed from the
+// file while at weight 0) whose connections have all ended.
+func (d *daemon) pollDraining(ctx context.Context) {
+	h := d.health
+	if h == nil || !h.draining || h.c == nil {
+		return
+	}
+	found := false
+	var svcs []ipvs.Service
+	for i := range h.c.VirtualServers {
+		vs := &h.c.VirtualServers[i]
+		s, ok := d.want[service(vs).Key]
+		if !ok {
+			continue
+		}
+		left := leftovers(vs, s)
+		if len(left) == 0 {
+			continue
+		}
+		conns, err := d.rec.Conns(ctx, s.Key)
+		if err != nil {
+			found = true
+			d.log.Warn("cannot read connection counters", "service", s.Key.String(), "err", err)
+			continue
+		}
+		s.Destinations = slices.Clone(s.Destinations)
+		changed := false
+		for _, l := range left {
+			n := conns[l.AddrPort()]
+			if n.Active+n.Inactive > 0 {
+				found = true
+				continue
+			}
+			i := destIndex(s.Destinations, l.AddrPort())
+			s.Destinations = slices.Delete(s.Destinations, i, i+1)
+			changed = true
+			d.log.Info("drained real server removed from the file has no connections left: deleting it",
+				"virtual_server", vs.Name, "real_server", l.AddrPort().String())
+		}
+		if changed {
+			d.want[s.Key] = s
+			svcs = append(svcs, s)
+		}
+	}
+	h.draining = found
+	if len(svcs) == 0 {
+		return
+	}
+	res, err := d.rec.Update(ctx, svcs, nil)
+	if err != nil {
+		d.log.Error("deleting drained real servers failed (the next resync repairs it)", "err", err)
+		return
+	}
+	d.log.Info("ipvs updated", "reason", "drained", "writes", res.Writes, "took", res.Took.Round(time.Microsecond))
+}
+
+// healthStatus is the health part of the status command: every virtual
+// server's quorum and real servers, and every check's state, last result,
+// last error, latency and transitions.
+type healthStatus struct {
+	Services []serviceHealth
+	Checks   []healthcheck.Status
+}
+
+// healthStatus returns a snapshot; it runs on the main loop.
+func (d *daemon) healthStatus() healthStatus {
+	var st healthStatus
+	h := d.health
+	if h == nil {
+		return st
+	}
+	for _, sh := range h.services {
+		st.Services = append(st.Services, sh)
+	}
+	slices.SortFunc(st.Services, func(a, b serviceHealth) int { return a.Key.Compare(b.Key) })
+	if h.mgr != nil {
+		st.Checks = h.mgr.Status()
+	}
+	return st
+}

@@ -158,7 +158,7 @@ virtual_server "m" {
 			},
 		},
 	)
-	got := desiredTable(c)
+	got, _ := desiredTable(c, healthView{})
 	if d := cmp.Diff(want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); d != "" {
 		t.Errorf("desiredTable (-want +got):\n%s", d)
 	}

@@ -24,6 +24,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	resync := fs.Duration("resync", 30*time.Second, "re-read the kernel and repair drift this often")
+	noIPVS := fs.Bool("no-ipvs", false, "VRRP only: leave IPVS alone (hosts without IPVS, tests)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -38,7 +39,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	d := &daemon{log: log, path: *path, nodeName: *node, resync: *resync}
+	d := &daemon{log: log, path: *path, nodeName: *node, resync: *resync, noIPVS: *noIPVS}
 	if err := d.run(ctx, hup); err != nil {
 		log.Error("tandem stopped", "err", err)
 		return 1
@@ -74,17 +75,18 @@ type daemon struct {
 	path     string
 	nodeName string
 	resync   time.Duration
+	noIPVS   bool     // --no-ipvs: d.rec stays nil and apply does nothing
+	vrrp     *vrrpRun // the VRRP runner (vrrp.go); nil when none
 
-	want ipvs.Table // the running config's table
-	rec  *ipvs.Reconciler
+	want   ipvs.Table // the running config's table
+	rec    *ipvs.Reconciler
+	health *health // the checks' state (health.go)
 
 	// events carries work posted by other goroutines to run on the loop.
 	events chan func()
 }
 
 // post runs fn on the main loop (or drops it once ctx is done).
-//
-//lint:ignore U1000 the VRRP runners and health checkers post through it.
 func (d *daemon) post(ctx context.Context, fn func()) {
 	select {
 	case d.events <- fn:
@@ -97,11 +99,12 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
 	if err != nil {
 		return err
 	}
-	d.rec, err = ipvs.Open("")
-	if err != nil {
-		return err
+	if !d.noIPVS {
+		if d.rec, err = ipvs.Open(""); err != nil {
+			return err
+		}
+		defer d.rec.Close() // never flushes: the table stays for the next start
 	}
-	defer d.rec.Close() // never flushes: the table stays for the next start
 	d.log.Info("tandem starting", "version", versionString(), "node", node.Name, "file", d.path,
 		"virtual_servers", len(c.VirtualServers))
 	d.events = make(chan func(), 64)
@@ -200,6 +203,10 @@ func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node) er
 func (d *daemon) apply(ctx context.Context, want ipvs.Table, always bool, retire ...ipvs.ServiceKey) error {
 	if want == nil {
 		want = d.want
+	}
+	if d.rec == nil { // --no-ipvs
+		d.want = want
+		return nil
 	}
 	res, err := d.rec.Reconcile(ctx, want, retire)
 	for _, op := range res.Ops {

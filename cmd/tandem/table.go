@@ -1,20 +1,247 @@
 package main
 
 import (
+	"net/netip"
+
 	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/healthcheck"
 	"github.com/tandem-lb/tandem/ipvs"
 )
 
-// desiredTable is the IPVS table the cluster file asks for. It is a pure
-// function of the config (and, with the health-check issue, of the
-// checkers' verdicts).
-func desiredTable(c *conf.Cluster) ipvs.Table {
+// healthView is what the main loop knows when it computes the desired
+// table: the checks' verdicts and the table in force before.
+type healthView struct {
+	// Up holds the last verdict of every check that has given one; a check
+	// missing here is Unknown (no verdict yet).
+	Up map[healthcheck.ID]bool
+	// Prev is the table in force before this computation: the kernel's at
+	// start, then the last desired table. It decides where Unknown checks
+	// leave their real servers, and which drained real servers removed
+	// from the file are still waiting for their connections to end.
+	Prev ipvs.Table
+}
+
+// serviceHealth is the health of one virtual server as the desired table
+// sees it, for the log and the status command.
+type serviceHealth struct {
+	Name string
+	Key  ipvs.ServiceKey
+	// HealthyWeight is the sum of the configured weights of the real
+	// servers in service: checked Up, without a check, or adopted while
+	// their check is Unknown.
+	HealthyWeight uint64
+	Quorum        uint32
+	// Up is HealthyWeight >= Quorum. A virtual server that is not Up is
+	// reported down (and may one day lower the node's VRRP priority).
+	Up bool
+	// Sorry is true when the sorry server is in the table.
+	Sorry bool
+	// RealServers is each configured real server's state, in file order.
+	RealServers []realServerHealth
+}
+
+// realServerHealth is one real server's state in the desired table.
+type realServerHealth struct {
+	Name  string
+	Addr  netip.AddrPort
+	Check healthcheck.ID // "" without a check
+	// State is "up", "down", "unknown" (no verdict yet) or "unchecked".
+	State string
+	// Weight is its weight in the desired table, -1 when absent.
+	Weight int
+}
+
+// desiredTable is the IPVS table the cluster file asks for, given the
+// checks' verdicts and the table before: a pure function (see
+// desiredService for the rules). The map gives each service's health.
+func desiredTable(c *conf.Cluster, h healthView) (ipvs.Table, map[ipvs.ServiceKey]serviceHealth) {
 	t := make(ipvs.Table, len(c.VirtualServers))
+	st := make(map[ipvs.ServiceKey]serviceHealth, len(c.VirtualServers))
 	for i := range c.VirtualServers {
-		s := service(&c.VirtualServers[i])
+		s, sh := desiredService(&c.VirtualServers[i], h)
 		t[s.Key] = s
+		st[s.Key] = sh
 	}
-	return t
+	return t, st
+}
+
+// desiredService is one virtual server's part of the desired table. The
+// rules, per real server:
+//
+//   - without a check: in, with its configured weight;
+//   - check Up: in, with its configured weight;
+//   - check Down: out, or, when the virtual server has on_failure = "drain",
+//     in with weight 0 (established connections finish, new ones go
+//     elsewhere: keepalived's inhibit_on_failure);
+//   - check Unknown (no verdict yet: at start, or a check new since a
+//     reload): it stays as h.Prev has it until the first verdict: in with
+//     its configured weight if Prev has it with a weight, in with weight 0
+//     if Prev has it drained, out if Prev lacks it. At start Prev is the
+//     kernel's table, so a real server tandem finds there is adopted and
+//     a new one enters on its first success.
+//
+// Then:
+//
+//   - the sorry server is in, with weight 1, when no real server is in
+//     service with a weight (the healthy weight is 0), and out otherwise;
+//   - a destination of Prev that the file no longer lists (as a real server
+//     or as the sorry server in use) and that Prev has with weight 0 stays
+//     with weight 0: a drained real server removed from the file is
+//     deleted only once its connections end (the caller polls them and
+//     drops it from Prev). A UDP service deletes it at once instead: its
+//     entries would keep the flows blackholed for minutes (the director
+//     sets expire_nodest_conn so they move on).
+func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, serviceHealth) {
+	s := service(vs)
+	prev := map[netip.AddrPort]ipvs.Destination{}
+	ps, hasPrev := h.Prev[s.Key]
+	if hasPrev {
+		for _, d := range ps.Destinations {
+			prev[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = d
+		}
+	}
+	sh := serviceHealth{Name: vs.Name, Key: s.Key, Quorum: vs.Quorum}
+	configured := make(map[netip.AddrPort]bool, len(vs.RealServers)+1)
+	dests := s.Destinations[:0]
+	for i := range vs.RealServers {
+		rs := &vs.RealServers[i]
+		d := s.Destinations[i]
+		ap := d.AddrPort()
+		configured[ap] = true
+		rh := realServerHealth{Name: rs.Name, Addr: ap, State: "unchecked"}
+		in, healthy := true, true
+		if spec, ok := checkSpec(rs); ok {
+			rh.Check = spec.ID()
+			up, known := h.Up[rh.Check]
+			switch {
+			case known && up:
+				rh.State = "up"
+			case known:
+				rh.State = "down"
+				healthy = false
+				if vs.OnFailure == conf.Drain {
+					d.Weight = 0
+				} else {
+					in = false
+				}
+			default:
+				rh.State = "unknown"
+				p, ok := prev[ap]
+				switch {
+				case !ok:
+					in, healthy = false, false
+				case p.Weight == 0:
+					d.Weight, healthy = 0, false
+				}
+			}
+		}
+		rh.Weight = -1
+		if in {
+			rh.Weight = d.Weight
+			dests = append(dests, d)
+		}
+		if healthy {
+			sh.HealthyWeight += uint64(rs.Weight)
+		}
+		sh.RealServers = append(sh.RealServers, rh)
+	}
+	sh.Up = sh.HealthyWeight >= uint64(vs.Quorum)
+	if ss := vs.SorryServer; ss != nil && sh.HealthyWeight == 0 {
+		ap := netip.AddrPortFrom(ss.Address.Addr().Unmap(), ss.Address.Port())
+		configured[ap] = true
+		sh.Sorry = true
+		if i := destIndex(dests, ap); i >= 0 {
+			dests[i].Weight = max(dests[i].Weight, 1)
+		} else {
+			dests = append(dests, ipvs.Destination{Addr: ap.Addr(), Port: ap.Port(), Forward: forward(ss.Forward), Weight: 1})
+		}
+	}
+	if hasPrev && s.Key.Protocol != ipvs.UDP {
+		for _, p := range ps.Destinations {
+			ap := netip.AddrPortFrom(p.Addr.Unmap(), p.Port)
+			if p.Weight == 0 && !configured[ap] {
+				p.Addr = ap.Addr()
+				dests = append(dests, p)
+			}
+		}
+	}
+	s.Destinations = dests
+	return s, sh
+}
+
+// leftovers returns the destinations of s that vs does not list, neither
+// as a real server nor as its sorry server: drained real servers removed
+// from the file, waiting for their connections to end.
+func leftovers(vs *conf.VirtualServer, s ipvs.Service) []ipvs.Destination {
+	var out []ipvs.Destination
+	for _, d := range s.Destinations {
+		ap := netip.AddrPortFrom(d.Addr.Unmap(), d.Port)
+		listed := false
+		for i := range vs.RealServers {
+			if vs.RealServers[i].Address == ap {
+				listed = true
+				break
+			}
+		}
+		if ss := vs.SorryServer; ss != nil && ss.Address == ap {
+			listed = true
+		}
+		if !listed {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func destIndex(ds []ipvs.Destination, ap netip.AddrPort) int {
+	for i, d := range ds {
+		if d.Addr.Unmap() == ap.Addr() && d.Port == ap.Port() {
+			return i
+		}
+	}
+	return -1
+}
+
+// checkSpec is the health check of rs as package healthcheck runs it, and
+// false when rs has no check. The target is the real server's own address
+// and port (also for DR and TUN, where the VIP would be the director
+// itself), with the check's port and connect_address overrides; a fwmark
+// service's real servers have no port, and conf then requires the check's.
+func checkSpec(rs *conf.RealServer) (healthcheck.Spec, bool) {
+	ch := rs.Check
+	if ch == nil {
+		return healthcheck.Spec{}, false
+	}
+	addr, port := rs.Address.Addr(), rs.Address.Port()
+	if ch.ConnectAddress.IsValid() {
+		addr = ch.ConnectAddress
+	}
+	if ch.Port != 0 {
+		port = ch.Port
+	}
+	spec := healthcheck.Spec{
+		Kind:     healthcheck.Kind(ch.Type),
+		Target:   netip.AddrPortFrom(addr, port),
+		Source:   ch.SourceAddress,
+		Interval: ch.Interval,
+		Timeout:  ch.Timeout,
+		Rise:     ch.Rise,
+		Fall:     ch.Fall,
+		Path:     ch.Path,
+		Host:     ch.Host,
+		Digest:   healthcheck.Digest{Algorithm: ch.Digest.Algorithm, Sum: ch.Digest.Sum},
+		Regex:    ch.Regex,
+		TLS: healthcheck.TLSConfig{
+			ServerName:         ch.TLS.ServerName,
+			CAFile:             ch.TLS.CAFile,
+			InsecureSkipVerify: ch.TLS.InsecureSkipVerify,
+		},
+		Command: ch.Command,
+	}
+	for _, r := range ch.Status {
+		spec.Status = append(spec.Status, healthcheck.StatusRange{Min: r.Min, Max: r.Max})
+	}
+	return spec, true
 }
 
 func service(vs *conf.VirtualServer) ipvs.Service {
@@ -88,5 +315,18 @@ func directorSettings(c *conf.Cluster, n *conf.Node) ipvs.DirectorSettings {
 		SendRedirectsOff: !c.Director.SendRedirects,
 		Interfaces:       c.Interfaces(n),
 		Masquerade:       c.Director.Masquerade,
+		ExpireNodestConn: hasUDP(c),
 	}
+}
+
+// hasUDP reports whether c has a UDP virtual server, or a fwmark one,
+// which may carry UDP: their drained real servers are deleted at once, so
+// the director must expire the connections left without a destination.
+func hasUDP(c *conf.Cluster) bool {
+	for i := range c.VirtualServers {
+		if vs := &c.VirtualServers[i]; vs.Protocol == conf.UDP || vs.FWMark != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -26,7 +26,7 @@ var busyboxApplets = []string{
 
 // Witnesses are host binaries copied into the base image with their shared
 // libraries, when installed: real tools that read back what tandem did.
-var Witnesses = []string{"/usr/sbin/ipvsadm", "/usr/sbin/nft"}
+var Witnesses = []string{"/usr/sbin/ipvsadm", "/usr/sbin/nft", "/usr/sbin/keepalived"}
 
 // RunSpec is what the VM's init runs; it is written to /lab/run.json.
 type RunSpec struct {

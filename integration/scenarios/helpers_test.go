@@ -69,6 +69,7 @@ func must(t *testing.T, err error) {
 type natLab struct {
 	client, director *netlab.NS
 	rs               []*netlab.NS
+	http             []*httpServer // rs[i]'s HTTP server
 }
 
 const vip = "203.0.113.10"
@@ -93,22 +94,69 @@ func newNATLab(t *testing.T, prefix string, nrs int) *natLab {
 		must(t, l.director.Enslave(port, "br0"))
 		must(t, rs.Addr("eth0", fmt.Sprintf("192.168.100.%d/24", 10+i)))
 		must(t, rs.DefaultRoute("192.168.100.1"))
-		serveHTTP(t, rs, fmt.Sprintf("192.168.100.%d:80", 10+i), fmt.Sprintf("This is real server %d", i))
+		l.http = append(l.http, serveHTTP(t, rs, fmt.Sprintf("192.168.100.%d:80", 10+i), fmt.Sprintf("This is real server %d", i)))
 		l.rs = append(l.rs, rs)
 	}
 	return l
 }
 
-// serveHTTP runs an HTTP server in ns answering body on every path.
-func serveHTTP(t *testing.T, ns *netlab.NS, addr, body string) {
+// addHost adds one more namespace on the real servers' bridge, at
+// 192.168.100.N/24 with the director as its gateway.
+func (l *natLab) addHost(t *testing.T, name string, n int) *netlab.NS {
 	t.Helper()
-	ln, err := ns.Listen("tcp", addr)
-	must(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newNS(t, name)
+	port := fmt.Sprintf("h%d", n)
+	must(t, netlab.Veth(h, "eth0", l.director, port))
+	must(t, l.director.Enslave(port, "br0"))
+	must(t, h.Addr("eth0", fmt.Sprintf("192.168.100.%d/24", n)))
+	must(t, h.DefaultRoute("192.168.100.1"))
+	return h
+}
+
+// httpServer is an HTTP server in a namespace that answers body on every
+// path, and can be stopped (its listener and connections closed, so new
+// connections are refused) and started again on the same address.
+type httpServer struct {
+	t    *testing.T
+	ns   *netlab.NS
+	addr string
+	body string
+	mu   sync.Mutex
+	srv  *http.Server
+}
+
+// serveHTTP starts an httpServer in ns; the test's cleanup stops it.
+func serveHTTP(t *testing.T, ns *netlab.NS, addr, body string) *httpServer {
+	t.Helper()
+	s := &httpServer{t: t, ns: ns, addr: addr, body: body}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *httpServer) start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		return
+	}
+	ln, err := s.ns.Listen("tcp", s.addr)
+	must(s.t, err)
+	body := s.body
+	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, body+"\n")
 	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	go s.srv.Serve(ln)
+}
+
+func (s *httpServer) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
 }
 
 // httpClient returns a client dialing from ns, one connection per request.

@@ -2,7 +2,7 @@
 //
 //	tandem-lab demo             boot the VM and show the seed LVS-NAT scenario
 //	tandem-lab test [-run RE]   run the VM scenarios, verbose
-//	tandem-lab bench            run the benchmarks recorded in BENCHMARKS.md
+//	tandem-lab bench [-run RE]  run the benchmarks recorded in BENCHMARKS.md (default ^TestBench)
 //	tandem-lab exec -- CMD...   boot the VM and run CMD (busybox sh, ipvsadm, /tandem)
 package main
 
@@ -19,7 +19,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: tandem-lab demo | test [-run RE] | bench | exec -- CMD...`)
+	fmt.Fprintln(os.Stderr, `usage: tandem-lab demo | test [-run RE] | bench [-run RE] | exec -- CMD...`)
 	os.Exit(2)
 }
 
@@ -45,8 +45,12 @@ func main() {
 	case "test":
 		opts.Spec = lab.TestSpec(*run)
 	case "bench":
+		re := "^TestBench"
+		if *run != "" {
+			re = *run
+		}
 		opts.Spec = lab.RunSpec{
-			Argv: []string{"/scenarios.test", "-test.v", "-test.run", "^TestBench", "-test.timeout", "20m"},
+			Argv: []string{"/scenarios.test", "-test.v", "-test.run", re, "-test.timeout", "20m"},
 			Env:  []string{"TANDEM_LAB_BENCH=1"},
 		}
 		opts.MemMB = 2048

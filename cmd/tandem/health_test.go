@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/healthcheck"
+	"github.com/tandem-lb/tandem/ipvs"
+)
+
+const healthHCL = `
+director { static_vips = ["203.0.113.10"] }
+node "d" {}
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  quorum  = 3
+  check "tcp" {
+    interval = "100ms"
+    rise     = 1
+    fall     = 1
+  }
+  sorry_server { address = "192.168.100.99:80" }
+  real_server "a" { address = "192.168.100.11" }
+  real_server "b" {
+    address = "192.168.100.12"
+    weight  = 2
+  }
+  real_server "c" {
+    address = "192.168.100.13"
+    weight  = 3
+    check "http" {
+      port = 8080
+      connect_address = "192.168.200.13"
+    }
+  }
+  real_server "n" {
+    address = "192.168.100.14"
+    weight  = 0
+  }
+}
+virtual_server "soft" {
+  address    = "203.0.113.10:443"
+  on_failure = "drain"
+  check "tcp" {}
+  real_server "a" {
+    address = "192.168.100.11"
+    weight  = 4
+  }
+  real_server "free" {
+    address = "192.168.100.15"
+    check "tcp" { port = 1 }
+  }
+}
+virtual_server "dns" {
+  address    = "203.0.113.10:53"
+  protocol   = "udp"
+  on_failure = "drain"
+  check "tcp" { port = 53 }
+  real_server "a" { address = "192.168.100.11" }
+}
+`
+
+func parseHealthConf(t *testing.T, src string) *conf.Cluster {
+	t.Helper()
+	c, diags := conf.Parse([]byte(src), "t.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return c
+}
+
+// vsNamed returns the virtual server called name.
+func vsNamed(t *testing.T, c *conf.Cluster, name string) *conf.VirtualServer {
+	t.Helper()
+	for i := range c.VirtualServers {
+		if c.VirtualServers[i].Name == name {
+			return &c.VirtualServers[i]
+		}
+	}
+	t.Fatalf("no virtual server %q", name)
+	return nil
+}
+
+// checkID returns the check ID of real server rs of virtual server vs.
+func checkID(t *testing.T, c *conf.Cluster, vs, rs string) healthcheck.ID {
+	t.Helper()
+	v := vsNamed(t, c, vs)
+	for i := range v.RealServers {
+		if v.RealServers[i].Name == rs {
+			spec, ok := checkSpec(&v.RealServers[i])
+			if !ok {
+				t.Fatalf("%s/%s has no check", vs, rs)
+			}
+			return spec.ID()
+		}
+	}
+	t.Fatalf("no real server %s/%s", vs, rs)
+	return ""
+}
+
+// dests renders a service's destinations as "addr:port/weight", sorted.
+func dests(s ipvs.Service) string {
+	var out []string
+	for _, d := range ipvs.Normalize(ipvs.NewTable(s))[s.Key].Destinations {
+		out = append(out, d.AddrPort().String()+"/"+strconv.Itoa(d.Weight))
+	}
+	return strings.Join(out, " ")
+}
+
+func TestCheckSpec(t *testing.T) {
+	c := parseHealthConf(t, healthHCL)
+	web := vsNamed(t, c, "web")
+	spec, ok := checkSpec(&web.RealServers[2])
+	if !ok {
+		t.Fatal("no spec for c")
+	}
+	if spec.Kind != healthcheck.KindHTTP || spec.Target != netip.MustParseAddrPort("192.168.200.13:8080") ||
+		spec.Interval != 2*time.Second || spec.Rise != 2 || spec.Path != "/" {
+		t.Errorf("spec of c = %+v", spec)
+	}
+	spec, _ = checkSpec(&web.RealServers[0])
+	if spec.Kind != healthcheck.KindTCP || spec.Target != netip.MustParseAddrPort("192.168.100.11:80") ||
+		spec.Interval != 100*time.Millisecond || spec.Rise != 1 || spec.Fall != 1 {
+		t.Errorf("spec of a = %+v", spec)
+	}
+	if _, ok := checkSpec(&web.RealServers[3]); !ok {
+		t.Error("n inherits web's check: want a spec")
+	}
+	specs, users := checkSpecs(c)
+	// web: a, b, c, n (a, b, n: three targets of the shared tcp check, c its
+	// own); soft: a (port 443), free; dns: a (port 53).
+	if len(specs) != 7 {
+		t.Errorf("%d specs, want 7", len(specs))
+	}
+	if u := users[checkID(t, c, "web", "a")]; len(u) != 1 {
+		t.Errorf("users of web/a's check = %v", u)
+	}
+}
+
+// TestDesiredService runs the rules of desiredService one by one.
+func TestDesiredService(t *testing.T) {
+	c := parseHealthConf(t, healthHCL)
+	id := func(vs, rs string) healthcheck.ID { return checkID(t, c, vs, rs) }
+	web := ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort("203.0.113.10:80"))
+	soft := ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort("203.0.113.10:443"))
+	dns := ipvs.VirtualService(ipvs.UDP, netip.MustParseAddrPort("203.0.113.10:53"))
+	a := netip.MustParseAddr
+	prev := func(k ipvs.ServiceKey, ds ...ipvs.Destination) ipvs.Table {
+		return ipvs.NewTable(ipvs.Service{Key: k, Destinations: ds})
+	}
+	dst := func(addr string, port uint16, w int) ipvs.Destination {
+		return ipvs.Destination{Addr: a(addr), Port: port, Weight: w}
+	}
+	allUp := map[healthcheck.ID]bool{
+		id("web", "a"): true, id("web", "b"): true, id("web", "c"): true, id("web", "n"): true,
+	}
+	for _, tc := range []struct {
+		name      string
+		vs        string
+		up        map[healthcheck.ID]bool
+		prev      ipvs.Table
+		want      string
+		healthy   uint64
+		quorumUp  bool
+		sorry     bool
+		rsStates  string
+		checkWant func(t *testing.T, sh serviceHealth)
+	}{
+		{
+			name: "all up: configured weights, sorry out", vs: "web", up: allUp,
+			want:    "192.168.100.11:80/1 192.168.100.12:80/2 192.168.100.13:80/3 192.168.100.14:80/0",
+			healthy: 6, quorumUp: true, rsStates: "up up up up",
+		},
+		{
+			name: "fresh start: unknown and not in the kernel, so absent; sorry in", vs: "web",
+			want:    "192.168.100.99:80/1",
+			healthy: 0, sorry: true, rsStates: "unknown unknown unknown unknown",
+		},
+		{
+			name: "start over a table: unknown but in the kernel, adopted", vs: "web",
+			prev:    prev(web, dst("192.168.100.11", 80, 1), dst("192.168.100.13", 80, 3)),
+			want:    "192.168.100.11:80/1 192.168.100.13:80/3",
+			healthy: 4, quorumUp: true, rsStates: "unknown unknown unknown unknown",
+		},
+		{
+			name: "adopted at weight 0 (drained before the restart) stays drained", vs: "web",
+			prev:    prev(web, dst("192.168.100.11", 80, 0), dst("192.168.100.13", 80, 3)),
+			want:    "192.168.100.11:80/0 192.168.100.13:80/3",
+			healthy: 3, quorumUp: true, rsStates: "unknown unknown unknown unknown",
+		},
+		{
+			name: "down in remove mode: out; quorum lost below 3", vs: "web",
+			up:      map[healthcheck.ID]bool{id("web", "a"): true, id("web", "b"): true, id("web", "c"): false},
+			want:    "192.168.100.11:80/1 192.168.100.12:80/2",
+			healthy: 3, quorumUp: true, rsStates: "up up down unknown",
+		},
+		{
+			name: "quorum: healthy weight 2 < 3 is down, sorry stays out", vs: "web",
+			up:      map[healthcheck.ID]bool{id("web", "a"): false, id("web", "b"): true, id("web", "c"): false},
+			want:    "192.168.100.12:80/2",
+			healthy: 2, rsStates: "down up down unknown",
+		},
+		{
+			name: "all down: sorry in", vs: "web",
+			up:      map[healthcheck.ID]bool{id("web", "a"): false, id("web", "b"): false, id("web", "c"): false, id("web", "n"): true},
+			prev:    prev(web, dst("192.168.100.11", 80, 1)),
+			want:    "192.168.100.14:80/0 192.168.100.99:80/1",
+			healthy: 0, sorry: true, rsStates: "down down down up",
+		},
+		{
+			name: "one back: sorry out", vs: "web",
+			up:      map[healthcheck.ID]bool{id("web", "a"): true, id("web", "b"): false, id("web", "c"): false},
+			prev:    prev(web, dst("192.168.100.99", 80, 1)),
+			want:    "192.168.100.11:80/1",
+			healthy: 1, rsStates: "up down down unknown",
+		},
+		{
+			name: "drain mode: down stays with weight 0, unchecked always in", vs: "soft",
+			up:      map[healthcheck.ID]bool{id("soft", "a"): false, id("soft", "free"): true},
+			want:    "192.168.100.11:443/0 192.168.100.15:443/1",
+			healthy: 1, quorumUp: true, rsStates: "down up",
+		},
+		{
+			name: "drained and removed from the file: stays at weight 0 (TCP)", vs: "soft",
+			up:      map[healthcheck.ID]bool{id("soft", "a"): true, id("soft", "free"): true},
+			prev:    prev(soft, dst("192.168.100.11", 443, 4), dst("192.168.100.20", 443, 0), dst("192.168.100.21", 443, 5)),
+			want:    "192.168.100.11:443/4 192.168.100.15:443/1 192.168.100.20:443/0",
+			healthy: 5, quorumUp: true, rsStates: "up up",
+		},
+		{
+			name: "drained and removed from the file: deleted at once (UDP)", vs: "dns",
+			up:      map[healthcheck.ID]bool{id("dns", "a"): true},
+			prev:    prev(dns, dst("192.168.100.11", 53, 1), dst("192.168.100.20", 53, 0)),
+			want:    "192.168.100.11:53/1",
+			healthy: 1, quorumUp: true, rsStates: "up",
+		},
+		{
+			name: "drain mode, down at the first verdict: in at weight 0", vs: "dns",
+			up:       map[healthcheck.ID]bool{id("dns", "a"): false},
+			want:     "192.168.100.11:53/0",
+			rsStates: "down",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, sh := desiredService(vsNamed(t, c, tc.vs), healthView{Up: tc.up, Prev: tc.prev})
+			if got := dests(s); got != tc.want {
+				t.Errorf("destinations\n got %s\nwant %s", got, tc.want)
+			}
+			if sh.HealthyWeight != tc.healthy || sh.Up != tc.quorumUp || sh.Sorry != tc.sorry {
+				t.Errorf("health: weight %d up %v sorry %v; want %d %v %v", sh.HealthyWeight, sh.Up, sh.Sorry, tc.healthy, tc.quorumUp, tc.sorry)
+			}
+			var states []string
+			for _, r := range sh.RealServers {
+				states = append(states, r.State)
+			}
+			if got := strings.Join(states, " "); got != tc.rsStates {
+				t.Errorf("real-server states %q, want %q", got, tc.rsStates)
+			}
+			if err := ipvs.NewTable(s).Validate(); err != nil {
+				t.Errorf("invalid service: %v", err)
+			}
+		})
+	}
+}
+
+func TestLeftovers(t *testing.T) {
+	c := parseHealthConf(t, healthHCL)
+	vs := vsNamed(t, c, "web")
+	s := service(vs)
+	s.Destinations = append(s.Destinations,
+		ipvs.Destination{Addr: netip.MustParseAddr("192.168.100.99"), Port: 80, Weight: 1},
+		ipvs.Destination{Addr: netip.MustParseAddr("192.168.100.50"), Port: 80})
+	left := leftovers(vs, s)
+	if len(left) != 1 || left[0].AddrPort().String() != "192.168.100.50:80" {
+		t.Errorf("leftovers = %v, want 192.168.100.50:80 only", left)
+	}
+}
+
+func TestDirectorSettingsUDP(t *testing.T) {
+	c := parseHealthConf(t, healthHCL)
+	if !directorSettings(c, &c.Nodes[0]).ExpireNodestConn {
+		t.Error("a UDP service: want expire_nodest_conn")
+	}
+	c = parseHealthConf(t, readmeExampleNoVRRP)
+	if directorSettings(c, &c.Nodes[0]).ExpireNodestConn {
+		t.Error("TCP only: want expire_nodest_conn left alone")
+	}
+}
+
+const readmeExampleNoVRRP = `
+director { static_vips = ["203.0.113.10"] }
+node "d" {}
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  real_server "a" { address = "192.168.100.11" }
+}
+`
+
+// testDaemon is a daemon over an in-memory kernel, with the health state
+// of c, as after a start (no manager: tests feed verdicts themselves).
+func testDaemon(t *testing.T, c *conf.Cluster, initial ipvs.Table) (*daemon, *ipvs.MemKernel, *strings.Builder) {
+	t.Helper()
+	k := ipvs.NewMemKernel(initial)
+	var logb strings.Builder
+	d := &daemon{
+		log: slog.New(slog.NewTextHandler(&logb, nil)),
+		rec: ipvs.NewReconciler(k),
+	}
+	t.Cleanup(func() { d.rec.Close() })
+	if err := d.apply(context.Background(), d.desired(c), true); err != nil {
+		t.Fatal(err)
+	}
+	d.health.initial = nil
+	d.setChecks(c) // no manager: the tests give the verdicts
+	return d, k, &logb
+}
+
+func kernelDests(t *testing.T, k *ipvs.MemKernel, key ipvs.ServiceKey) string {
+	t.Helper()
+	tb, err := k.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dests(tb[key])
+}
+
+// TestVerdictsUpdate: verdicts reach the kernel through Update (no dump),
+// only the services that use the check are written, and the periodic
+// resync keeps the health-aware table (no writes).
+func TestVerdictsUpdate(t *testing.T) {
+	c := parseHealthConf(t, healthHCL)
+	web := ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort("203.0.113.10:80"))
+	initial := ipvs.NewTable(ipvs.Service{Key: web, Scheduler: "wlc", Destinations: []ipvs.Destination{
+		{Addr: netip.MustParseAddr("192.168.100.11"), Port: 80, Weight: 1},
+	}})
+	d, k, logb := testDaemon(t, c, initial)
+	ctx := context.Background()
+	if got := kernelDests(t, k, web); got != "192.168.100.11:80/1" {
+		t.Fatalf("after start: %s; want the adopted a only", got)
+	}
+	dumps := k.Dumps()
+	now := time.Now()
+	d.onVerdicts(ctx, []healthcheck.Verdict{
+		{ID: checkID(t, c, "web", "b"), Up: true, At: now},
+		{ID: checkID(t, c, "web", "c"), Up: true, At: now},
+	})
+	if got := kernelDests(t, k, web); got != "192.168.100.11:80/1 192.168.100.12:80/2 192.168.100.13:80/3" {
+		t.Errorf("after b, c up: %s", got)
+	}
+	d.onVerdicts(ctx, []healthcheck.Verdict{{ID: checkID(t, c, "web", "a"), Up: false, At: now}})
+	if got := kernelDests(t, k, web); got != "192.168.100.12:80/2 192.168.100.13:80/3" {
+		t.Errorf("after a down: %s", got)
+	}
+	// A check nobody uses any more is ignored.
+	d.onVerdicts(ctx, []healthcheck.Verdict{{ID: "tcp 192.0.2.1:1#gone", Up: false, At: now}})
+	if k.Dumps() != dumps+2 { // the two kernelDests reads of this test
+		t.Errorf("verdicts dumped the kernel: %d dumps, want none", k.Dumps()-dumps-2)
+	}
+	writes := len(k.Writes())
+	if err := d.apply(ctx, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(k.Writes()) - writes; n != 0 {
+		t.Errorf("resync after verdicts wrote %d, want 0", n)
+	}
+	d.onVerdicts(ctx, []healthcheck.Verdict{
+		{ID: checkID(t, c, "web", "b"), Up: false, At: now},
+		{ID: checkID(t, c, "web", "c"), Up: false, At: now},
+	})
+	if got := kernelDests(t, k, web); got != "192.168.100.99:80/1" {
+		t.Errorf("all down: %s; want the sorry server only", got)
+	}
+	for _, want := range []string{"virtual server down: quorum lost", "sorry server in", "ipvs updated"} {
+		if !strings.Contains(logb.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logb)
+		}
+	}
+	st := d.healthStatus()
+	if len(st.Services) != 3 || st.Services[1].Name != "web" || st.Services[1].Up || !st.Services[1].Sorry {
+		t.Errorf("status services = %+v", st.Services)
+	}
+}
+
+// TestGracefulDrain: a drained real server removed from the file stays at
+// weight 0 until its connections end, then goes; in a UDP service it goes
+// at once.
+func TestGracefulDrain(t *testing.T) {
+	c := parseHealthConf(t, healthHCL)
+	soft := ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort("203.0.113.10:443"))
+	dns := ipvs.VirtualService(ipvs.UDP, netip.MustParseAddrPort("203.0.113.10:53"))
+	d, k, _ := testDaemon(t, c, nil)
+	ctx := context.Background()
+	now := time.Now()
+	d.onVerdicts(ctx, []healthcheck.Verdict{
+		{ID: checkID(t, c, "soft", "a"), Up: false, At: now},
+		{ID: checkID(t, c, "soft", "free"), Up: true, At: now},
+		{ID: checkID(t, c, "dns", "a"), Up: false, At: now},
+	})
+	if got := kernelDests(t, k, soft); got != "192.168.100.11:443/0 192.168.100.15:443/1" {
+		t.Fatalf("soft after a down: %s", got)
+	}
+	if got := kernelDests(t, k, dns); got != "192.168.100.11:53/0" {
+		t.Fatalf("dns after a down: %s", got)
+	}
+	k.SetConns(soft, netip.MustParseAddrPort("192.168.100.11:443"), ipvs.Conns{Active: 1, Inactive: 1})
+
+	// Reload without soft/a and dns/a.
+	edited := strings.Replace(healthHCL, `  real_server "a" {
+    address = "192.168.100.11"
+    weight  = 4
+  }`, "", 1)
+	edited = strings.Replace(edited, `  real_server "a" { address = "192.168.100.11" }
+}
+`, `  real_server "b" { address = "192.168.100.12" }
+}
+`, 1)
+	c2 := parseHealthConf(t, edited)
+	if err := d.apply(ctx, d.desired(c2), true); err != nil {
+		t.Fatal(err)
+	}
+	d.setChecks(c2)
+	d.health.draining = true
+	if got := kernelDests(t, k, soft); got != "192.168.100.11:443/0 192.168.100.15:443/1" {
+		t.Errorf("soft after the reload: %s; want a kept at weight 0", got)
+	}
+	if got := kernelDests(t, k, dns); got != "" {
+		t.Errorf("dns after the reload: %s; want a deleted at once (UDP), b not yet checked", got)
+	}
+	d.pollDraining(ctx)
+	if got := kernelDests(t, k, soft); !strings.Contains(got, "192.168.100.11:443/0") {
+		t.Errorf("a deleted with connections left: %s", got)
+	}
+	k.SetConns(soft, netip.MustParseAddrPort("192.168.100.11:443"), ipvs.Conns{Active: 0, Inactive: 1})
+	d.pollDraining(ctx)
+	if got := kernelDests(t, k, soft); !strings.Contains(got, "192.168.100.11:443/0") {
+		t.Errorf("a deleted with an inactive connection left: %s", got)
+	}
+	k.SetConns(soft, netip.MustParseAddrPort("192.168.100.11:443"), ipvs.Conns{})
+	d.pollDraining(ctx)
+	if got := kernelDests(t, k, soft); got != "192.168.100.15:443/1" {
+		t.Errorf("after its connections ended: %s; want a gone", got)
+	}
+	if d.health.draining {
+		t.Error("still polling with nothing left to drain")
+	}
+	// A resync does not bring it back.
+	writes := len(k.Writes())
+	if err := d.apply(ctx, d.desired(c2), false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(k.Writes()) - writes; n != 0 {
+		t.Errorf("resync wrote %d, want 0", n)
+	}
+}

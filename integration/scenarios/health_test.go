@@ -1,0 +1,317 @@
+package scenarios
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-lb/tandem/integration/internal/netlab"
+	"github.com/tandem-lb/tandem/ipvs"
+)
+
+// healthConfig is the seed's NAT service over three real servers, each
+// checked over HTTP every 200 ms (fall 2, timeout 100 ms: a dead server
+// is out within 500 ms), with a sorry server. extra goes into the
+// virtual_server block.
+func healthConfig(extra string) string {
+	return `
+director {
+  static_vips = ["203.0.113.10"]
+}
+
+node "director" {
+  interfaces = ["eth0", "br0"]
+}
+
+virtual_server "web" {
+  address   = "203.0.113.10:80"
+  protocol  = "tcp"
+  scheduler = "rr"
+  forward   = "nat"
+` + extra + `
+  check "http" {
+    interval = "200ms"
+    timeout  = "100ms"
+    rise     = 2
+    fall     = 2
+  }
+  sorry_server { address = "192.168.100.99:80" }
+
+  real_server "rs1" { address = "192.168.100.11:80" }
+  real_server "rs2" { address = "192.168.100.12:80" }
+  real_server "rs3" { address = "192.168.100.13:80" }
+}
+`
+}
+
+// The detection bound of healthConfig: fall × interval + timeout.
+const healthBound = 2*200*time.Millisecond + 100*time.Millisecond
+
+var webKey = ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort(vip+":80"))
+
+// tableWatch reads the director's IPVS table through its own netlink
+// socket: cheaper and more precise than running ipvsadm in a loop.
+type tableWatch struct {
+	t   *testing.T
+	rec *ipvs.Reconciler
+}
+
+func watchTable(t *testing.T, ns *netlab.NS) *tableWatch {
+	t.Helper()
+	rec, err := ipvs.Open(ns.Path())
+	must(t, err)
+	t.Cleanup(func() { rec.Close() })
+	return &tableWatch{t: t, rec: rec}
+}
+
+// dests returns the web service's destinations as "addr:port/weight",
+// sorted, or "" when it has none.
+func (w *tableWatch) dests(key ipvs.ServiceKey) string {
+	w.t.Helper()
+	tb, err := w.rec.Dump(context.Background())
+	must(w.t, err)
+	var out []string
+	for _, d := range tb[key].Destinations {
+		out = append(out, fmt.Sprintf("%s/%d", d.AddrPort(), d.Weight))
+	}
+	return strings.Join(out, " ")
+}
+
+// wait polls every 5 ms until the destinations of key are want, and
+// returns when that happened.
+func (w *tableWatch) wait(key ipvs.ServiceKey, want string, timeout time.Duration) time.Time {
+	w.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := w.dests(key)
+		if got == want {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("IPVS destinations of %s are %q after %v, want %q", key, got, timeout, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+const (
+	rs1  = "192.168.100.11:80/1"
+	rs2  = "192.168.100.12:80/1"
+	rs3  = "192.168.100.13:80/1"
+	all3 = rs1 + " " + rs2 + " " + rs3
+)
+
+// TestHealthRemove: a real server whose HTTP server stops leaves the
+// table within fall × interval + timeout, after which the client never
+// sees an error; started again, it comes back after rise successes.
+func TestHealthRemove(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "hrm", 3)
+	w := watchTable(t, l.director)
+	p := startTandem(t, l.director, "run", "-c", writeConfig(t, healthConfig("")), "--node", "director")
+	w.wait(webKey, all3, 5*time.Second)
+
+	l.http[1].stop()
+	stopped := time.Now()
+	gone := w.wait(webKey, rs1+" "+rs3, 5*time.Second)
+	took := gone.Sub(stopped)
+	t.Logf("rs2 stopped: out of the table after %v (bound fall×interval+timeout = %v)", took.Round(time.Millisecond), healthBound)
+	if took > healthBound+300*time.Millisecond {
+		t.Errorf("rs2 left after %v, want within %v (+300 ms slack)", took, healthBound)
+	}
+	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*to=down`, 0, time.Second)
+	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 100)
+	time.Sleep(800 * time.Millisecond)
+	loop.finish()
+	if len(loop.errs) > 0 || loop.ok == 0 || loop.bodies["This is real server 2"] > 0 {
+		t.Errorf("client after rs2 left: %d answers %v, errors %v", loop.ok, loop.bodies, loop.errs)
+	}
+	t.Logf("client after rs2 left: %d answers %v, 0 errors", loop.ok, loop.bodies)
+
+	l.http[1].start()
+	started := time.Now()
+	back := w.wait(webKey, all3, 5*time.Second)
+	t.Logf("rs2 started: back in the table after %v (rise 2 × 200 ms)", back.Sub(started).Round(time.Millisecond))
+	c := httpClient(l.client)
+	seen := map[string]bool{}
+	for i := 0; i < 6; i++ {
+		b, err := get(c, "http://"+vip+"/")
+		must(t, err)
+		seen[b] = true
+	}
+	if !seen["This is real server 2"] {
+		t.Errorf("rs2 back in the table but never answers: %v", seen)
+	}
+	p.waitLog(`ipvs updated.*reason=health`, 0, time.Second)
+	must(t, p.stop())
+}
+
+// TestHealthSorry: with every real server down the sorry server answers;
+// the first real server back replaces it.
+func TestHealthSorry(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "hsorry", 3)
+	sorry := l.addHost(t, "hsorry-sorry", 99)
+	serveHTTP(t, sorry, "192.168.100.99:80", "Sorry, come back later")
+	w := watchTable(t, l.director)
+	p := startTandem(t, l.director, "run", "-c", writeConfig(t, healthConfig("")), "--node", "director")
+	w.wait(webKey, all3, 5*time.Second)
+	for _, s := range l.http {
+		s.stop()
+	}
+	stopped := time.Now()
+	in := w.wait(webKey, "192.168.100.99:80/1", 5*time.Second)
+	t.Logf("all real servers stopped: sorry server alone after %v", in.Sub(stopped).Round(time.Millisecond))
+	c := httpClient(l.client)
+	for i := 0; i < 3; i++ {
+		b, err := get(c, "http://"+vip+"/")
+		if err != nil || b != "Sorry, come back later" {
+			t.Errorf("GET with every real server down: %q, %v; want the sorry server", b, err)
+		}
+	}
+	p.waitLog(`virtual server down: quorum lost`, 0, time.Second)
+	p.waitLog(`sorry server in`, 0, time.Second)
+
+	l.http[0].start()
+	w.wait(webKey, rs1, 5*time.Second)
+	for i := 0; i < 3; i++ {
+		b, err := get(c, "http://"+vip+"/")
+		if err != nil || b != "This is real server 1" {
+			t.Errorf("GET with rs1 back: %q, %v; want rs1", b, err)
+		}
+	}
+	p.waitLog(`sorry server out`, 0, time.Second)
+	p.waitLog(`virtual server up: quorum reached`, 0, time.Second)
+	must(t, p.stop())
+}
+
+// echoServer answers each line on a TCP connection with "name: line".
+func echoServer(t *testing.T, ns *netlab.NS, addr, name string) {
+	t.Helper()
+	ln, err := ns.Listen("tcp", addr)
+	must(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
+				}
+			}()
+		}
+	}()
+}
+
+// echo sends line on c and returns the answer.
+func echo(c net.Conn, r *bufio.Reader, line string) (string, error) {
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := fmt.Fprintln(c, line); err != nil {
+		return "", err
+	}
+	s, err := r.ReadString('\n')
+	return strings.TrimSpace(s), err
+}
+
+// TestHealthDrain: with on_failure = "drain", a real server whose health
+// endpoint fails stays with weight 0: an established connection to it
+// (a long-lived session on port 7, an echo service) goes on exchanging
+// messages, while new connections go to the other real servers.
+func TestHealthDrain(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "hdrain", 3)
+	for i, rs := range l.rs {
+		echoServer(t, rs, fmt.Sprintf("192.168.100.%d:7", 11+i), fmt.Sprintf("rs%d", i+1))
+	}
+	cfg := strings.Replace(healthConfig(`  on_failure = "drain"`), `"203.0.113.10:80"`, `"203.0.113.10:7"`, 1)
+	cfg = strings.ReplaceAll(cfg, `:80" }`, `:7" }`)
+	cfg = strings.Replace(cfg, `timeout  = "100ms"`, "timeout  = \"100ms\"\n    port     = 80", 1)
+	key := ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort(vip+":7"))
+	w := watchTable(t, l.director)
+	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
+	w.wait(key, "192.168.100.11:7/1 192.168.100.12:7/1 192.168.100.13:7/1", 5*time.Second)
+
+	ctx := context.Background()
+	conn, err := l.client.DialContext(ctx, "tcp", vip+":7")
+	must(t, err)
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	first, err := echo(conn, r, "hello")
+	must(t, err)
+	name, _, _ := strings.Cut(first, ":")
+	var n int
+	fmt.Sscanf(name, "rs%d", &n)
+	if n < 1 || n > 3 {
+		t.Fatalf("echo answered %q", first)
+	}
+	t.Logf("long-lived connection is on %s; stopping its HTTP server (the health endpoint)", name)
+	l.http[n-1].stop()
+	var want []string
+	for i := 1; i <= 3; i++ {
+		wt := 1
+		if i == n {
+			wt = 0
+		}
+		want = append(want, fmt.Sprintf("192.168.100.%d:7/%d", 10+i, wt))
+	}
+	w.wait(key, strings.Join(want, " "), 5*time.Second)
+	t.Logf("%s drained: %s", name, strings.Join(want, " "))
+	for i := 0; i < 10; i++ {
+		got, err := echo(conn, r, fmt.Sprintf("msg %d", i))
+		if err != nil || got != fmt.Sprintf("%s: msg %d", name, i) {
+			t.Fatalf("established connection while drained: %q, %v", got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := 0; i < 6; i++ {
+		c2, err := l.client.DialContext(ctx, "tcp", vip+":7")
+		must(t, err)
+		got, err := echo(c2, bufio.NewReader(c2), "new")
+		c2.Close()
+		if err != nil || strings.HasPrefix(got, name+":") {
+			t.Errorf("new connection %d while %s drained: %q, %v", i, name, got, err)
+		}
+	}
+	out := squash(ipvsadm(t, l.director, "-Ln"))
+	if !strings.Contains(out, fmt.Sprintf("192.168.100.%d:7 Masq 0 1", 10+n)) {
+		t.Errorf("ipvsadm does not show %s at weight 0 with its active connection:\n%s", name, out)
+	}
+	must(t, p.stop())
+}
+
+// TestHealthStart: tandem restarted over a table holding a real server
+// whose check now fails keeps it until the check's first verdict, then
+// removes it; the start itself writes nothing.
+func TestHealthStart(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "hstart", 3)
+	w := watchTable(t, l.director)
+	cfg := writeConfig(t, strings.Replace(healthConfig(""), `interval = "200ms"`, `interval = "1s"`, 1))
+	p := startTandem(t, l.director, "run", "-c", cfg, "--node", "director")
+	w.wait(webKey, all3, 5*time.Second)
+	must(t, p.stop())
+	l.http[2].stop()
+
+	p2 := startTandem(t, l.director, "run", "-c", cfg, "--node", "director")
+	start := time.Now()
+	if wr, _ := p2.reconciled(0); wr != 0 {
+		t.Errorf("start over the table wrote %d, want 0 (every real server adopted)", wr)
+	}
+	if got := w.dests(webKey); got != all3 {
+		t.Errorf("right after the start: %q, want all three kept until their first verdict", got)
+	}
+	gone := w.wait(webKey, rs1+" "+rs2, 5*time.Second)
+	t.Logf("rs3 kept until its first verdict, removed %v after the start (first probe at a random phase of the 1 s interval)", gone.Sub(start).Round(time.Millisecond))
+	p2.waitLog(`health check state changed.*192\.168\.100\.13:80.*from=unknown to=down`, 0, time.Second)
+	must(t, p2.stop())
+}
