@@ -1,12 +1,103 @@
 // Package vrrp owns the Virtual Router Redundancy Protocol between the two
 // directors: the codec (RFC 5798 VRRPv3 for IPv4 and IPv6, RFC 3768 VRRPv2
 // for IPv4), a pure state machine that takes events and the current time and
-// returns actions, and the edge that performs those actions (raw IP protocol
-// 112 sockets, VIPs through netlink, gratuitous ARP and unsolicited neighbour
-// advertisements).
+// returns actions, sync groups, and the edge that performs those actions
+// (raw IP protocol 112 sockets, VIPs through netlink, gratuitous ARP and
+// unsolicited neighbour advertisements).
 //
-// It is a placeholder in this release: cmd/tandem already has the place where
-// each node's instances are started and their transitions reach the main
-// loop; the protocol itself lands with the VRRP issue. It must not import
-// ipvs, healthcheck or conf.
+// It must not import ipvs, healthcheck or conf: the caller builds a Config
+// from the cluster file, and hears of transitions through the Transition
+// action. That keeps the protocol testable alone.
+//
+// # The codec
+//
+// Packet is one advertisement. Marshal fills the checksum: for VRRPv3 over
+// the IPv4 or IPv6 pseudo-header and the message (RFC 5798 §5.2.8, as
+// keepalived does for IPv4 too), for VRRPv2 over the message only (RFC 3768
+// §5.3.8). Parse checks version, type, length and checksum and returns
+// errors that wrap ErrTooShort, ErrVersion, ErrType, ErrLength,
+// ErrChecksum, ErrFamily or ErrInterval. The edge also drops adverts whose
+// TTL or hop limit is not TTL, and VRRPv2 adverts that fail
+// Packet.CheckAuth.
+//
+// # The state machine
+//
+// Machine follows RFC 5798 §6.4 (and RFC 3768 §6.4 for version 2) line by
+// line, in the manner of etcd raft's RawNode: it reads no clock, opens no
+// socket, starts no goroutine and draws no random number. Its states are
+// Initialize, Backup and Master, plus Fault, in which it takes no part
+// (keepalived's FAULT: interface down, tracker failing). The caller, the
+// runner, owns one goroutine per machine (or one for all) and loops:
+//
+//  1. Wait for the next event: an advert read from the socket (after
+//     Parse, the TTL check and CheckAuth), the timer, a priority change
+//     from tracking, Fail or Recover from interface and tracker watching,
+//     an order from a sync group, Startup or Shutdown.
+//  2. Call Step(now, event), now being the time of the event. For Timer,
+//     now must not be before the At of the last SetTimer; Step ignores a
+//     Timer that is early or whose SetTimer was replaced, so a runner need
+//     not worry about a timer racing a new one.
+//  3. Perform the returned actions in order, each before the next, as
+//     the list below says.
+//
+// The actions:
+//
+//   - SendAdvert: marshal a Packet with Action.Priority and the configured
+//     VRID, version, interval, addresses (and VRRPv2 password), and send it
+//     from the primary address with TTL 255 to the multicast group or to
+//     each unicast peer. Priority 0 means the master is leaving.
+//   - TakeVIPs: add the virtual addresses to the interface.
+//   - ReleaseVIPs: remove them.
+//   - Announce: send the gratuitous ARP / unsolicited NA burst for the
+//     virtual addresses (GARP count, interval, repeat). It always comes
+//     after TakeVIPs or while the addresses are held; the runner may
+//     rate-limit repeated bursts.
+//   - SetTimer: (re)arm the machine's single timer to deliver a Timer event
+//     at Action.At; a zero At stops it.
+//   - Transition: the state changed from Action.From to Action.To. Log it,
+//     run the notify hook, tell the main loop (the connection-sync role
+//     follows Master), and, if the machine is in a sync group, pass it to
+//     Group.Transition and Step the returned orders into the other members'
+//     machines at once, performing their actions the same way.
+//
+// Step emits Transition last, after the actions that make the new state
+// true (the addresses are held when MASTER is reported).
+//
+// Where the RFC leaves room, tandem chooses:
+//
+//   - A master that hears a lower advert (another master: a healed
+//     partition) re-asserts at once and announces again, as keepalived
+//     does, instead of discarding it. A master that steps down for a
+//     better one sends one last advert with its own priority, so the
+//     winner always hears a lower master and announces: ARP caches that
+//     followed the loser come back.
+//   - A master that hears priority 0 re-asserts (RFC) and announces.
+//   - A master that goes to Fault, or is ordered to Backup by its group,
+//     sends priority 0 first, like one that shuts down.
+//   - PreemptDelay (keepalived's preempt_delay): a backup follows a lower
+//     master for PreemptDelay after first hearing it, then discards its
+//     adverts, so it takes over one Master_Down_Interval later. A higher or
+//     equal advert restarts the delay.
+//   - PairHandover: a backup that hears priority 0 becomes master at once
+//     instead of after Skew_Time.
+//   - Skew_Time is computed exactly in nanoseconds, not in whole
+//     centiseconds. VRRPv2 adverts whose interval differs from the local one
+//     are ignored (RFC 3768 §7.1); VRRPv3 backups learn the master's.
+//   - SetPriority changes nothing at once: a master whose priority falls
+//     below a backup's stays master until the backup preempts (§6.4). The
+//     owner's priority (255) does not move, and others stay in 1..254.
+//   - Startup in Fault does nothing; Recover then starts the machine.
+//
+// # Sync groups
+//
+// Group makes the members of a sync group move together, as keepalived's
+// vrrp_sync_group: one becoming master pulls the others; one stepping
+// down or failing holds the others in Backup, so that they cannot
+// preempt their own peers and flap. See Group for the rules.
+//
+// # Concurrency
+//
+// Machine and Group are not safe for concurrent use: one goroutine owns a
+// machine, and the machines of one group with their Group. Packet is a
+// plain value.
 package vrrp
