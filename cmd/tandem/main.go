@@ -10,7 +10,10 @@
 // (ip_forward, send_redirects, masquerading), re-applies them every
 // --resync, reloads the file on SIGHUP (a bad file keeps the running
 // config) and exits on SIGTERM or SIGINT leaving the table in place, so
-// connections survive a restart.
+// connections survive a restart. It runs the node's VRRP instances
+// (VIPs, gratuitous ARPs, notify hooks) and, on SIGTERM, hands the VIPs
+// over (priority 0). --no-ipvs runs VRRP only, leaving IPVS alone, for
+// hosts without IPVS and for tests.
 package main
 
 import (
@@ -29,7 +32,7 @@ func main() {
 }
 
 const usage = `usage:
-  tandem run -c FILE [--node NAME] [--log-format text|json] [--log-level LEVEL] [--resync DURATION]
+  tandem run -c FILE [--node NAME] [--log-format text|json] [--log-level LEVEL] [--resync DURATION] [--no-ipvs]
   tandem check -c FILE
   tandem version
 `

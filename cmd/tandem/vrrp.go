@@ -2,22 +2,119 @@ package main
 
 import (
 	"context"
+	"reflect"
 
 	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/vrrp"
 )
 
-// The VRRP wiring: the node's instances (conf.Cluster.VRRP) run as
-// vrrp runners, and their transitions reach the main loop through d.post.
-// Until the VRRP issue lands, VIPs are the directors' static addresses
-// (director.static_vips) and these hooks have nothing to start.
+// The VRRP wiring: the node's instances (conf.Cluster.VRRP) run in one
+// vrrp.Runner, and their transitions reach the main loop through d.post,
+// which logs them (and, with connection sync, will set the sync daemon's
+// role there).
+//
+// Reload keeps the runner untouched when the VRRP part of the file (as
+// this node sees it) is unchanged; otherwise the runner is stopped
+// gracefully (masters hand over with priority 0) and a new one started.
+
+// vrrpRun is the running VRRP runner and the options it was built from.
+type vrrpRun struct {
+	runner *vrrp.Runner
+	opts   vrrp.Options // without callbacks: compared on reload
+}
+
+// vrrpOptions are the runner's options for node n of c (callbacks unset).
+// Primary addresses are left zero: the runner finds them on the
+// interfaces.
+func vrrpOptions(c *conf.Cluster, n *conf.Node) vrrp.Options {
+	var o vrrp.Options
+	for i := range c.VRRP {
+		v := &c.VRRP[i]
+		o.Instances = append(o.Instances, vrrp.Instance{
+			Name:      v.Name,
+			Interface: v.Interface,
+			Config: vrrp.Config{
+				VRID:           v.VRID,
+				Version:        v.Version,
+				Priority:       v.PriorityOf(n),
+				AdvertInterval: v.AdvertInterval,
+				Preempt:        v.Preempt,
+				PreemptDelay:   v.PreemptDelay,
+				Accept:         v.Accept,
+				PairHandover:   v.PairHandover,
+			},
+			Addresses:       v.Addresses,
+			UnicastPeers:    v.UnicastPeers,
+			AuthPass:        v.AuthPass,
+			TrackInterfaces: v.TrackInterfaces,
+			TrackScripts:    v.TrackScripts,
+			GARP:            vrrp.GARP(v.GARP),
+			Notify:          v.Notify,
+		})
+	}
+	for _, g := range c.SyncGroups {
+		o.SyncGroups = append(o.SyncGroups, vrrp.SyncGroup{Name: g.Name, Instances: g.Instances, Notify: g.Notify})
+	}
+	for _, s := range c.TrackScripts {
+		o.TrackScripts = append(o.TrackScripts, vrrp.TrackScript{
+			Name: s.Name, Command: s.Command, Interval: s.Interval, Timeout: s.Timeout,
+			Weight: s.Weight, Rise: s.Rise, Fall: s.Fall,
+		})
+	}
+	return o
+}
 
 func (d *daemon) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) error {
-	if len(c.VRRP) > 0 {
-		d.log.Warn("vrrp instances are parsed but not run yet: this build holds no VIPs", "instances", len(c.VRRP))
+	opts := vrrpOptions(c, n)
+	if len(opts.Instances) == 0 {
+		return nil
 	}
+	run := opts
+	run.Log = d.log.With("component", "vrrp")
+	run.OnTransition = func(inst string, from, to vrrp.State, prio uint8) {
+		line := func() {
+			d.log.Info("vrrp transition", "instance", inst, "from", from.String(), "to", to.String(), "priority", prio)
+		}
+		if ctx.Err() != nil { // the main loop is gone (shutting down)
+			line()
+			return
+		}
+		d.post(ctx, line)
+	}
+	r, err := vrrp.NewRunner(run)
+	if err != nil {
+		return err
+	}
+	if err := r.Start(); err != nil {
+		return err
+	}
+	d.vrrp = &vrrpRun{runner: r, opts: opts}
+	d.log.Info("vrrp started", "instances", len(opts.Instances), "sync_groups", len(opts.SyncGroups))
 	return nil
 }
 
-func (d *daemon) reloadVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) {}
+func (d *daemon) reloadVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) {
+	var old vrrp.Options
+	if d.vrrp != nil {
+		old = d.vrrp.opts
+	}
+	if reflect.DeepEqual(old, vrrpOptions(c, n)) {
+		return
+	}
+	d.log.Info("vrrp config changed: restarting the vrrp runner")
+	d.stopVRRP()
+	if err := d.startVRRP(ctx, c, n); err != nil {
+		d.log.Error("vrrp not restarted", "err", err)
+	}
+}
 
-func (d *daemon) stopVRRP() {}
+// stopVRRP hands over gracefully: every master sends priority 0 and
+// releases its addresses.
+func (d *daemon) stopVRRP() {
+	if d.vrrp == nil {
+		return
+	}
+	d.vrrp.runner.Stop()
+	d.vrrp = nil
+	d.log.Info("vrrp stopped", "addresses", "released")
+}
