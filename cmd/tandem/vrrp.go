@@ -74,6 +74,7 @@ func (d *daemon) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) e
 	run.OnTransition = func(inst string, from, to vrrp.State, prio uint8) {
 		line := func() {
 			d.log.Info("vrrp transition", "instance", inst, "from", from.String(), "to", to.String(), "priority", prio)
+			d.onTransition(inst, from, to)
 		}
 		if ctx.Err() != nil { // the main loop is gone (shutting down)
 			line()
@@ -118,3 +119,7 @@ func (d *daemon) stopVRRP() {
 	d.vrrp = nil
 	d.log.Info("vrrp stopped", "addresses", "released")
 }
+
+// onTransition is where the daemon acts on a VRRP state change beyond
+// logging it: the IPVS connection-sync daemon's role follows it (sync.go).
+func (d *daemon) onTransition(inst string, from, to vrrp.State) {}
