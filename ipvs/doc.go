@@ -59,6 +59,17 @@
 // in the lab the table tandem writes is read back through moby/ipvs and
 // ipvsadm, as independent witnesses (integration/scenarios).
 //
+// # Connection sync and timeouts
+//
+// A [Control] ([OpenControl]) has a socket of its own for the IPVS
+// settings outside the table: the kernel's connection-sync daemons
+// (IPVS_CMD_NEW_DAEMON, DEL_DAEMON and GET_DAEMON, which moby/ipvs
+// declares but never sends) and the TCP, TCP-FIN and UDP timeouts
+// (IPVS_CMD_SET_CONFIG, GET_CONFIG). [DiffDaemons] is the pure part:
+// running daemons and wanted ones in, roles to stop and daemons to start
+// out; [Control.SetDaemons] reads, diffs and applies, so a second call
+// writes nothing. A Control is safe for concurrent use.
+//
 // The director settings ([ApplyDirector], [ApplySysctls], [ApplyMasquerade],
 // [RemoveMasquerade]) are plain functions for the main loop to call; they take
 // no locks, and two concurrent calls may race on the same files.

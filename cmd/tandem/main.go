@@ -4,6 +4,8 @@
 //	tandem run -c FILE [--node NAME]   apply the file and keep it applied
 //	tandem check -c FILE               validate the file: exit 0, or print
 //	                                   every diagnostic and exit 1
+//	tandem realserver -c FILE          prepare this host as a DR/TUN real
+//	                                   server of the file (--undo reverts)
 //	tandem version                     print the version
 //
 // `run` programs the kernel's IPVS table and the director's settings
@@ -13,7 +15,9 @@
 // connections survive a restart. It runs the node's VRRP instances
 // (VIPs, gratuitous ARPs, notify hooks) and, on SIGTERM, hands the VIPs
 // over (priority 0). --no-ipvs runs VRRP only, leaving IPVS alone, for
-// hosts without IPVS and for tests.
+// hosts without IPVS and for tests. --realtime and --lock-memory are
+// keepalived's vrrp_rt_priority and vrrp_no_swap: SCHED_RR for the whole
+// process and mlockall, against false failovers on a loaded host.
 package main
 
 import (
@@ -33,7 +37,10 @@ func main() {
 
 const usage = `usage:
   tandem run -c FILE [--node NAME] [--log-format text|json] [--log-level LEVEL] [--resync DURATION] [--no-ipvs]
+             [--realtime PRIORITY] [--lock-memory]
   tandem check -c FILE
+  tandem realserver (-c FILE [--name NAME | --address IP] | --mode dr|tun --vip ADDR...) [-n] [--state FILE]
+  tandem realserver --undo [--state FILE]
   tandem version
 `
 
@@ -47,6 +54,8 @@ func tandem(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "realserver":
+		return cmdRealServer(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tandem", versionString())
 		return 0

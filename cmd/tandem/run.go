@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/ipvs"
+	"github.com/tandem-lb/tandem/vrrp"
 )
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -25,6 +26,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	resync := fs.Duration("resync", 30*time.Second, "re-read the kernel and repair drift this often")
 	noIPVS := fs.Bool("no-ipvs", false, "VRRP only: leave IPVS alone (hosts without IPVS, tests)")
+	realtime := fs.Int("realtime", 0, "run under SCHED_RR at this priority, 1..99 (keepalived's vrrp_rt_priority); 0 = off")
+	lockMemory := fs.Bool("lock-memory", false, "lock the process's memory against swapping (keepalived's vrrp_no_swap)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -32,6 +35,20 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "tandem:", err)
 		return 2
+	}
+	if *realtime != 0 {
+		if err := vrrp.SetRealtime(*realtime); err != nil {
+			log.Error("tandem not started", "err", err)
+			return 1
+		}
+		log.Info("real-time scheduling", "policy", "SCHED_RR", "priority", *realtime)
+	}
+	if *lockMemory {
+		if err := vrrp.LockMemory(); err != nil {
+			log.Error("tandem not started", "err", err)
+			return 1
+		}
+		log.Info("memory locked")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -80,7 +97,8 @@ type daemon struct {
 
 	want   ipvs.Table // the running config's table
 	rec    *ipvs.Reconciler
-	health *health // the checks' state (health.go)
+	health *health   // the checks' state (health.go)
+	sync   *connSync // sync daemons and timeouts (sync.go)
 
 	// events carries work posted by other goroutines to run on the loop.
 	events chan func()
@@ -104,6 +122,10 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
 			return err
 		}
 		defer d.rec.Close() // never flushes: the table stays for the next start
+		if d.syncState().ctl, err = ipvs.OpenControl(""); err != nil {
+			return err
+		}
+		defer d.closeSync() // after stopVRRP: stops the sync master, keeps the backup
 	}
 	d.log.Info("tandem starting", "version", versionString(), "node", node.Name, "file", d.path,
 		"virtual_servers", len(c.VirtualServers))
@@ -133,6 +155,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) error {
 			if err := d.apply(ctx, nil, false); err != nil {
 				d.log.Error("resync failed", "err", err)
 			}
+			d.resyncSync()
 		}
 	}
 }
@@ -196,6 +219,7 @@ func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node) er
 	for _, ch := range changed {
 		d.log.Info("director setting", "changed", ch)
 	}
+	d.adoptSync(c)
 	return d.apply(ctx, want, true, retire...)
 }
 

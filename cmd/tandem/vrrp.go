@@ -10,8 +10,8 @@ import (
 
 // The VRRP wiring: the node's instances (conf.Cluster.VRRP) run in one
 // vrrp.Runner, and their transitions reach the main loop through d.post,
-// which logs them (and, with connection sync, will set the sync daemon's
-// role there).
+// which logs them and hands them to onTransition (sync.go: the IPVS
+// connection-sync daemons' roles).
 //
 // Reload keeps the runner untouched when the VRRP part of the file (as
 // this node sees it) is unchanged; otherwise the runner is stopped
@@ -119,7 +119,3 @@ func (d *daemon) stopVRRP() {
 	d.vrrp = nil
 	d.log.Info("vrrp stopped", "addresses", "released")
 }
-
-// onTransition is where the daemon acts on a VRRP state change beyond
-// logging it: the IPVS connection-sync daemon's role follows it (sync.go).
-func (d *daemon) onTransition(inst string, from, to vrrp.State) {}

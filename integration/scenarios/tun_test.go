@@ -1,0 +1,55 @@
+package scenarios
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTUN: IP-in-IP tunnelling. The real servers sit on a subnet the
+// director reaches only through the router; `tandem realserver` puts the
+// VIP on tunl0, brings it up and relaxes the strict reverse-path filter
+// the real servers start with (a decapsulated packet arrives on tunl0,
+// its answer leaves on eth0). The director encapsulates to the real
+// servers' own addresses; they answer the client directly.
+func TestTUN(t *testing.T) {
+	vmOnly(t)
+	l := newRoutedLab(t, "tun", "tun", 2)
+	for _, rs := range l.rs {
+		must(t, rs.Sysctl("net/ipv4/conf/all/rp_filter", "1")) // as many distributions ship
+	}
+	cfg := writeConfig(t, routedConfig("tun", l.rsAddr))
+	say(t, "$ cat cluster.hcl%s", routedConfig("tun", l.rsAddr))
+	states := prepareRealServers(t, l, cfg, "added "+drVIP+"/32 to tunl0 (tun)")
+	for i, rs := range l.rs {
+		for key, want := range map[string]string{
+			"net/ipv4/conf/all/rp_filter":   "2",
+			"net/ipv4/conf/tunl0/rp_filter": "0",
+			"net/ipv4/conf/all/arp_ignore":  "1",
+		} {
+			if v, _ := rs.ReadSysctl(key); strings.TrimSpace(v) != want {
+				t.Errorf("rs%d: %s = %q, want %s", i+1, key, strings.TrimSpace(v), want)
+			}
+		}
+	}
+
+	p := startTandem(t, l.director, "run", "-c", cfg, "--node", "director")
+	p.reconciled(0)
+	out := waitIPVS(t, l.director, `10\.0\.1\.11:80 Tunnel 1 .*10\.0\.1\.12:80 Tunnel 1`, 10*time.Second, "-Ln")
+	say(t, "director$ ipvsadm -Ln\n%s", strings.TrimRight(out, "\n"))
+	alternates(t, l)
+	inboundOnly(t, l)
+	must(t, p.stop())
+	undoRealServers(t, l, states, "tunl0")
+	for i, rs := range l.rs {
+		if v, _ := rs.ReadSysctl("net/ipv4/conf/all/rp_filter"); strings.TrimSpace(v) != "1" {
+			t.Errorf("rs%d: rp_filter %q after undo, want 1 restored", i+1, strings.TrimSpace(v))
+		}
+		link, err := rs.Netlink().LinkByName("tunl0")
+		must(t, err)
+		if link.Attrs().Flags&net.FlagUp != 0 {
+			t.Errorf("rs%d: tunl0 still up after undo", i+1)
+		}
+	}
+}

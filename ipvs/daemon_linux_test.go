@@ -1,0 +1,119 @@
+package ipvs
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// TestKernelControl starts, reads back and stops sync daemons and sets the
+// timeouts on the real kernel, in a throwaway network namespace with a
+// dummy interface for the daemons. It needs root, ip_vs and dummy; the
+// lab VM has them.
+func TestKernelControl(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
+		t.Skip("no IPVS in this kernel (/proc/net/ip_vs missing)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := netns.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	setup := func() error {
+		if err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "sync0", MTU: 1500}}); err != nil {
+			return err
+		}
+		for _, name := range []string{"lo", "sync0"} {
+			l, err := netlink.LinkByName(name)
+			if err == nil {
+				err = netlink.LinkSetUp(l)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	setupErr := setup()
+	ctl, openErr := OpenControl("")
+	if err := netns.Set(orig); err != nil {
+		t.Fatalf("back to original netns: %v", err)
+	}
+	runtime.UnlockOSThread()
+	if setupErr != nil {
+		t.Fatalf("dummy interface: %v", setupErr)
+	}
+	if openErr != nil {
+		t.Fatal(openErr)
+	}
+	defer ctl.Close()
+
+	backup := Daemon{State: DaemonBackup, Interface: "sync0", SyncID: 42}
+	master := Daemon{State: DaemonMaster, Interface: "sync0", SyncID: 42}
+	ch, err := ctl.SetDaemons([]Daemon{backup, master})
+	if err != nil || len(ch) != 2 {
+		t.Fatalf("start both: %v, %v", ch, err)
+	}
+	ds, err := ctl.Daemons()
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Daemons = %v, %v; want master and backup", ds, err)
+	}
+	for _, d := range ds {
+		t.Logf("running: %+v", d)
+		if d.Interface != "sync0" || d.SyncID != 42 || d.Port != 8848 {
+			t.Errorf("read back %+v", d)
+		}
+	}
+	if ch, err := ctl.SetDaemons([]Daemon{backup, master}); err != nil || len(ch) != 0 {
+		t.Errorf("second SetDaemons changed %v, %v", ch, err)
+	}
+	if err := ctl.StartDaemon(master); !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("second master: %v, want EEXIST", err)
+	}
+	if err := ctl.StartDaemon(Daemon{State: DaemonMaster, Interface: "nosuch0"}); err == nil {
+		t.Error("a daemon on a missing interface started")
+	}
+	if ch, err := ctl.SetDaemons([]Daemon{backup}, DaemonMaster); err != nil || len(ch) != 1 {
+		t.Errorf("stop master: %v, %v", ch, err)
+	}
+	if ds, err := ctl.Daemons(); err != nil || len(ds) != 1 || ds[0].State != DaemonBackup {
+		t.Errorf("after stopping the master: %v, %v", ds, err)
+	}
+	if err := ctl.StopDaemon(DaemonMaster); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("stop a stopped master: %v, want ESRCH", err)
+	}
+	if err := ctl.StopDaemon(DaemonBackup); err != nil {
+		t.Error(err)
+	}
+
+	before, err := ctl.Timeouts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel timeouts: %v", before)
+	want := Timeouts{TCP: 2 * time.Hour, UDP: 45 * time.Second}
+	if _, changed, err := ctl.SetTimeouts(want); err != nil || !changed {
+		t.Fatalf("SetTimeouts: %v, %v", changed, err)
+	}
+	got, err := ctl.Timeouts()
+	if err != nil || got != (Timeouts{TCP: 2 * time.Hour, TCPFin: before.TCPFin, UDP: 45 * time.Second}) {
+		t.Errorf("after SetTimeouts: %v, %v (tcp_fin must stay %v)", got, err, before.TCPFin)
+	}
+	if _, changed, err := ctl.SetTimeouts(want); err != nil || changed {
+		t.Errorf("second SetTimeouts: changed %v, %v", changed, err)
+	}
+}
