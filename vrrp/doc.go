@@ -88,6 +88,25 @@
 //     owner's priority (255) does not move, and others stay in 1..254.
 //   - Startup in Fault does nothing; Recover then starts the machine.
 //
+// # The edge: Runner
+//
+// Runner is the caller of Machine.Step in tandem: the loop above, for
+// every instance of a node. Its goroutine owns the machines and the sync
+// Groups and performs the actions; one reader goroutine per interface and
+// family parses adverts (Conn, Parse, the TTL check, CheckAuth, unicast
+// peers) and posts them to it; the machine's timer is a time.Timer armed
+// on the earliest SetTimer; NetlinkVIPs, Announcer and NetlinkLinks are
+// its VIP, GARP/NA and link edges (each replaceable in Options for tests);
+// notify hooks and Options.OnTransition run off the loop, in order.
+// cmd/tandem builds the Runner's Options from the cluster file and logs
+// its transitions.
+//
+// On a loaded host a late timer or a late read makes a backup believe the
+// master dead. SetRealtime (SCHED_RR for the whole process: in Go a timer
+// or a socket wakes a goroutine through whichever runtime thread polls)
+// and LockMemory (mlockall) are keepalived's vrrp_rt_priority and
+// vrrp_no_swap; `tandem run --realtime N --lock-memory` uses them.
+//
 // # Sync groups
 //
 // Group makes the members of a sync group move together, as keepalived's

@@ -316,15 +316,18 @@ func WriteConfig(t testing.TB, hcl string) string {
 	return p
 }
 
-// Proc is a `tandem run` started by the lab.
+// Proc is a `tandem run` (or a keepalived) started by the lab.
 type Proc struct {
-	t    testing.TB
-	Name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  []string
-	more chan struct{}
-	done chan struct{}
+	t        testing.TB
+	Name     string // the director
+	What     string // "tandem" or "keepalived"
+	cmd      *exec.Cmd
+	kids     func() []int // children to kill first (keepalived's VRRP process)
+	termOnce sync.Once
+	mu       sync.Mutex
+	log      []string
+	more     chan struct{}
+	done     chan struct{}
 }
 
 // Start runs `tandem run -c config --node <d.Name> --no-ipvs` plus args
@@ -333,11 +336,19 @@ type Proc struct {
 func (l *Lab) Start(d *Director, config string, args ...string) *Proc {
 	l.T.Helper()
 	argv := append([]string{l.Tandem, "run", "-c", config, "--node", d.Name, "--no-ipvs", "--log-level", "debug"}, args...)
-	cmd := d.NS.Command(context.Background(), argv...) // nsenter execs tandem: same pid
+	return l.spawn(d, "tandem", argv, nil)
+}
+
+// spawn runs argv in d's namespace (nsenter execs it: same pid) and
+// collects its output; kids returns the pids of its children to kill
+// before it (Kill).
+func (l *Lab) spawn(d *Director, what string, argv []string, kids func() []int) *Proc {
+	l.T.Helper()
+	cmd := d.NS.Command(context.Background(), argv...)
 	stderr, err := cmd.StderrPipe()
 	must(l.T, err)
 	cmd.Stdout = cmd.Stderr
-	p := &Proc{t: l.T, Name: d.Name, cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &Proc{t: l.T, Name: d.Name, What: what, cmd: cmd, kids: kids, more: make(chan struct{}, 1), done: make(chan struct{})}
 	must(l.T, cmd.Start())
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -356,7 +367,7 @@ func (l *Lab) Start(d *Director, config string, args ...string) *Proc {
 	l.T.Cleanup(func() {
 		p.Stop()
 		if l.T.Failed() {
-			l.T.Logf("%s's tandem log:\n%s", p.Name, p.Log())
+			l.T.Logf("%s's %s log:\n%s", p.Name, p.What, p.Log())
 		}
 	})
 	return p
@@ -424,9 +435,9 @@ func (p *Proc) WaitLog(re string, from int, timeout time.Duration) int {
 				}
 			}
 			p.mu.Unlock()
-			p.t.Fatalf("%s's tandem exited (%v) before logging %q", p.Name, p.cmd.ProcessState, re)
+			p.t.Fatalf("%s's %s exited (%v) before logging %q", p.Name, p.What, p.cmd.ProcessState, re)
 		case <-deadline:
-			p.t.Fatalf("%s's tandem logged no %q within %v", p.Name, re, timeout)
+			p.t.Fatalf("%s's %s logged no %q within %v", p.Name, p.What, re, timeout)
 		}
 	}
 }
@@ -438,27 +449,51 @@ func (p *Proc) Kill() {
 		return
 	default:
 	}
+	if p.kids != nil {
+		for _, pid := range p.kids() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 	p.cmd.Process.Kill()
 	<-p.done
 }
 
-// Stop sends SIGTERM and waits for a clean exit (SIGKILL after 10 s).
+// Pid returns the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Pids returns the process id and its children's (keepalived's VRRP
+// process).
+func (p *Proc) Pids() []int {
+	pids := []int{p.Pid()}
+	if p.kids != nil {
+		pids = append(pids, p.kids()...)
+	}
+	return pids
+}
+
+// Term sends SIGTERM and returns at once; Stop then waits for the exit.
+func (p *Proc) Term() {
+	p.termOnce.Do(func() { p.cmd.Process.Signal(syscall.SIGTERM) })
+}
+
+// Stop sends SIGTERM (unless Term did) and waits for a clean exit
+// (SIGKILL after 10 s).
 func (p *Proc) Stop() error {
 	select {
 	case <-p.done:
 		return nil
 	default:
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Term()
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
 		p.cmd.Process.Kill()
 		<-p.done
-		return fmt.Errorf("%s's tandem did not stop within 10s of SIGTERM", p.Name)
+		return fmt.Errorf("%s's %s did not stop within 10s of SIGTERM", p.Name, p.What)
 	}
 	if !p.cmd.ProcessState.Success() {
-		return fmt.Errorf("%s's tandem exited: %v", p.Name, p.cmd.ProcessState)
+		return fmt.Errorf("%s's %s exited: %v", p.Name, p.What, p.cmd.ProcessState)
 	}
 	return nil
 }

@@ -360,6 +360,7 @@ vrrp "public6" {
 // with the wrong password cannot take over, and the pair still fails
 // over.
 func TestV2UnicastAuth(t *testing.T) {
+	t.Parallel() // slow (1 s adverts): overlaps with the keepalived interop
 	l := lab(t, "tvl-v2")
 	cfg := func(pass string) string {
 		return WriteConfig(t, `
