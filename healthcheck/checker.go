@@ -20,6 +20,20 @@ type Checker interface {
 	String() string
 }
 
+// asyncChecker is a Checker whose probes need no goroutine of their own
+// (tcp on Linux, see tcp_linux.go). start begins one probe that ends by
+// deadline and calls done exactly once with its result: before start
+// returns when the probe ended at once (start then returns nil), later
+// otherwise, from another goroutine. The handle aborts the probe: done is
+// then called with an error, at once, unless the probe has ended.
+type asyncChecker interface {
+	Checker
+	start(deadline time.Time, done func(error)) probeHandle
+}
+
+// probeHandle aborts a probe in flight (see asyncChecker).
+type probeHandle interface{ abort() }
+
 // NewChecker builds the Checker for s (normalised). It fails on an invalid
 // Spec (see Spec.Validate) or an unreadable CA file.
 func NewChecker(s Spec) (Checker, error) {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -193,8 +192,11 @@ type ID string
 // ID returns the ID of s.
 func (s Spec) ID() ID {
 	s = s.Normalize()
-	h := sha256.New()
-	w := idWriter{h: h}
+	// The encoding is built in one buffer and hashed once: the daemon
+	// computes IDs for every real server of a virtual server each time a
+	// verdict touches it.
+	var buf [256]byte
+	w := &idWriter{b: buf[:0]}
 	w.str(string(s.Kind))
 	w.str(s.Target.String())
 	w.str(s.Source.String())
@@ -230,26 +232,25 @@ func (s Spec) ID() ID {
 		b.WriteString(s.Source.String())
 	}
 	b.WriteString("#")
-	b.WriteString(hex.EncodeToString(h.Sum(nil)[:8]))
+	sum := sha256.Sum256(w.b)
+	b.WriteString(hex.EncodeToString(sum[:8]))
 	return ID(b.String())
 }
 
 // idWriter writes length-prefixed fields, so that no two different Specs
 // share an encoding.
-type idWriter struct{ h hash.Hash }
+type idWriter struct{ b []byte }
 
-func (w idWriter) int(v int64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(v))
-	w.h.Write(b[:])
+func (w *idWriter) int(v int64) {
+	w.b = binary.BigEndian.AppendUint64(w.b, uint64(v))
 }
 
-func (w idWriter) str(s string) {
+func (w *idWriter) str(s string) {
 	w.int(int64(len(s)))
-	w.h.Write([]byte(s))
+	w.b = append(w.b, s...)
 }
 
-func (w idWriter) bool(v bool) {
+func (w *idWriter) bool(v bool) {
 	if v {
 		w.int(1)
 	} else {

@@ -7,11 +7,15 @@ import (
 )
 
 // tcpChecker connects to the target and closes the connection at once.
+// On Linux its probes run on the package's connect poller (tcp_linux.go);
+// elsewhere, and for targets the poller cannot address, through a
+// net.Dialer.
 type tcpChecker struct {
 	target  string
 	timeout time.Duration
 	dialer  *net.Dialer
 	name    string
+	raw     *rawTarget // nil: dial through dialer
 }
 
 func newTCPChecker(s Spec) *tcpChecker {
@@ -20,16 +24,17 @@ func newTCPChecker(s Spec) *tcpChecker {
 		timeout: s.Timeout,
 		dialer:  dialer(s),
 		name:    "tcp " + s.Target.String(),
+		raw:     newRawTarget(s),
 	}
 }
 
 func (c *tcpChecker) String() string { return c.name }
 
-// Check succeeds when the three-way handshake completes. The connection is
+// dial succeeds when the three-way handshake completes. The connection is
 // closed with a reset (SO_LINGER 0), as HAProxy's checks do: at thousands of
 // probes a second, a normal close would leave a TIME_WAIT socket on the
 // director for every probe.
-func (c *tcpChecker) Check(ctx context.Context) error {
+func (c *tcpChecker) dial(ctx context.Context) error {
 	ctx, cancel := deadline(ctx, c.timeout)
 	defer cancel()
 	conn, err := c.dialer.DialContext(ctx, "tcp", c.target)
