@@ -290,6 +290,28 @@ vrrp "x" {
   addresses     = ["203.0.113.20/24"]
   track_scripts = ["db_alive"]
 }`, wantErr: `there is no track_script "db_alive"`, line: 5, col: 20},
+		{name: "unknown tracked virtual_server", src: `
+vrrp "x" {
+  vrid                  = 60
+  interface             = "eth0"
+  addresses             = ["203.0.113.20/24"]
+  track_virtual_servers = { webb = -50 }
+}`, wantErr: `there is no virtual_server "webb"`, line: 5, col: 29},
+		{name: "tracked virtual_server weight not negative", src: `
+vrrp "x" {
+  vrid                  = 60
+  interface             = "eth0"
+  addresses             = ["203.0.113.20/24"]
+  track_virtual_servers = { web = 10 }
+}
+virtual_server "web" { address = "203.0.113.20:80" }`, wantErr: "-254", line: 5, col: 35},
+		{name: "track_virtual_servers not a map", src: `
+vrrp "x" {
+  vrid                  = 60
+  interface             = "eth0"
+  addresses             = ["203.0.113.20/24"]
+  track_virtual_servers = ["web"]
+}`, wantErr: "track_virtual_servers must be a map", line: 5, col: 27},
 		{name: "track_interface not on node", src: `
 node "director3" { interfaces = ["eth0", "eth1"] }
 vrrp "x" {
@@ -1055,6 +1077,9 @@ func TestFullSchema(t *testing.T) {
 	}
 	if got := c.VirtualServers[1].RealServers[0].Address.String(); got != "192.168.100.21:9000" {
 		t.Errorf("b1 address = %s", got)
+	}
+	if got := c.VRRP[0].TrackVirtualServers; len(got) != 1 || got["web"] != -60 {
+		t.Errorf("track_virtual_servers = %v, want web: -60", got)
 	}
 }
 

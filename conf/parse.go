@@ -92,7 +92,7 @@ var (
 	nodeSchema     = schema([]string{"hostname", "priority", "interfaces"})
 	vrrpSchema     = schema([]string{"vrid", "interface", "addresses", "version", "advert_interval",
 		"preempt", "preempt_delay", "accept", "unicast_peers", "priorities", "auth_pass",
-		"track_interfaces", "track_scripts", "notify", "pair_handover"}, blk("garp"))
+		"track_interfaces", "track_scripts", "track_virtual_servers", "notify", "pair_handover"}, blk("garp"))
 	garpSchema        = schema([]string{"count", "interval", "repeat_count", "repeat_after", "refresh"})
 	syncGroupSchema   = schema([]string{"instances", "notify"})
 	trackScriptSchema = schema([]string{"command", "interval", "timeout", "weight", "rise", "fall"})
@@ -211,6 +211,14 @@ type parser struct {
 	// vipsKnown is false when an address list failed to decode, so that
 	// "VIP not covered" is not reported for a VIP lost to that error.
 	vipsKnown bool
+	// vsRefs are virtual server names referenced by vrrp blocks, checked
+	// once the virtual servers are decoded.
+	vsRefs []vsRef
+}
+
+type vsRef struct {
+	name string
+	rng  hcl.Range
 }
 
 func newParser() *parser {
@@ -252,6 +260,11 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 	}
 	for _, b := range bd.blocks["virtual_server"] {
 		p.virtualServer(b)
+	}
+	for _, r := range p.vsRefs {
+		if _, ok := p.vsNames[r.name]; !ok {
+			p.errf(r.rng, "Unknown virtual_server", "track_virtual_servers: there is no virtual_server %q. Hint: known virtual servers: %s.", r.name, known(p.vsNames))
+		}
 	}
 	return &p.c
 }
@@ -425,6 +438,9 @@ func (p *parser) vrrp(b *hcl.Block) {
 			}
 		}
 	}
+	if a := bd.attrs["track_virtual_servers"]; a != nil {
+		v.TrackVirtualServers = p.trackVirtualServers(a)
+	}
 	if a := bd.attrs["track_scripts"]; a != nil {
 		items, _ := p.strList(a)
 		for _, it := range items {
@@ -477,6 +493,32 @@ func (p *parser) priorities(a *hcl.Attribute) map[string]uint8 {
 		}
 		if n, ok := p.intExpr("priorities."+name, kv.Value, 1, 254); ok {
 			out[name] = uint8(n)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// trackVirtualServers decodes track_virtual_servers = { name = weight };
+// the names are checked after the virtual servers are decoded.
+func (p *parser) trackVirtualServers(a *hcl.Attribute) map[string]int {
+	pairs, diags := hcl.ExprMap(a.Expr)
+	if diags.HasErrors() {
+		p.errf(a.Expr.Range(), "Incorrect attribute value type", "track_virtual_servers must be a map of virtual_server name to a negative weight. Hint: write track_virtual_servers = { web = -60 }.")
+		return nil
+	}
+	out := map[string]int{}
+	seen := map[string]hcl.Range{}
+	for _, kv := range pairs {
+		name, ok := p.strExpr("track_virtual_servers key", kv.Key)
+		if !ok || !p.unique(seen, name, kv.Key.Range(), "Duplicate key", fmt.Sprintf("weight for virtual_server %q", name), "track each virtual server once.") {
+			continue
+		}
+		p.vsRefs = append(p.vsRefs, vsRef{name, kv.Key.Range()})
+		if n, ok := p.intExpr("track_virtual_servers."+name, kv.Value, -254, -1); ok {
+			out[name] = int(n)
 		}
 	}
 	if len(out) == 0 {

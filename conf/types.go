@@ -127,6 +127,12 @@ type VRRPInstance struct {
 	TrackInterfaces []string
 	// TrackScripts name TrackScript blocks whose results change the priority.
 	TrackScripts []string
+	// TrackVirtualServers lowers the priority by a weight (a negative
+	// number, -254..-1) while the named virtual server has lost its quorum
+	// (its healthy real servers weigh less than its quorum): the director
+	// whose backends are down hands the VIPs to one whose backends are up.
+	// Nil when empty.
+	TrackVirtualServers map[string]int
 	GARP         GARP
 	// Notify is an argv run on every transition; nil when not set.
 	Notify []string

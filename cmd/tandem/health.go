@@ -102,6 +102,7 @@ func (d *daemon) desired(c *conf.Cluster) ipvs.Table {
 	for _, sh := range st {
 		d.noteService(sh)
 	}
+	d.trackQuorum()
 	return t
 }
 
@@ -313,6 +314,7 @@ func (d *daemon) recompute(idx []int) []ipvs.Service {
 		d.want[s.Key] = s
 		svcs = append(svcs, s)
 	}
+	d.trackQuorum()
 	return svcs
 }
 

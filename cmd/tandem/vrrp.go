@@ -90,6 +90,7 @@ func (d *daemon) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) e
 		return err
 	}
 	d.vrrp = &vrrpRun{runner: r, opts: opts}
+	d.trackQuorum()
 	d.log.Info("vrrp started", "instances", len(opts.Instances), "sync_groups", len(opts.SyncGroups))
 	return nil
 }

@@ -52,6 +52,7 @@ vrrp "public" {
   auth_pass        = "secret"
   track_interfaces = ["eth1"]
   track_scripts    = ["db_alive"]
+  track_virtual_servers = { web = -60 }
   notify           = ["/usr/local/bin/notify"]
   pair_handover    = false
 

@@ -1,0 +1,30 @@
+package main
+
+// trackQuorum gives every VRRP instance with track_virtual_servers the
+// priority adjustment its tracked virtual servers call for: the sum of the
+// weights of those that have lost their quorum (0 when all are up). The
+// runner recomputes the priority only when it changes, so calling this
+// after every health update is cheap.
+func (d *daemon) trackQuorum() {
+	if d.vrrp == nil || d.health == nil || d.health.c == nil {
+		return
+	}
+	down := map[string]bool{}
+	for _, sh := range d.health.services {
+		if !sh.Up {
+			down[sh.Name] = true
+		}
+	}
+	for _, v := range d.health.c.VRRP {
+		if len(v.TrackVirtualServers) == 0 {
+			continue
+		}
+		delta := 0
+		for name, w := range v.TrackVirtualServers {
+			if down[name] {
+				delta += w
+			}
+		}
+		d.vrrp.runner.SetTrack(v.Name, "virtual_servers", delta)
+	}
+}
