@@ -133,7 +133,7 @@ type VRRPInstance struct {
 	// whose backends are down hands the VIPs to one whose backends are up.
 	// Nil when empty.
 	TrackVirtualServers map[string]int
-	GARP         GARP
+	GARP                GARP
 	// Notify is an argv run on every transition; nil when not set.
 	Notify []string
 	// PairHandover enables a fast handover on priority 0 when the cluster
