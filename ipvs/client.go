@@ -139,11 +139,10 @@ func (c *genlClient) applyBatch(ops []Op) ([]Op, error) {
 // inconsistent (NLM_F_DUMP_INTR).
 var errDumpInterrupted = errors.New("dump interrupted by a concurrent change")
 
-// dump sends one dump request, built by req with the given sequence
-// number, and calls each for the data of every reply message.
-func (c *genlClient) dump(req func(b []byte, seq uint32) []byte, each func(data []byte) error) error {
-	seq := c.nextSeq()
-	b := req(c.wbuf[:0], seq)
+// exchange sends the request b, whose sequence number is seq, and hands
+// every reply message with that sequence number to each until each says
+// it is done or fails. Replies to other requests (stale acks) are skipped.
+func (c *genlClient) exchange(b []byte, seq uint32, each func(m nlMsg) (done bool, err error)) error {
 	c.wbuf = b
 	if err := c.conn.Send(b); err != nil {
 		return err
@@ -161,18 +160,27 @@ func (c *genlClient) dump(req func(b []byte, seq uint32) []byte, each func(data 
 			if m.seq != seq {
 				continue
 			}
-			switch m.typ {
-			case nlmsgDone, nlmsgError:
-				return ackError(m)
-			}
-			if m.flags&0x10 != 0 { // NLM_F_DUMP_INTR
-				return errDumpInterrupted
-			}
-			if err := each(m.data); err != nil {
+			if done, err := each(m); done || err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// dump sends one dump request, built by req with the given sequence
+// number, and calls each for the data of every reply message.
+func (c *genlClient) dump(req func(b []byte, seq uint32) []byte, each func(data []byte) error) error {
+	seq := c.nextSeq()
+	return c.exchange(req(c.wbuf[:0], seq), seq, func(m nlMsg) (bool, error) {
+		switch m.typ {
+		case nlmsgDone, nlmsgError:
+			return true, ackError(m)
+		}
+		if m.flags&0x10 != 0 { // NLM_F_DUMP_INTR
+			return true, errDumpInterrupted
+		}
+		return false, each(m.data)
+	})
 }
 
 // services dumps the services, without their destinations.
@@ -257,43 +265,23 @@ func (c *genlClient) resolveFamily() error {
 	seq := c.nextSeq()
 	b, start := appendMsgHeader(c.wbuf[:0], genlIDCtrl, nlmFRequest, seq, ctrlCmdGetFamily, ctrlGenlVersion)
 	b = appendString(b, ctrlAttrFamilyName, ipvsGenlName)
-	b = finishMsg(b, start)
-	c.wbuf = b
-	if err := c.conn.Send(b); err != nil {
-		return err
-	}
-	for {
-		n, err := c.conn.Recv(c.rbuf)
+	return c.exchange(finishMsg(b, start), seq, func(m nlMsg) (bool, error) {
+		if m.typ == nlmsgError {
+			err := ackError(m)
+			return err != nil, err
+		}
+		if m.typ != genlIDCtrl || len(m.data) < genlHdrLen {
+			return false, nil
+		}
+		attrs, err := parseAttrs(m.data[genlHdrLen:])
 		if err != nil {
-			return err
+			return true, err
 		}
-		msgs, err := splitMessages(c.rbuf[:n])
-		if err != nil {
-			return err
+		id := attrU16(attrs, ctrlAttrFamilyID)
+		if id == 0 {
+			return true, errors.New("no family id in the controller's reply")
 		}
-		for _, m := range msgs {
-			if m.seq != seq {
-				continue
-			}
-			if m.typ == nlmsgError {
-				if err := ackError(m); err != nil {
-					return err
-				}
-				continue
-			}
-			if m.typ != genlIDCtrl || len(m.data) < genlHdrLen {
-				continue
-			}
-			attrs, err := parseAttrs(m.data[genlHdrLen:])
-			if err != nil {
-				return err
-			}
-			id := attrU16(attrs, ctrlAttrFamilyID)
-			if id == 0 {
-				return errors.New("no family id in the controller's reply")
-			}
-			c.family = id
-			return nil
-		}
-	}
+		c.family = id
+		return true, nil
+	})
 }

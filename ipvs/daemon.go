@@ -226,26 +226,12 @@ func parseDaemon(data []byte) (Daemon, error) {
 func (c *genlClient) request(cmd uint8, attrs func([]byte) []byte) error {
 	seq := c.nextSeq()
 	b, start := appendMsgHeader(c.wbuf[:0], c.family, nlmFRequest|nlmFAck, seq, cmd, ipvsGenlVersion)
-	b = finishMsg(attrs(b), start)
-	c.wbuf = b
-	if err := c.conn.Send(b); err != nil {
-		return err
-	}
-	for {
-		n, err := c.conn.Recv(c.rbuf)
-		if err != nil {
-			return err
+	return c.exchange(finishMsg(attrs(b), start), seq, func(m nlMsg) (bool, error) {
+		if m.typ != nlmsgError {
+			return false, nil
 		}
-		msgs, err := splitMessages(c.rbuf[:n])
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			if m.seq == seq && m.typ == nlmsgError {
-				return ackError(m)
-			}
-		}
-	}
+		return true, ackError(m)
+	})
 }
 
 // daemons dumps the running sync daemons.

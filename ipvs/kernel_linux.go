@@ -25,7 +25,9 @@ func Open(netnsPath string) (*Reconciler, error) {
 	return NewReconciler(k), nil
 }
 
-func openKernel(netnsPath string) (*netlinkKernel, error) {
+// dialIPVS opens a generic-netlink socket in the namespace at netnsPath
+// and resolves the IPVS family on it.
+func dialIPVS(netnsPath string) (*genlClient, error) {
 	s, batch, err := dialGeneric(netnsPath)
 	if err != nil {
 		return nil, err
@@ -38,8 +40,16 @@ func openKernel(netnsPath string) (*netlinkKernel, error) {
 		}
 		return nil, fmt.Errorf("ipvs: resolve netlink family IPVS: %w", err)
 	}
+	return c, nil
+}
+
+func openKernel(netnsPath string) (*netlinkKernel, error) {
+	c, err := dialIPVS(netnsPath)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := c.services(); err != nil {
-		s.Close()
+		c.conn.Close()
 		return nil, fmt.Errorf("%w: list services: %w", ErrUnavailable, err)
 	}
 	return &netlinkKernel{c: c}, nil
