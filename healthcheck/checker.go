@@ -21,14 +21,37 @@ type Checker interface {
 }
 
 // asyncChecker is a Checker whose probes need no goroutine of their own
-// (tcp on Linux, see tcp_linux.go). start begins one probe that ends by
+// (tcp and http on Linux, see poller_linux.go). start begins one probe that ends by
 // deadline and calls done exactly once with its result: before start
 // returns when the probe ended at once (start then returns nil), later
 // otherwise, from another goroutine. The handle aborts the probe: done is
 // then called with an error, at once, unless the probe has ended.
+//
+// timers returns where the check's probe times are kept: the poller's
+// own timers, so that its probes start on the poller's goroutine, many per
+// wake-up, with no goroutine or runtime timer per probe; nil for the
+// runtime's timers (a goroutine per probe start).
 type asyncChecker interface {
 	Checker
 	start(deadline time.Time, done func(error)) probeHandle
+	timers() probeTimers
+}
+
+// probeTimers runs functions at given times on one goroutine of its own
+// (the probe poller's, see poller_linux.go).
+type probeTimers interface {
+	// arm (re)schedules t to run its f once, at or soon after at.
+	arm(t *probeTimer, at time.Time)
+	// disarm unschedules t. An f already due may still run once: f
+	// checks whether it is still wanted.
+	disarm(t *probeTimer)
+}
+
+// probeTimer is one function run by a probeTimers.
+type probeTimer struct {
+	at  time.Time
+	idx int // in the timers' heap; -1 when not armed
+	f   func()
 }
 
 // probeHandle aborts a probe in flight (see asyncChecker).

@@ -22,7 +22,7 @@
 //
 //   - tcp: connect within the timeout (from Source when set), then close
 //     with a reset, which leaves no TIME_WAIT socket behind. On Linux the
-//     probe is a non-blocking socket on the process's connect poller (one
+//     probe is a non-blocking socket on the process's probe poller (one
 //     goroutine, one epoll instance, a heap of deadlines): no goroutine,
 //     context or runtime timer per probe, five system calls on success
 //     (socket, connect, epoll_ctl, setsockopt, close). When a deadline
@@ -31,7 +31,15 @@
 //     as in keepalived, which handles ready sockets before timers.
 //   - http, https: GET Path with the Host header, over a new connection per
 //     probe (no keep-alive pool that would hide a dead server), redirects not
-//     followed, no proxy. The status must fall in Status (default 200-299);
+//     followed, no proxy. On Linux a plain http probe runs on the probe
+//     poller too: one write of a minimal HTTP/1.1 request (Host,
+//     User-Agent, Connection: close), the answer read edge-triggered into
+//     the poller's one buffer and parsed as it comes (status line and
+//     headers; the body, Content-Length, chunked or to the end, only for
+//     a digest or regex), the connection reset as soon as the verdict is
+//     known; errors are worded as net/http's. https, and http elsewhere,
+//     go through net/http, a goroutine per probe. The status must fall in
+//     Status (default 200-299);
 //     the body's SHA-256 or MD5 digest (bodies up to MaxDigestBody) and a
 //     regex (over the first MaxRegexBody bytes) are checked when set. HTTPS
 //     sends SNI and verifies the certificate (against CAFile's roots when
@@ -76,14 +84,18 @@
 // 1 000 probes a second by a third (10 ms steps: by a tenth). At 100 ms
 // resolution the load stays flat.
 //
-// No goroutine waits between probes: each check is a runtime timer
+// No goroutine waits between probes. A check on the probe poller (tcp,
+// and http on Linux) is a timer in the poller's own heap: the poller
+// starts all the probes of an instant itself, one after the other, on
+// the wake-up that also collects the answers, and each probe's end
+// re-arms its check for the next slot (no goroutine, runtime timer or
+// thread hand-off per probe). Any other check is a runtime timer
 // (time.AfterFunc) whose firing runs the probe in a goroutine of its own
-// (or, for an asynchronous tcp probe, starts it on the connect poller) and
-// then re-arms the timer for the next slot, so a check never overlaps
-// itself. The runtime's timer heap is the timer wheel, and the goroutines
-// are the worker pool, sized by the probes in flight: a hanging server
-// holds one goroutine (or one poller entry) for at most its check's
-// timeout and delays nobody else. A fixed pool would bring head-of-line
+// and then re-arms the timer for the next slot. Either way a check never
+// overlaps itself. The timer heaps are the timer wheel, and the poller
+// entries (or goroutines) are the worker pool, sized by the probes in
+// flight: a hanging server holds one poller entry (or goroutine) for at
+// most its check's timeout and delays nobody else. A fixed pool would bring head-of-line
 // blocking back (N hanging servers hold N workers for a whole timeout),
 // and a parked goroutine per check costs more memory (its stack keeps the
 // size the deepest probe grew it to). Close aborts the probes in flight:

@@ -43,7 +43,10 @@ type httpChecker struct {
 	client  *http.Client
 }
 
-func newHTTPChecker(s Spec) (*httpChecker, error) {
+// newHTTPChecker returns the checker of an http or https Spec: on the
+// probe poller where it can run there (plain http on Linux, see
+// http_linux.go), through net/http otherwise.
+func newHTTPChecker(s Spec) (Checker, error) {
 	c := &httpChecker{
 		name:    string(s.Kind) + " " + s.Target.String() + s.Path,
 		url:     string(s.Kind) + "://" + s.Target.String() + s.Path,
@@ -63,6 +66,9 @@ func newHTTPChecker(s Spec) (*httpChecker, error) {
 	}
 	if s.Regex != "" {
 		c.regex = regexp.MustCompile(s.Regex) // Validate compiled it
+	}
+	if pc := newPolledHTTP(c, s); pc != nil {
+		return pc, nil
 	}
 	tr := &http.Transport{
 		Proxy:       nil, // never the environment's proxy

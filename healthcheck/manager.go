@@ -91,7 +91,9 @@ type check struct {
 	doneFn  func(error)  // async's done: m.asyncDone(c, ·)
 
 	mu          sync.Mutex
-	timer       *time.Timer
+	timer       *time.Timer // or, for an async check on the poller's timers:
+	ptimer      *probeTimer
+	ptimers     probeTimers
 	probeStart  time.Time   // of the async probe in flight
 	running     bool        // an async probe is in flight
 	gen         uint64      // async probes started
@@ -262,6 +264,14 @@ func (m *Manager) start(c *check) {
 	defer c.mu.Unlock()
 	now := time.Now()
 	c.origin = m.onGrid(now.Add(c.offset), c.spec.Interval)
+	if c.async != nil {
+		if ts := c.async.timers(); ts != nil {
+			c.ptimers = ts
+			c.ptimer = &probeTimer{idx: -1, f: func() { m.fire(c) }}
+			ts.arm(c.ptimer, c.origin)
+			return
+		}
+	}
 	c.timer = time.AfterFunc(c.origin.Sub(now), func() { m.fire(c) })
 }
 
@@ -290,7 +300,11 @@ func (m *Manager) onGrid(t time.Time, interval time.Duration) time.Time {
 func (m *Manager) stop(c *check) {
 	c.mu.Lock()
 	c.stopped = true
-	c.timer.Stop()
+	if c.ptimer != nil {
+		c.ptimers.disarm(c.ptimer)
+	} else {
+		c.timer.Stop()
+	}
 	h := c.inflight
 	c.mu.Unlock()
 	c.cancel()
@@ -360,9 +374,15 @@ func (m *Manager) asyncDone(c *check, err error) {
 func (m *Manager) rearm(c *check) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.stopped {
-		now := time.Now()
-		c.timer.Reset(nextSlot(c.origin, c.spec.Interval, now).Sub(now))
+	if c.stopped {
+		return
+	}
+	now := time.Now()
+	next := nextSlot(c.origin, c.spec.Interval, now)
+	if c.ptimer != nil {
+		c.ptimers.arm(c.ptimer, next)
+	} else {
+		c.timer.Reset(next.Sub(now))
 	}
 }
 

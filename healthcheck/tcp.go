@@ -7,7 +7,7 @@ import (
 )
 
 // tcpChecker connects to the target and closes the connection at once.
-// On Linux its probes run on the package's connect poller (tcp_linux.go);
+// On Linux its probes run on the package's probe poller (poller_linux.go);
 // elsewhere, and for targets the poller cannot address, through a
 // net.Dialer.
 type tcpChecker struct {

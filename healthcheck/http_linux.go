@@ -1,0 +1,473 @@
+//go:build linux
+
+package healthcheck
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/sys/unix"
+)
+
+// HTTP probes on Linux (plain http; https stays on net/http) run on the
+// probe poller (poller_linux.go) like tcp probes: a non-blocking connect,
+// then one write of a minimal HTTP/1.1 request (Host, User-Agent,
+// Connection: close) and reads driven by the same epoll loop, the answer
+// parsed as it arrives: the status line and headers, then, only when a
+// digest or regex needs it, the body (Content-Length, chunked, or up to
+// the end of the connection). The probe ends as soon as the verdict is
+// known: after the headers when only the status counts. The errors are
+// worded as net/http's.
+
+// httpRawChecker is an http check whose probes run on the poller.
+type httpRawChecker struct {
+	*httpChecker
+	raw *rawTarget
+	req []byte // the request, built once
+}
+
+// newPolledHTTP returns the poller's http checker for s, or nil when s
+// needs net/http (https, a target the poller cannot address, a Host
+// header net/http would refuse, no epoll).
+func newPolledHTTP(c *httpChecker, s Spec) Checker {
+	if s.Kind != KindHTTP {
+		return nil
+	}
+	raw := newRawTarget(s)
+	if raw == nil || thePoller() == nil {
+		return nil
+	}
+	u, err := url.Parse(c.url)
+	if err != nil {
+		return nil
+	}
+	host := c.host
+	if host == "" {
+		host = u.Host
+	}
+	if !httpguts.ValidHostHeader(host) {
+		return nil
+	}
+	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + host +
+		"\r\nUser-Agent: tandem-healthcheck\r\nConnection: close\r\n\r\n"
+	return &httpRawChecker{httpChecker: c, raw: raw, req: []byte(req)}
+}
+
+// Check sends one request and judges the answer.
+func (c *httpRawChecker) Check(ctx context.Context) error {
+	return checkOnPoller(ctx, c.timeout, c.start)
+}
+
+// start begins one probe that ends by deadline (see asyncChecker).
+func (c *httpRawChecker) start(deadline time.Time, done func(error)) probeHandle {
+	return thePoller().start(c.raw, c, deadline, done)
+}
+
+// timers puts the check's probe times on the poller (see asyncChecker).
+func (c *httpRawChecker) timers() probeTimers { return thePoller() }
+
+// httpExchange is the http part of a probe in flight.
+type httpExchange struct {
+	c     *httpRawChecker
+	wrote int // bytes of the request written
+	resp  respParser
+}
+
+// timeoutError is the error of a probe whose deadline passed once
+// connected, worded as net/http's.
+func (x *httpExchange) timeoutError(pr *pollProbe) error {
+	if !pr.connected {
+		return pr.t.opError(errTimeout)
+	}
+	if x.resp.state == inBody {
+		return fmt.Errorf("body: %w", context.DeadlineExceeded)
+	}
+	return context.DeadlineExceeded
+}
+
+// ioError words a read or write failure as net/http's: "read tcp
+// SRC->DST: read: connection reset by peer".
+func (x *httpExchange) ioError(pr *pollProbe, op string, err error) error {
+	oe := &net.OpError{Op: op, Net: "tcp", Addr: pr.t.addr, Err: os.NewSyscallError(op, err)}
+	if sa, gerr := unix.Getsockname(int(pr.fd)); gerr == nil {
+		switch sa := sa.(type) {
+		case *unix.SockaddrInet4:
+			oe.Source = &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
+		case *unix.SockaddrInet6:
+			oe.Source = &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
+		}
+	}
+	if x.resp.state == inBody {
+		return fmt.Errorf("body: %w", error(oe))
+	}
+	return oe
+}
+
+const inputEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR
+
+// stepHTTP advances an http probe (see step): finish the connect, write
+// the request, read what has come of the answer.
+func (p *connectPoller) stepHTTP(pr *pollProbe, events uint32, timedOut bool) (finished bool, err error) {
+	x, fd := pr.x, int(pr.fd)
+	if !pr.connected {
+		if events&unix.EPOLLOUT == 0 || events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			ok, err := lateResult(fd)
+			if !ok {
+				if err == errTimeout && !timedOut {
+					return false, nil // still connecting
+				}
+				return true, pr.t.opError(err)
+			}
+		}
+		pr.connected = true
+	}
+	req := x.c.req
+	if x.wrote < len(req) {
+		for x.wrote < len(req) {
+			n, err := unix.Write(fd, req[x.wrote:])
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				if timedOut {
+					return true, x.timeoutError(pr)
+				}
+				return false, nil
+			case err != nil:
+				return true, x.ioError(pr, "write", err)
+			}
+			x.wrote += n
+		}
+		if events&inputEvents == 0 && !timedOut {
+			return false, nil // the answer comes with an event of its own
+		}
+	}
+	if events&inputEvents == 0 && !timedOut {
+		return false, nil
+	}
+	for {
+		n, err := unix.Read(fd, p.rbuf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if timedOut {
+				return true, x.timeoutError(pr)
+			}
+			return false, nil
+		case err != nil:
+			return true, x.ioError(pr, "read", err)
+		case n == 0:
+			return true, x.resp.eof()
+		}
+		if done, err := x.resp.feed(p.rbuf[:n]); done {
+			return true, err
+		}
+	}
+}
+
+// maxResponseHead bounds the status line and headers, as net/http's
+// MaxResponseHeaderBytes does in newHTTPChecker.
+const maxResponseHead = 64 << 10
+
+// maxChunkLine bounds a chunk-size or trailer line.
+const maxChunkLine = 4 << 10
+
+// respParser states.
+const (
+	inHead = iota
+	inBody
+)
+
+// Body framings.
+const (
+	bodyNone = iota
+	bodyLength
+	bodyChunked
+	bodyToEOF
+)
+
+// Chunked-body states.
+const (
+	chunkSize    = iota // reading a chunk-size line
+	chunkData           // in a chunk's data
+	chunkDataEnd        // reading the CRLF after a chunk's data
+	chunkTrailer        // reading trailer lines up to the empty one
+)
+
+// respParser judges an HTTP response fed to it in pieces, as net/http and
+// httpChecker.Check would.
+type respParser struct {
+	c     *httpChecker
+	state int
+	got   bool   // some byte of the answer came
+	head  []byte // the head so far, when it spans reads
+
+	framing int
+	left    int64  // bodyLength: bytes to come; bodyChunked: of the chunk
+	chunk   int    // the chunked state
+	line    []byte // a partial chunk-size or trailer line
+	n       int64  // body bytes seen
+	limit   int64  // body bytes wanted (see Check)
+	h       hash.Hash
+	re      []byte // the body's first MaxRegexBody bytes, for the regex
+}
+
+func (r *respParser) init(c *httpRawChecker) { r.c = c.httpChecker }
+
+// feed takes the next bytes of the answer; done reports a verdict, err.
+func (r *respParser) feed(b []byte) (done bool, err error) {
+	r.got = r.got || len(b) > 0
+	if r.state == inBody {
+		return r.body(b)
+	}
+	data := b
+	if len(r.head) > 0 {
+		r.head = append(r.head, b...)
+		data = r.head
+	}
+	for {
+		end := headEnd(data)
+		if end < 0 {
+			if len(data) > maxResponseHead {
+				return true, fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", maxResponseHead)
+			}
+			if len(data) > 0 && (len(r.head) == 0 || &data[0] != &r.head[0]) {
+				r.head = append([]byte(nil), data...)
+			}
+			return false, nil
+		}
+		code, framing, length, err := parseHead(data[:end])
+		if err != nil {
+			return true, err
+		}
+		data = data[end:]
+		if code >= 100 && code <= 199 && code != 101 {
+			// net/http skips informational answers.
+			r.head = nil
+			if len(data) == 0 {
+				return false, nil
+			}
+			continue
+		}
+		r.head = nil
+		if !statusOK(code, r.c.status) {
+			return true, fmt.Errorf("status %d not in %s", code, rangesString(r.c.status))
+		}
+		if r.c.newHash == nil && r.c.regex == nil {
+			return true, nil
+		}
+		r.state, r.framing, r.left = inBody, framing, length
+		r.limit = MaxRegexBody
+		if r.c.newHash != nil {
+			r.h = r.c.newHash()
+			r.limit = MaxDigestBody
+		}
+		if framing == bodyNone || (framing == bodyLength && length == 0) {
+			return true, r.verdict()
+		}
+		return r.body(data)
+	}
+}
+
+// eof is the end of the connection.
+func (r *respParser) eof() error {
+	switch {
+	case r.state == inHead && !r.got:
+		return io.EOF
+	case r.state == inHead:
+		return io.ErrUnexpectedEOF
+	case r.framing == bodyToEOF:
+		return r.verdict()
+	}
+	return fmt.Errorf("body: %w", io.ErrUnexpectedEOF)
+}
+
+// body takes the next bytes of the body.
+func (r *respParser) body(b []byte) (done bool, err error) {
+	for len(b) > 0 {
+		switch {
+		case r.framing == bodyLength || (r.framing == bodyChunked && r.chunk == chunkData):
+			k := int(min(r.left, int64(len(b))))
+			if done, err := r.sink(b[:k]); done {
+				return true, err
+			}
+			b, r.left = b[k:], r.left-int64(k)
+			if r.left > 0 {
+				return false, nil
+			}
+			if r.framing == bodyLength {
+				return true, r.verdict()
+			}
+			r.chunk = chunkDataEnd
+		case r.framing == bodyToEOF:
+			return r.sink(b)
+		default: // a line of the chunked framing
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				if len(r.line)+len(b) > maxChunkLine {
+					return true, errors.New("body: header line too long")
+				}
+				r.line = append(r.line, b...)
+				return false, nil
+			}
+			line := b[:i]
+			if len(r.line) > 0 {
+				line = append(r.line, line...)
+			}
+			b = b[i+1:]
+			r.line = r.line[:0]
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			switch r.chunk {
+			case chunkSize:
+				if j := bytes.IndexByte(line, ';'); j >= 0 {
+					line = line[:j]
+				}
+				size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 63)
+				if err != nil {
+					return true, errors.New("body: malformed chunked encoding")
+				}
+				r.left, r.chunk = int64(size), chunkData
+				if size == 0 {
+					r.chunk = chunkTrailer
+				}
+			case chunkDataEnd:
+				if len(line) != 0 {
+					return true, errors.New("body: malformed chunked encoding")
+				}
+				r.chunk = chunkSize
+			case chunkTrailer:
+				if len(line) == 0 {
+					return true, r.verdict()
+				}
+			}
+		}
+	}
+	return false, nil
+}
+
+// sink takes body bytes: into the digest, and the regex's share. done
+// when the verdict is known before the body's end.
+func (r *respParser) sink(b []byte) (done bool, err error) {
+	r.n += int64(len(b))
+	if r.h != nil {
+		if r.n > r.limit {
+			return true, fmt.Errorf("body longer than %d bytes, %s not checked", r.limit, r.c.digest.Algorithm)
+		}
+		r.h.Write(b)
+	}
+	if r.c.regex != nil {
+		if room := MaxRegexBody - len(r.re); room > 0 {
+			r.re = append(r.re, b[:min(room, len(b))]...)
+		}
+		if r.h == nil && len(r.re) == MaxRegexBody {
+			return true, r.verdict() // the regex sees no more
+		}
+	}
+	return false, nil
+}
+
+// verdict judges the body.
+func (r *respParser) verdict() error {
+	if r.h != nil {
+		if sum := r.h.Sum(nil); !bytes.Equal(sum, r.c.digest.Sum) {
+			return fmt.Errorf("body %s mismatch: got %x, want %x", r.c.digest.Algorithm, sum, r.c.digest.Sum)
+		}
+	}
+	if r.c.regex != nil && !r.c.regex.Match(r.re) {
+		return fmt.Errorf("regex %q not found in body", r.c.regex.String())
+	}
+	return nil
+}
+
+// headEnd returns the length of the head at the start of b (up to and
+// including its empty line), or -1 when b does not hold all of it.
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
+// parseHead parses a response's status line and headers as net/http's
+// ReadResponse does, as far as the verdict needs: the status code and how
+// the body is framed (length: its Content-Length, for bodyLength).
+func parseHead(head []byte) (code, framing int, length int64, err error) {
+	lines := strings.Split(strings.TrimRight(string(head), "\r\n"), "\n")
+	status := strings.TrimSuffix(lines[0], "\r")
+	proto, rest, ok := strings.Cut(status, " ")
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("malformed HTTP response %q", status)
+	}
+	codeStr, _, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
+	if len(codeStr) != 3 {
+		return 0, 0, 0, fmt.Errorf("malformed HTTP status code %q", codeStr)
+	}
+	code, err = strconv.Atoi(codeStr)
+	if err != nil || code < 0 {
+		return 0, 0, 0, fmt.Errorf("malformed HTTP status code %q", codeStr)
+	}
+	var v11 bool
+	switch proto {
+	case "HTTP/1.1":
+		v11 = true
+	case "HTTP/1.0":
+	default:
+		return 0, 0, 0, fmt.Errorf("malformed HTTP version %q", proto)
+	}
+	length = -1
+	chunked := false
+	for _, l := range lines[1:] {
+		l = strings.TrimSuffix(l, "\r")
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return 0, 0, 0, fmt.Errorf("malformed MIME header line: %s", l)
+		}
+		v = strings.TrimSpace(v)
+		switch {
+		case strings.EqualFold(k, "Content-Length"):
+			n, perr := strconv.ParseUint(v, 10, 63)
+			if perr != nil {
+				return 0, 0, 0, fmt.Errorf("bad Content-Length %q", v)
+			}
+			if length >= 0 && int64(n) != length {
+				return 0, 0, 0, errors.New("http: message cannot contain multiple Content-Length headers")
+			}
+			length = int64(n)
+		case strings.EqualFold(k, "Transfer-Encoding") && v11:
+			if !strings.EqualFold(v, "chunked") {
+				return 0, 0, 0, fmt.Errorf("unsupported transfer encoding: %q", v)
+			}
+			chunked = true
+		}
+	}
+	switch {
+	case code >= 100 && code <= 199, code == 204, code == 304:
+		return code, bodyNone, 0, nil
+	case chunked:
+		return code, bodyChunked, 0, nil
+	case length >= 0:
+		return code, bodyLength, length, nil
+	}
+	return code, bodyToEOF, 0, nil
+}

@@ -1,0 +1,106 @@
+//go:build linux
+
+package healthcheck
+
+import (
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawServer answers every connection with resp, written in pieces (each
+// after a short pause, so that the prober reads them apart), then closes.
+func rawServer(t *testing.T, pieces ...string) Spec {
+	t.Helper()
+	ln := listen(t)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				c.Read(buf)
+				for _, p := range pieces {
+					c.Write([]byte(p))
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+		}
+	}()
+	return Spec{Kind: KindHTTP, Target: addrOf(ln)}
+}
+
+// TestHTTPPolledResponses checks the poller's parsing of answers that
+// net/http accepts or refuses.
+func TestHTTPPolledResponses(t *testing.T) {
+	body := "hello, healthy world\n"
+	sha := sha256.Sum256([]byte(body))
+	digest := Digest{"sha256", sha[:]}
+	tests := []struct {
+		name   string
+		pieces []string
+		spec   Spec
+		want   string // substring of the error; "" = up
+	}{
+		{name: "split head", pieces: []string{"HTTP/1.1 200 OK\r\nContent-", "Length: 0\r\n", "\r\n"}},
+		{name: "bare LF", pieces: []string{"HTTP/1.0 200 OK\nContent-Length: 0\n\n"}},
+		{name: "continue first", pieces: []string{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 503 No\r\nContent-Length: 0\r\n\r\n"}, want: "status 503 not in 200-299"},
+		{name: "chunked digest", spec: Spec{Digest: digest}, pieces: []string{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello,", "\r\n", "f; ext=1\r\n healthy world\n\r\n0\r\n", "X-Trailer: 1\r\n\r\n"}},
+		{name: "chunked regex", spec: Spec{Regex: "healthy"}, pieces: []string{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n15\r\n" + body + "\r\n0\r\n\r\n"}},
+		{name: "chunked malformed", spec: Spec{Regex: "x"}, pieces: []string{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}, want: "body: malformed chunked encoding"},
+		{name: "length digest", spec: Spec{Digest: digest}, pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\nhello, ", "healthy world\n"}},
+		{name: "to EOF digest", spec: Spec{Digest: digest}, pieces: []string{"HTTP/1.0 200 OK\r\n\r\nhello, ", "healthy world\n"}},
+		{name: "short body", spec: Spec{Digest: digest}, pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nhello"}, want: "body: unexpected EOF"},
+		{name: "no answer", pieces: nil, want: "EOF"},
+		{name: "cut head", pieces: []string{"HTTP/1.1 200 OK\r\n"}, want: "unexpected EOF"},
+		{name: "garbage", pieces: []string{"SSH-2.0-OpenSSH\r\n\r\n"}, want: "malformed HTTP"},
+		{name: "bad length", pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}, want: "bad Content-Length"},
+		{name: "body ignored", pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := rawServer(t, tt.pieces...)
+			s.Digest, s.Regex = tt.spec.Digest, tt.spec.Regex
+			c := mustChecker(t, s)
+			if _, ok := c.(*httpRawChecker); !ok {
+				t.Fatalf("checker %T, want the poller's", c)
+			}
+			err := probe(t, c, 5*time.Second)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestHTTPPolledRequest checks the request the poller sends.
+func TestHTTPPolledRequest(t *testing.T) {
+	ln := listen(t)
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		n, _ := c.Read(buf)
+		got <- string(buf[:n])
+		c.Write([]byte("HTTP/1.1 204 No Content\r\n\r\n"))
+	}()
+	c := mustChecker(t, Spec{Kind: KindHTTP, Target: addrOf(ln), Path: "/a b?x=1", Host: "h.example"})
+	if err := probe(t, c, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := "GET /a%20b?x=1 HTTP/1.1\r\nHost: h.example\r\nUser-Agent: tandem-healthcheck\r\nConnection: close\r\n\r\n"
+	if r := <-got; r != want {
+		t.Errorf("request %q, want %q", r, want)
+	}
+}

@@ -1,0 +1,448 @@
+//go:build linux
+
+package healthcheck
+
+import (
+	"container/heap"
+	"context"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The probe poller: one goroutine and one epoll instance for the whole
+// process, keepalived's shape. A probe is a non-blocking socket whose
+// events the poller watches, with its deadline in the poller's heap: a tcp
+// probe ends with its connect, an http probe (http_linux.go) writes its
+// request once connected and reads the answer as it arrives, into one
+// buffer the poller shares between probes. No goroutine, context or
+// runtime timer per probe. Events are handled before deadlines, and a
+// probe whose deadline passed gets a last look at its socket, so a poller
+// that runs late (a starved CPU) does not turn probes that ended in time
+// into timeouts.
+
+var (
+	pollerOnce sync.Once
+	poller     *connectPoller
+)
+
+// thePoller returns the process's probe poller, started on first use; nil
+// if epoll is not available.
+func thePoller() *connectPoller {
+	pollerOnce.Do(func() {
+		p, err := newConnectPoller()
+		if err == nil {
+			poller = p
+			go p.loop()
+		}
+	})
+	return poller
+}
+
+// connectPoller watches the sockets of probes. mu guards the probes in
+// flight (by file descriptor), their deadlines and their live, busy and
+// aborted fields. Whoever takes a probe out of inflight (the loop, or
+// abort) closes its socket and calls its done, so each probe ends exactly
+// once; while the loop works on a probe's socket outside mu (busy), abort
+// only asks the loop to end it.
+type connectPoller struct {
+	epfd, evfd int
+
+	mu       sync.Mutex
+	inflight map[int32]*pollProbe
+	heap     probeHeap
+	seq      uint32
+	// wakeAt is when the loop's epoll_wait returns at the latest (zero
+	// while the loop is not waiting); a probe with an earlier deadline
+	// wakes it through evfd.
+	wakeAt time.Time
+	timers timerHeap // probe start times (see probeTimers)
+
+	rbuf []byte        // the loop's read buffer
+	due  []*probeTimer // the loop's timers to run
+}
+
+// pollProbe is one probe in flight.
+type pollProbe struct {
+	p         *connectPoller
+	fd        int32
+	seq       uint32
+	live      bool  // in inflight
+	busy      bool  // the loop works on its socket outside mu
+	aborted   error // abort's context error, for the loop to deliver (busy)
+	connected bool  // its connect completed (loop only)
+	deadline  time.Time
+	t         *rawTarget
+	x         *httpExchange // nil: a tcp probe
+	done      func(error)
+}
+
+func newConnectPoller() (*connectPoller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, err
+	}
+	return &connectPoller{epfd: epfd, evfd: evfd, inflight: map[int32]*pollProbe{}, rbuf: make([]byte, 16<<10)}, nil
+}
+
+// start opens t's socket and starts its connect; hc, when not nil, makes
+// it an http probe. done is called exactly once with the result: before
+// start returns when the probe ends at once (then start returns nil),
+// otherwise from the poller's goroutine or from abort.
+func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Time, done func(error)) probeHandle {
+	fd, err := unix.Socket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		done(t.opError(os.NewSyscallError("socket", err)))
+		return nil
+	}
+	if t.src != nil {
+		if err := unix.Bind(fd, t.src); err != nil {
+			unix.Close(fd)
+			done(t.opError(os.NewSyscallError("bind", err)))
+			return nil
+		}
+	}
+	connected := false
+	switch err := unix.Connect(fd, t.sa); err {
+	case nil:
+		if hc == nil {
+			closeReset(fd)
+			done(nil)
+			return nil
+		}
+		connected = true
+	case unix.EINPROGRESS:
+	default:
+		unix.Close(fd)
+		done(t.opError(os.NewSyscallError("connect", err)))
+		return nil
+	}
+	pr := &pollProbe{p: p, fd: int32(fd), live: true, connected: connected, deadline: deadline, t: t, done: done}
+	// A tcp probe waits for one event; an http probe for several (the
+	// connect, then the answer's bytes), edge-triggered: no epoll_ctl
+	// between them.
+	events := uint32(unix.EPOLLOUT | unix.EPOLLONESHOT)
+	if hc != nil {
+		pr.x = &httpExchange{c: hc}
+		pr.x.resp.init(hc)
+		events = unix.EPOLLOUT | unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
+	}
+	p.mu.Lock()
+	p.seq++
+	pr.seq = p.seq
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(pr.seq)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		p.mu.Unlock()
+		unix.Close(fd)
+		done(t.opError(os.NewSyscallError("epoll_ctl", err)))
+		return nil
+	}
+	p.inflight[pr.fd] = pr
+	heap.Push(&p.heap, pr)
+	kick := p.wakeBy(deadline)
+	p.mu.Unlock()
+	if kick {
+		p.kick()
+	}
+	return pr
+}
+
+// wakeBy notes that the loop has something to do at t; true when the loop
+// waits past t and must be kicked (see kick). Called with mu held.
+func (p *connectPoller) wakeBy(t time.Time) bool {
+	kick := !p.wakeAt.IsZero() && t.Before(p.wakeAt)
+	if kick {
+		p.wakeAt = t // one kick is enough
+	}
+	return kick
+}
+
+// kick wakes the loop from its epoll_wait.
+func (p *connectPoller) kick() {
+	var one = [8]byte{1}
+	unix.Write(p.evfd, one[:])
+}
+
+// arm implements probeTimers: t.f runs on the loop at at.
+func (p *connectPoller) arm(t *probeTimer, at time.Time) {
+	p.mu.Lock()
+	t.at = at
+	if t.idx >= 0 {
+		heap.Fix(&p.timers, t.idx)
+	} else {
+		heap.Push(&p.timers, t)
+	}
+	kick := p.wakeBy(at)
+	p.mu.Unlock()
+	if kick {
+		p.kick()
+	}
+}
+
+// disarm implements probeTimers.
+func (p *connectPoller) disarm(t *probeTimer) {
+	p.mu.Lock()
+	if t.idx >= 0 {
+		heap.Remove(&p.timers, t.idx)
+	}
+	p.mu.Unlock()
+}
+
+// abort ends the probe now with context.Canceled, unless it has ended.
+func (pr *pollProbe) abort() { pr.abortWith(context.Canceled) }
+
+// abortWith ends the probe now with err (a context's error, worded as the
+// probe's kind words it), unless it has ended.
+func (pr *pollProbe) abortWith(err error) {
+	p := pr.p
+	p.mu.Lock()
+	if !pr.live {
+		p.mu.Unlock()
+		return
+	}
+	if pr.busy {
+		pr.aborted = err // the loop ends it
+		p.mu.Unlock()
+		return
+	}
+	pr.live = false
+	delete(p.inflight, pr.fd)
+	err = pr.ctxError(err) // the loop is done with pr: its state is ours
+	p.mu.Unlock()
+	unix.Close(int(pr.fd))
+	pr.done(err)
+}
+
+// ctxError words a context's error as the probe's kind does: a tcp probe
+// as net.Dialer, an http probe as net/http.
+func (pr *pollProbe) ctxError(err error) error {
+	if pr.x != nil {
+		if err == context.DeadlineExceeded {
+			return pr.x.timeoutError(pr)
+		}
+		return err
+	}
+	if err == context.DeadlineExceeded {
+		err = errTimeout
+	}
+	return pr.t.opError(err)
+}
+
+var errTimeout = os.ErrDeadlineExceeded
+
+// work is a probe the loop handles outside mu: its events (none when its
+// deadline passed), then its result.
+type work struct {
+	pr       *pollProbe
+	events   uint32
+	finished bool
+	err      error
+}
+
+func (p *connectPoller) loop() {
+	events := make([]unix.EpollEvent, 512)
+	var todo []work
+	for {
+		p.mu.Lock()
+		timeout := -1
+		p.wakeAt = time.Now().Add(time.Hour)
+		for len(p.heap) > 0 && !p.heap[0].live {
+			heap.Pop(&p.heap)
+		}
+		if len(p.heap) > 0 {
+			p.wakeAt = p.heap[0].deadline
+		}
+		if len(p.timers) > 0 && p.timers[0].at.Before(p.wakeAt) {
+			p.wakeAt = p.timers[0].at
+		}
+		if len(p.heap) > 0 || len(p.timers) > 0 {
+			d := time.Until(p.wakeAt)
+			timeout = max(0, int((d+time.Millisecond-1)/time.Millisecond))
+		}
+		p.mu.Unlock()
+		n, err := unix.EpollWait(p.epfd, events, timeout)
+		if err != nil && err != unix.EINTR {
+			time.Sleep(10 * time.Millisecond) // cannot happen; do not spin
+		}
+		todo = todo[:0]
+		p.mu.Lock()
+		p.wakeAt = time.Time{}
+		for _, ev := range events[:max(n, 0)] {
+			if int(ev.Fd) == p.evfd {
+				var b [8]byte
+				unix.Read(p.evfd, b[:])
+				continue
+			}
+			pr := p.inflight[ev.Fd]
+			if pr == nil || pr.seq != uint32(ev.Pad) {
+				continue // ended meanwhile
+			}
+			pr.busy = true
+			todo = append(todo, work{pr: pr, events: ev.Events})
+		}
+		now := time.Now()
+		for len(p.heap) > 0 && !p.heap[0].deadline.After(now) {
+			pr := heap.Pop(&p.heap).(*pollProbe)
+			if !pr.live || pr.busy {
+				continue // ended, or has events: step sees the deadline
+			}
+			pr.busy = true
+			todo = append(todo, work{pr: pr})
+		}
+		p.mu.Unlock()
+		for i := range todo {
+			w := &todo[i]
+			w.finished, w.err = p.step(w.pr, w.events, !w.pr.deadline.After(now))
+		}
+		p.mu.Lock()
+		for i := range todo {
+			w := &todo[i]
+			pr := w.pr
+			pr.busy = false
+			if !w.finished && pr.aborted != nil {
+				w.finished, w.err = true, pr.ctxError(pr.aborted)
+			}
+			if w.finished {
+				pr.live = false
+				delete(p.inflight, pr.fd)
+			}
+		}
+		p.mu.Unlock()
+		for i := range todo {
+			if w := &todo[i]; w.finished {
+				w.pr.finish(w.err)
+			}
+			todo[i] = work{}
+		}
+		// Then start the probes due, all of this instant's at once.
+		p.mu.Lock()
+		for len(p.timers) > 0 && !p.timers[0].at.After(now) {
+			p.due = append(p.due, heap.Pop(&p.timers).(*probeTimer))
+		}
+		p.mu.Unlock()
+		for i, t := range p.due {
+			t.f()
+			p.due[i] = nil
+		}
+		p.due = p.due[:0]
+	}
+}
+
+// step advances pr with its socket's events (none: its deadline passed);
+// timedOut says the deadline has passed, so the probe must end now. It
+// runs on the loop, outside mu.
+func (p *connectPoller) step(pr *pollProbe, events uint32, timedOut bool) (finished bool, err error) {
+	if pr.x != nil {
+		return p.stepHTTP(pr, events, timedOut)
+	}
+	fd := int(pr.fd)
+	if events == 0 {
+		ok, err := lateResult(fd)
+		if ok {
+			pr.connected = true
+			return true, nil
+		}
+		return true, pr.t.opError(err)
+	}
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+		if errno, gerr := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); gerr != nil {
+			return true, pr.t.opError(os.NewSyscallError("getsockopt", gerr))
+		} else if errno != 0 {
+			return true, pr.t.opError(os.NewSyscallError("connect", unix.Errno(errno)))
+		}
+	}
+	pr.connected = true
+	return true, nil
+}
+
+// finish closes pr's socket (with a reset once connected: no TIME_WAIT)
+// and delivers its result.
+func (pr *pollProbe) finish(err error) {
+	if pr.connected {
+		closeReset(int(pr.fd))
+	} else {
+		unix.Close(int(pr.fd))
+	}
+	pr.done(err)
+}
+
+// lateResult is the state of a socket whose connect the poller has not
+// seen end: connected (ok), failed (err), or still connecting (errTimeout).
+// keepalived's checker, which handles ready sockets before expired
+// timers, judges a late connect the same way.
+func lateResult(fd int) (ok bool, err error) {
+	if errno, gerr := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); gerr == nil && errno != 0 {
+		return false, os.NewSyscallError("connect", unix.Errno(errno))
+	}
+	if _, gerr := unix.Getpeername(fd); gerr == nil {
+		return true, nil
+	}
+	return false, errTimeout
+}
+
+// closeReset closes a connected socket with a reset: no TIME_WAIT.
+func closeReset(fd int) {
+	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	unix.Close(fd)
+}
+
+// opError words err as net.Dialer would: "dial tcp ADDR: connect: …".
+func (t *rawTarget) opError(err error) error {
+	oe := &net.OpError{Op: "dial", Net: "tcp", Addr: t.addr, Err: err}
+	if t.srcA != nil {
+		oe.Source = t.srcA
+	}
+	return oe
+}
+
+// probeHeap orders probes by deadline.
+type probeHeap []*pollProbe
+
+func (h probeHeap) Len() int           { return len(h) }
+func (h probeHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h probeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *probeHeap) Push(x any)        { *h = append(*h, x.(*pollProbe)) }
+func (h *probeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return x
+}
+
+// timerHeap orders probe timers by time.
+type timerHeap []*probeTimer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*probeTimer)
+	t.idx = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.idx = -1
+	return t
+}
