@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-lb/tandem/integration/internal/netlab"
 )
 
 // seedConfig is the cluster file of the seed scenario: lvs_nat.sh's NAT
@@ -56,7 +58,17 @@ func TestSeed(t *testing.T) {
 	}
 	say(t, "director$ ipvsadm -Ln\n%s", strings.TrimRight(ipvsadm(t, l.director, "-Ln"), "\n"))
 
-	c := httpClient(l.client)
+	alternate(t, l.client, vip)
+	if err := p.stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// alternate GETs http://vip/ four times from client and checks that the
+// answers alternate between real servers 1 and 2.
+func alternate(t *testing.T, client *netlab.NS, vip string) {
+	t.Helper()
+	c := httpClient(client)
 	var got []string
 	for i := 0; i < 4; i++ {
 		b, err := get(c, "http://"+vip+"/")
@@ -74,9 +86,6 @@ func TestSeed(t *testing.T) {
 		if got[i] != want {
 			t.Fatalf("answers %q do not alternate between the two real servers", got)
 		}
-	}
-	if err := p.stop(); err != nil {
-		t.Error(err)
 	}
 }
 
