@@ -2,14 +2,12 @@ package ipvs
 
 import (
 	"errors"
-	"os"
-	"runtime"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // TestKernelControl starts, reads back and stops sync daemons and sets the
@@ -17,49 +15,22 @@ import (
 // dummy interface for the daemons. It needs root, ip_vs and dummy; the
 // lab VM has them.
 func TestKernelControl(t *testing.T) {
-	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
-		t.Skip("no IPVS in this kernel (/proc/net/ip_vs missing)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := netns.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	setup := func() error {
-		if err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "sync0", MTU: 1500}}); err != nil {
-			return err
+	var ctl *Control
+	inNewNetns(t, func() error {
+		err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "sync0", MTU: 1500}})
+		if err != nil {
+			return fmt.Errorf("dummy interface: %w", err)
 		}
-		for _, name := range []string{"lo", "sync0"} {
-			l, err := netlink.LinkByName(name)
-			if err == nil {
-				err = netlink.LinkSetUp(l)
-			}
-			if err != nil {
-				return err
-			}
+		l, err := netlink.LinkByName("sync0")
+		if err == nil {
+			err = netlink.LinkSetUp(l)
 		}
-		return nil
-	}
-	setupErr := setup()
-	ctl, openErr := OpenControl("")
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to original netns: %v", err)
-	}
-	runtime.UnlockOSThread()
-	if setupErr != nil {
-		t.Fatalf("dummy interface: %v", setupErr)
-	}
-	if openErr != nil {
-		t.Fatal(openErr)
-	}
+		if err != nil {
+			return fmt.Errorf("dummy interface: %w", err)
+		}
+		ctl, err = OpenControl("")
+		return err
+	})
 	defer ctl.Close()
 
 	backup := Daemon{State: DaemonBackup, Interface: "sync0", SyncID: 42}

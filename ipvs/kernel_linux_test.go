@@ -68,44 +68,11 @@ func TestEncodeLikeMoby(t *testing.T) {
 // TestKernel runs against the real kernel in a throwaway network namespace.
 // It needs root and the ip_vs module; the lab VM has both.
 func TestKernel(t *testing.T) {
-	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
-		t.Skip("no IPVS in this kernel (/proc/net/ip_vs missing)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-
-	// Open the handle from a thread inside a new netns: the socket stays
-	// there. The thread is left locked (and so discarded) if it cannot
-	// return to the original namespace.
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := netns.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	// IPVS refuses an IPv4 destination it cannot classify as unicast,
-	// which it cannot while the namespace's loopback is down.
-	lo, err := netlink.LinkByName("lo")
-	if err == nil {
-		err = netlink.LinkSetUp(lo)
-	}
-	if err != nil {
-		netns.Set(orig)
-		t.Fatalf("loopback up: %v", err)
-	}
-	r, openErr := Open("")
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to original netns: %v", err)
-	}
-	runtime.UnlockOSThread()
-	if openErr != nil {
-		t.Fatal(openErr)
-	}
+	var r *Reconciler
+	inNewNetns(t, func() (err error) {
+		r, err = Open("")
+		return err
+	})
 	defer r.Close()
 	ctx := context.Background()
 
@@ -133,5 +100,46 @@ func TestKernel(t *testing.T) {
 	res, err = r.Reconcile(ctx, nil, want.Keys())
 	if err != nil || res.Writes != 3 {
 		t.Errorf("retire all: %v, %v", res.Ops, err)
+	}
+}
+
+// inNewNetns skips t unless the kernel has IPVS and the test runs as root,
+// then runs fn on a thread inside a throwaway network namespace with its
+// loopback up (IPVS refuses IPv4 destinations it cannot classify as
+// unicast while lo is down). Sockets fn opens stay in that namespace. The
+// thread is left locked (and so discarded) if it cannot return to the
+// original namespace.
+func inNewNetns(t *testing.T, fn func() error) {
+	t.Helper()
+	if _, err := os.Stat("/proc/net/ip_vs"); err != nil {
+		t.Skip("no IPVS in this kernel (/proc/net/ip_vs missing)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := netns.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err == nil {
+		err = fn()
+	}
+	if serr := netns.Set(orig); serr != nil {
+		t.Fatalf("back to original netns: %v", serr)
+	}
+	runtime.UnlockOSThread()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
