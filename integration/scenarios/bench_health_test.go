@@ -253,15 +253,13 @@ virtual_server 203.0.113.10 80 {
 	ln.Close()
 	var v2n samples
 	rx := regexp.MustCompile(`msg="ipvs updated" reason=health .*since_verdict=([0-9.]+[µm]?s)`)
-	p.mu.Lock()
-	for _, l := range p.log {
+	for _, l := range p.tail.Lines() {
 		if m := rx.FindStringSubmatch(l); m != nil {
 			if d, err := time.ParseDuration(m[1]); err == nil {
 				v2n = append(v2n, d)
 			}
 		}
 	}
-	p.mu.Unlock()
 	fmt.Printf("BENCH health detection: listener closed at a random phase of a 1 s check timer, %d runs, in the lab VM\n", runs)
 	fmt.Printf("BENCH   bound fall×interval+timeout = 2000 ms (tandem: interval 1s, timeout 1s, fall 1; keepalived: delay_loop 1, retry 1, delay_before_retry 1)\n")
 	fmt.Printf("BENCH   tandem     death -> out of the table: %v\n", tandemT)

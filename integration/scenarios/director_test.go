@@ -56,9 +56,7 @@ func TestMasquerade(t *testing.T) {
 	// A restart finds the rule in place and changes nothing.
 	p2 := startTandem(t, l.director, "run", "-c", cfg, "--node", "director")
 	_, at := p2.reconciled(0)
-	p2.mu.Lock()
-	log := strings.Join(p2.log[:at], "\n")
-	p2.mu.Unlock()
+	log := strings.Join(p2.tail.Lines()[:at], "\n")
 	if strings.Contains(log, "masquerade") {
 		t.Errorf("restart changed the masquerade rule again:\n%s", log)
 	}

@@ -5,8 +5,8 @@
 package scenarios
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -192,10 +192,8 @@ func writeConfig(t *testing.T, hcl string) string {
 type tandemProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	log  []string
-	more chan struct{}
-	done chan struct{}
+	tail *netlab.LogTail
+	done <-chan struct{}
 }
 
 // startTandem starts /tandem with args inside ns; its log lines are kept
@@ -206,28 +204,13 @@ func startTandem(t *testing.T, ns *netlab.NS, args ...string) *tandemProc {
 	stderr, err := cmd.StderrPipe()
 	must(t, err)
 	cmd.Stdout = cmd.Stderr
-	p := &tandemProc{t: t, cmd: cmd, more: make(chan struct{}, 1), done: make(chan struct{})}
 	must(t, cmd.Start())
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log = append(p.log, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.more <- struct{}{}:
-			default:
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
+	p := &tandemProc{t: t, cmd: cmd, tail: netlab.Follow(stderr, cmd.Wait)}
+	p.done = p.tail.Done()
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("tandem log:\n%s", strings.Join(p.log, "\n"))
-			p.mu.Unlock()
+			t.Logf("tandem log:\n%s", p.tail)
 		}
 	})
 	return p
@@ -237,29 +220,14 @@ func startTandem(t *testing.T, ns *netlab.NS, args ...string) *tandemProc {
 // lines) and returns it with its index.
 func (p *tandemProc) waitLog(re string, from int, timeout time.Duration) (string, int) {
 	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(timeout)
-	for {
-		p.mu.Lock()
-		for i := from; i < len(p.log); i++ {
-			if rx.MatchString(p.log[i]) {
-				l := p.log[i]
-				p.mu.Unlock()
-				return l, i
-			}
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.more:
-		case <-p.done:
-			p.mu.Lock()
-			log := strings.Join(p.log, "\n")
-			p.mu.Unlock()
-			p.t.Fatalf("tandem exited (%v) before logging %q:\n%s", p.cmd.ProcessState, re, log)
-		case <-deadline:
-			p.t.Fatalf("tandem logged no %q within %v", re, timeout)
-		}
+	line, i, err := p.tail.Wait(re, from, timeout)
+	switch {
+	case errors.Is(err, netlab.ErrExited):
+		p.t.Fatalf("tandem exited (%v) before logging %q:\n%s", p.cmd.ProcessState, re, p.tail)
+	case err != nil:
+		p.t.Fatalf("tandem: %v", err)
 	}
+	return line, i
 }
 
 // stop sends SIGTERM and waits for a clean exit.

@@ -45,9 +45,7 @@ func TestSeed(t *testing.T) {
 	if w != 3 {
 		t.Errorf("first reconcile wrote %d, want 3 (1 service, 2 destinations)", w)
 	}
-	p.mu.Lock()
-	say(t, "%s", strings.Join(p.log[:at+1], "\n"))
-	p.mu.Unlock()
+	say(t, "%s", strings.Join(p.tail.Lines()[:at+1], "\n"))
 	if v, _ := l.director.ReadSysctl("net/ipv4/ip_forward"); strings.TrimSpace(v) != "1" {
 		t.Errorf("director ip_forward = %q, want 1 (a NAT service exists)", v)
 	}

@@ -16,6 +16,7 @@ package vrrplab
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -324,10 +324,8 @@ type Proc struct {
 	cmd      *exec.Cmd
 	kids     func() []int // children to kill first (keepalived's VRRP process)
 	termOnce sync.Once
-	mu       sync.Mutex
-	log      []string
-	more     chan struct{}
-	done     chan struct{}
+	tail     *netlab.LogTail
+	done     <-chan struct{}
 }
 
 // Start runs `tandem run -c config --node <d.Name> --no-ipvs` plus args
@@ -348,22 +346,9 @@ func (l *Lab) spawn(d *Director, what string, argv []string, kids func() []int) 
 	stderr, err := cmd.StderrPipe()
 	must(l.T, err)
 	cmd.Stdout = cmd.Stderr
-	p := &Proc{t: l.T, Name: d.Name, What: what, cmd: cmd, kids: kids, more: make(chan struct{}, 1), done: make(chan struct{})}
 	must(l.T, cmd.Start())
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log = append(p.log, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.more <- struct{}{}:
-			default:
-			}
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
+	p := &Proc{t: l.T, Name: d.Name, What: what, cmd: cmd, kids: kids, tail: netlab.Follow(stderr, cmd.Wait)}
+	p.done = p.tail.Done()
 	l.T.Cleanup(func() {
 		p.Stop()
 		if l.T.Failed() {
@@ -385,61 +370,26 @@ func (l *Lab) StartAll(config string, args ...string) []*Proc {
 }
 
 // Log returns everything the process logged so far.
-func (p *Proc) Log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.log, "\n")
-}
+func (p *Proc) Log() string { return p.tail.String() }
 
 // LogSince returns the lines logged from line n on.
-func (p *Proc) LogSince(n int) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n > len(p.log) {
-		return ""
-	}
-	return strings.Join(p.log[n:], "\n")
-}
+func (p *Proc) LogSince(n int) string { return p.tail.Since(n) }
 
 // Lines returns the number of log lines so far (a start index for WaitLog).
-func (p *Proc) Lines() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.log)
-}
+func (p *Proc) Lines() int { return p.tail.Len() }
 
 // WaitLog waits for a log line matching re at or after line from, and
 // returns its index.
 func (p *Proc) WaitLog(re string, from int, timeout time.Duration) int {
 	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(timeout)
-	for {
-		p.mu.Lock()
-		for i := from; i < len(p.log); i++ {
-			if rx.MatchString(p.log[i]) {
-				p.mu.Unlock()
-				return i
-			}
-		}
-		p.mu.Unlock()
-		select {
-		case <-p.more:
-		case <-p.done:
-			// Read what the scanner had left.
-			p.mu.Lock()
-			for i := from; i < len(p.log); i++ {
-				if rx.MatchString(p.log[i]) {
-					p.mu.Unlock()
-					return i
-				}
-			}
-			p.mu.Unlock()
-			p.t.Fatalf("%s's %s exited (%v) before logging %q", p.Name, p.What, p.cmd.ProcessState, re)
-		case <-deadline:
-			p.t.Fatalf("%s's %s logged no %q within %v", p.Name, p.What, re, timeout)
-		}
+	_, i, err := p.tail.Wait(re, from, timeout)
+	switch {
+	case errors.Is(err, netlab.ErrExited):
+		p.t.Fatalf("%s's %s exited (%v) before logging %q", p.Name, p.What, p.cmd.ProcessState, re)
+	case err != nil:
+		p.t.Fatalf("%s's %s: %v", p.Name, p.What, err)
 	}
+	return i
 }
 
 // Kill sends SIGKILL and waits for the process to go.
