@@ -561,6 +561,16 @@ virtual_server "web" {
   address = "203.0.113.10:80"
   check "http" { command = ["/bin/true"] }
 }`, wantErr: "command is not valid in a http check", line: 3, col: 18},
+		{name: "half_open on an http check", src: `
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  check "http" { half_open = true }
+}`, wantErr: "half_open is not valid in a http check", line: 3, col: 18},
+		{name: "string for half_open", src: `
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  check "tcp" { half_open = "yes" }
+}`, wantErr: "Inappropriate value for half_open: a bool required, got string", line: 3, col: 29},
 		{name: "tls on an http check", src: `
 virtual_server "web" {
   address = "203.0.113.10:80"
@@ -949,6 +959,20 @@ virtual_server "web" {
 			want: &Check{Type: CheckCommand, Interval: 5 * time.Second, Timeout: 3 * time.Second, Rise: 2, Fall: 2, Command: []string{"/usr/local/bin/probe", "--fast"}},
 		},
 		{
+			name: "half-open tcp check",
+			src: `
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  check "tcp" {
+    half_open      = true
+    source_address = "192.168.100.2"
+  }
+}`,
+			got: func(c *Cluster) any { return c.VirtualServers[0].Check },
+			want: &Check{Type: CheckTCP, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2,
+				SourceAddress: netip.MustParseAddr("192.168.100.2"), HalfOpen: true},
+		},
+		{
 			name: "conn_sync defaults to the only vrrp instance",
 			bare: true,
 			src: `
@@ -1069,8 +1093,8 @@ func TestFullSchema(t *testing.T) {
 		t.Fatalf("full.hcl:\n%s", fmtDiags(diags))
 	}
 	web := c.VirtualServers[0]
-	if got := web.RealServers[0].Check.Type; got != CheckTCP {
-		t.Errorf("rs1 check = %s, want its own tcp check", got)
+	if got := web.RealServers[0].Check; got.Type != CheckTCP || !got.HalfOpen {
+		t.Errorf("rs1 check = %s (half_open %t), want its own half-open tcp check", got.Type, got.HalfOpen)
 	}
 	if got := web.RealServers[1].Check; got != web.Check {
 		t.Errorf("rs2 check = %v, want the virtual server's", got)
@@ -1104,5 +1128,34 @@ func TestExamples(t *testing.T) {
 				t.Errorf("README.md does not quote testdata/%s verbatim in an hcl block", name)
 			}
 		})
+	}
+}
+
+// TestHalfOpenExample checks that the half-open snippet in README.md parses
+// with the NAT example, as its text says.
+func TestHalfOpenExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "#### Half-open tcp checks\n")
+	if !ok {
+		t.Fatal("README.md has no Half-open tcp checks section")
+	}
+	_, snippet, ok := strings.Cut(sec, "```hcl\n")
+	if ok {
+		snippet, _, ok = strings.Cut(snippet, "```\n")
+	}
+	if !ok {
+		t.Fatal("the Half-open tcp checks section has no hcl block")
+	}
+	nat, err := os.ReadFile(filepath.Join("testdata", "example.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, string(nat)+"\n"+snippet)
+	vs := c.VirtualServers[len(c.VirtualServers)-1]
+	if vs.Name != "db" || vs.Check == nil || vs.Check.Type != CheckTCP || !vs.Check.HalfOpen {
+		t.Errorf("snippet: virtual server %q, check %+v; want db with a half-open tcp check", vs.Name, vs.Check)
 	}
 }

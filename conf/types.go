@@ -308,6 +308,11 @@ type Check struct {
 	// SourceAddress binds the probe's source (zero = chosen by the kernel).
 	SourceAddress netip.Addr
 
+	// TCP only. HalfOpen probes with a bare SYN from a raw socket instead
+	// of a full connect: up on the SYN-ACK, down on a reset or no answer
+	// (default false = a full connect).
+	HalfOpen bool
+
 	// HTTP and HTTPS only.
 	Path   string        // default "/"
 	Host   string        // Host header; "" = the connect address

@@ -63,6 +63,15 @@ type connectPoller struct {
 
 	rbuf []byte        // the loop's read buffer
 	due  []*probeTimer // the loop's timers to run
+
+	// Half-open probes (tcp_halfopen_linux.go): in flight by their
+	// answer's key, under mu; the raw sockets, opened on first use,
+	// under halfMu.
+	syns    map[synKey]*pollProbe
+	halfMu  sync.Mutex
+	half    [2]*halfOpenSocket // IPv4, IPv6
+	halfErr [2]error
+	answers []synResult // the loop's
 }
 
 // pollProbe is one probe in flight.
@@ -77,6 +86,7 @@ type pollProbe struct {
 	deadline  time.Time
 	t         *rawTarget
 	x         *httpExchange // nil: a tcp probe
+	half      *halfOpen     // a half-open tcp probe: no socket, fd -1
 	done      func(error)
 }
 
@@ -96,7 +106,7 @@ func newConnectPoller() (*connectPoller, error) {
 		unix.Close(evfd)
 		return nil, err
 	}
-	return &connectPoller{epfd: epfd, evfd: evfd, inflight: map[int32]*pollProbe{}, rbuf: make([]byte, 16<<10)}, nil
+	return &connectPoller{epfd: epfd, evfd: evfd, inflight: map[int32]*pollProbe{}, syns: map[synKey]*pollProbe{}, rbuf: make([]byte, 16<<10)}, nil
 }
 
 // start opens t's socket and starts its connect; hc, when not nil, makes
@@ -220,11 +230,22 @@ func (pr *pollProbe) abortWith(err error) {
 		return
 	}
 	pr.live = false
-	delete(p.inflight, pr.fd)
+	p.forget(pr)
 	err = pr.ctxError(err) // the loop is done with pr: its state is ours
 	p.mu.Unlock()
-	unix.Close(int(pr.fd))
+	if pr.half == nil {
+		unix.Close(int(pr.fd))
+	}
 	pr.done(err)
+}
+
+// forget takes pr out of the probes in flight. Called with mu held.
+func (p *connectPoller) forget(pr *pollProbe) {
+	if pr.half != nil {
+		delete(p.syns, pr.half.key)
+	} else {
+		delete(p.inflight, pr.fd)
+	}
 }
 
 // ctxError words a context's error as the probe's kind does: a tcp probe
@@ -294,6 +315,23 @@ func (p *connectPoller) loop() {
 			pr.busy = true
 			todo = append(todo, work{pr: pr, events: ev.Events})
 		}
+		p.mu.Unlock()
+		// The half-open probes' answers: read on every wake-up (a read
+		// that finds none costs one system call), before deadlines.
+		if p.answers = p.readHalfOpen(p.answers[:0]); len(p.answers) > 0 {
+			p.mu.Lock()
+			for _, a := range p.answers {
+				pr := p.syns[a.key]
+				if pr == nil || pr.busy {
+					continue // late, a duplicate, or ended by send
+				}
+				pr.busy = true
+				pr.half.answered, pr.half.err = true, a.err
+				todo = append(todo, work{pr: pr})
+			}
+			p.mu.Unlock()
+		}
+		p.mu.Lock()
 		now := time.Now()
 		for len(p.heap) > 0 && !p.heap[0].deadline.After(now) {
 			pr := heap.Pop(&p.heap).(*pollProbe)
@@ -318,7 +356,10 @@ func (p *connectPoller) loop() {
 			}
 			if w.finished {
 				pr.live = false
-				delete(p.inflight, pr.fd)
+				p.forget(pr)
+			} else if pr.half != nil && pr.half.resent {
+				pr.half.resent = false
+				heap.Push(&p.heap, pr) // its SYN went again
 			}
 		}
 		p.mu.Unlock()
@@ -349,6 +390,9 @@ func (p *connectPoller) step(pr *pollProbe, events uint32, timedOut bool) (finis
 	if pr.x != nil {
 		return p.stepHTTP(pr, events, timedOut)
 	}
+	if pr.half != nil {
+		return p.stepHalfOpen(pr)
+	}
 	fd := int(pr.fd)
 	if events == 0 {
 		ok, err := lateResult(fd)
@@ -372,6 +416,13 @@ func (p *connectPoller) step(pr *pollProbe, events uint32, timedOut bool) (finis
 // finish closes pr's socket (with a reset once connected: no TIME_WAIT)
 // and delivers its result.
 func (pr *pollProbe) finish(err error) {
+	if pr.half != nil {
+		if err != nil {
+			pr.t.forgetSource() // a route may have changed
+		}
+		pr.done(err)
+		return
+	}
 	if pr.connected {
 		closeReset(int(pr.fd))
 	} else {

@@ -47,6 +47,12 @@ type Spec struct {
 	Rise     int // successes in a row to go from Down to Up
 	Fall     int // failures in a row to go from Up to Down
 
+	// HalfOpen makes a tcp check a half-open probe (tcp only): a SYN
+	// sent from a raw socket, up on the SYN-ACK, down on a reset or no
+	// answer. No connection is made, so none is accepted, logged or
+	// reset by the real server's application; see tcp_halfopen_linux.go.
+	HalfOpen bool
+
 	// HTTP and HTTPS only.
 	Path   string        // request path (with any query); default "/"
 	Host   string        // Host header; "" = Target
@@ -115,6 +121,9 @@ func (s Spec) Normalize() Spec {
 	}
 	if s.Kind != KindHTTPS {
 		s.TLS = TLSConfig{}
+	}
+	if s.Kind != KindTCP {
+		s.HalfOpen = false
 	}
 	if s.Kind != KindCommand {
 		s.Command = nil
@@ -220,6 +229,10 @@ func (s Spec) ID() ID {
 	w.int(int64(len(s.Command)))
 	for _, a := range s.Command {
 		w.str(a)
+	}
+	if s.HalfOpen {
+		// Last and only when set: the IDs of other checks do not change.
+		w.str("half_open")
 	}
 	var b strings.Builder
 	b.WriteString(string(s.Kind))

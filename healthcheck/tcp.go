@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"time"
 )
@@ -16,16 +17,26 @@ type tcpChecker struct {
 	dialer  *net.Dialer
 	name    string
 	raw     *rawTarget // nil: dial through dialer
+	// halfOpen: probes are half-open (Spec.HalfOpen; Linux only, see
+	// tcp_halfopen_linux.go).
+	halfOpen bool
 }
 
 func newTCPChecker(s Spec) *tcpChecker {
 	return &tcpChecker{
-		target:  s.Target.String(),
-		timeout: s.Timeout,
-		dialer:  dialer(s),
-		name:    "tcp " + s.Target.String(),
-		raw:     newRawTarget(s),
+		target:   s.Target.String(),
+		timeout:  s.Timeout,
+		dialer:   dialer(s),
+		name:     "tcp " + s.Target.String(),
+		raw:      newRawTarget(s),
+		halfOpen: s.HalfOpen,
 	}
+}
+
+// errNoHalfOpen is the result of a half-open probe where there are none:
+// off Linux, or for an address the raw socket cannot reach.
+func errNoHalfOpen(target string) error {
+	return fmt.Errorf("half-open tcp check of %s: needs Linux, and a zone that names an interface", target)
 }
 
 func (c *tcpChecker) String() string { return c.name }

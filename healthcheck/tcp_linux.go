@@ -6,7 +6,9 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +29,18 @@ type rawTarget struct {
 	src    unix.Sockaddr // nil: the kernel chooses
 	addr   *net.TCPAddr  // for errors
 	srcA   *net.TCPAddr
+
+	// Half-open probes only (tcp_halfopen_linux.go): the destination as
+	// a raw socket takes it (a struct sockaddr without the port), the
+	// IPV6_PKTINFO of an IPv6 source, and the IPv4 source with its
+	// IP_PKTINFO, learned and kept under srcMu.
+	rsa    unix.RawSockaddrInet6 // or, cast, a RawSockaddrInet4
+	rsaLen uint32
+	oob6   []byte
+	srcMu  sync.Mutex
+	srcAt  time.Time // when src4 was learned; zero: not known
+	src4   [4]byte
+	oob4   []byte
 }
 
 // newRawTarget returns s's addresses for the poller, or nil when the
@@ -37,6 +51,15 @@ func newRawTarget(s Spec) *rawTarget {
 		return nil
 	}
 	t := &rawTarget{family: family, sa: sa, addr: net.TCPAddrFromAddrPort(s.Target)}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.rsa))
+		r.Family, r.Addr = unix.AF_INET, sa.Addr
+		t.rsaLen = unix.SizeofSockaddrInet4
+	case *unix.SockaddrInet6:
+		t.rsa.Family, t.rsa.Addr, t.rsa.Scope_id = unix.AF_INET6, sa.Addr, sa.ZoneId
+		t.rsaLen = unix.SizeofSockaddrInet6
+	}
 	if s.Source.IsValid() {
 		src := netip.AddrPortFrom(s.Source, 0)
 		if family == unix.AF_INET6 && s.Source.Is4() {
@@ -46,6 +69,9 @@ func newRawTarget(s Spec) *rawTarget {
 			return nil
 		}
 		t.srcA = net.TCPAddrFromAddrPort(src)
+		if s, ok := t.src.(*unix.SockaddrInet6); ok {
+			t.oob6 = unix.PktInfo6(&unix.Inet6Pktinfo{Addr: s.Addr})
+		}
 	}
 	return t
 }
@@ -71,7 +97,7 @@ func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int, bool) {
 // thousands of probes a second, a normal close would leave a TIME_WAIT
 // socket on the director for every probe.
 func (c *tcpChecker) Check(ctx context.Context) error {
-	if c.raw == nil {
+	if c.raw == nil && !c.halfOpen {
 		return c.dial(ctx)
 	}
 	return checkOnPoller(ctx, c.timeout, c.start)
@@ -80,6 +106,13 @@ func (c *tcpChecker) Check(ctx context.Context) error {
 // start begins one probe that ends by deadline (see asyncChecker).
 func (c *tcpChecker) start(deadline time.Time, done func(error)) probeHandle {
 	p := thePoller()
+	if c.halfOpen {
+		if c.raw == nil || p == nil {
+			done(errNoHalfOpen(c.target))
+			return nil
+		}
+		return p.startHalfOpen(c.raw, deadline, done)
+	}
 	if c.raw == nil || p == nil {
 		go func() {
 			ctx, cancel := context.WithDeadline(context.Background(), deadline)

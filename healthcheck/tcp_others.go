@@ -10,4 +10,9 @@ type rawTarget struct{}
 func newRawTarget(Spec) *rawTarget { return nil }
 
 // Check succeeds when the three-way handshake completes.
-func (c *tcpChecker) Check(ctx context.Context) error { return c.dial(ctx) }
+func (c *tcpChecker) Check(ctx context.Context) error {
+	if c.halfOpen {
+		return errNoHalfOpen(c.target)
+	}
+	return c.dial(ctx)
+}

@@ -41,6 +41,8 @@ type health struct {
 	up map[healthcheck.ID]bool
 	// users lists, per check, the indexes of c's virtual servers that use it.
 	users map[healthcheck.ID][]int
+	// ids is each of c's checked real servers' check ID.
+	ids map[*conf.RealServer]healthcheck.ID
 	// initial is the kernel's table at start, the Prev of the first
 	// desired table (see desiredService).
 	initial ipvs.Table
@@ -98,7 +100,7 @@ func (d *daemon) desired(c *conf.Cluster) ipvs.Table {
 	if prev == nil {
 		prev = h.initial
 	}
-	t, st := desiredTable(c, healthView{Up: h.up, Prev: prev})
+	t, st := desiredTable(c, healthView{Up: h.up, Prev: prev, IDs: h.ids})
 	for _, sh := range st {
 		d.noteService(sh)
 	}
@@ -128,11 +130,12 @@ func (d *daemon) noteService(sh serviceHealth) {
 	}
 }
 
-// checkSpecs returns the checks of c and, per check, the virtual servers
-// that use it.
-func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int) {
+// checkSpecs returns the checks of c, per check the virtual servers that
+// use it, and each checked real server's check ID.
+func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int, map[*conf.RealServer]healthcheck.ID) {
 	var specs []healthcheck.Spec
 	users := map[healthcheck.ID][]int{}
+	ids := map[*conf.RealServer]healthcheck.ID{}
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		for j := range vs.RealServers {
@@ -141,6 +144,7 @@ func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int) 
 				continue
 			}
 			id := spec.ID()
+			ids[&vs.RealServers[j]] = id
 			u := users[id]
 			if len(u) == 0 {
 				specs = append(specs, spec)
@@ -150,7 +154,7 @@ func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int) 
 			}
 		}
 	}
-	return specs, users
+	return specs, users, ids
 }
 
 // gcPercent is tandem's GOGC when the environment sets none. Once the
@@ -226,8 +230,8 @@ func (d *daemon) startHealth(ctx context.Context, c *conf.Cluster) error {
 // running with their state.
 func (d *daemon) setChecks(c *conf.Cluster) {
 	h := d.health
-	specs, users := checkSpecs(c)
-	h.c, h.users = c, users
+	specs, users, ids := checkSpecs(c)
+	h.c, h.users, h.ids = c, users, ids
 	for id := range h.up {
 		if _, ok := users[id]; !ok {
 			delete(h.up, id)
@@ -303,7 +307,7 @@ func (d *daemon) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
 // those that changed.
 func (d *daemon) recompute(idx []int) []ipvs.Service {
 	h := d.health
-	view := healthView{Up: h.up, Prev: d.want}
+	view := healthView{Up: h.up, Prev: d.want, IDs: h.ids}
 	var svcs []ipvs.Service
 	for _, i := range idx {
 		s, sh := desiredService(&h.c.VirtualServers[i], view)

@@ -132,7 +132,7 @@ func TestCheckSpec(t *testing.T) {
 	if _, ok := checkSpec(&web.RealServers[3]); !ok {
 		t.Error("n inherits web's check: want a spec")
 	}
-	specs, users := checkSpecs(c)
+	specs, users, _ := checkSpecs(c)
 	// web: a, b, c, n (a, b, n: three targets of the shared tcp check, c its
 	// own); soft: a (port 443), free; dns: a (port 53).
 	if len(specs) != 7 {
@@ -140,6 +140,43 @@ func TestCheckSpec(t *testing.T) {
 	}
 	if u := users[checkID(t, c, "web", "a")]; len(u) != 1 {
 		t.Errorf("users of web/a's check = %v", u)
+	}
+}
+
+// TestCheckSpecHalfOpen checks that half_open reaches the spec and keeps a
+// half-open check of a target apart from a full-connect one.
+func TestCheckSpecHalfOpen(t *testing.T) {
+	c := parseHealthConf(t, `
+director { static_vips = ["203.0.113.10"] }
+node "d" {}
+virtual_server "syn" {
+  address = "203.0.113.10:80"
+  check "tcp" {
+    half_open      = true
+    source_address = "192.168.100.2"
+  }
+  real_server "a" { address = "192.168.100.11" }
+}
+virtual_server "full" {
+  address = "203.0.113.10:443"
+  check "tcp" {
+    port           = 80
+    source_address = "192.168.100.2"
+  }
+  real_server "a" { address = "192.168.100.11" }
+}
+`)
+	syn, _ := checkSpec(&vsNamed(t, c, "syn").RealServers[0])
+	if !syn.HalfOpen || syn.Kind != healthcheck.KindTCP || syn.Source != netip.MustParseAddr("192.168.100.2") ||
+		syn.Target != netip.MustParseAddrPort("192.168.100.11:80") {
+		t.Errorf("spec of syn/a = %+v, want a half-open tcp check from 192.168.100.2", syn)
+	}
+	full, _ := checkSpec(&vsNamed(t, c, "full").RealServers[0])
+	if full.HalfOpen || full.Target != syn.Target {
+		t.Errorf("spec of full/a = %+v, want a full connect to syn/a's target", full)
+	}
+	if specs, _, _ := checkSpecs(c); len(specs) != 2 {
+		t.Errorf("%d specs, want 2: a half-open and a full-connect check of one target", len(specs))
 	}
 }
 

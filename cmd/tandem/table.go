@@ -19,6 +19,22 @@ type healthView struct {
 	// leave their real servers, and which drained real servers removed
 	// from the file are still waiting for their connections to end.
 	Prev ipvs.Table
+	// IDs caches the check ID of each real server of the running config
+	// (computing one hashes its Spec); real servers missing from it, such
+	// as those of a config being loaded, have theirs computed.
+	IDs map[*conf.RealServer]healthcheck.ID
+}
+
+// checkID returns rs's check ID, and false when rs has no check.
+func (h healthView) checkID(rs *conf.RealServer) (healthcheck.ID, bool) {
+	if rs.Check == nil {
+		return "", false
+	}
+	if id, ok := h.IDs[rs]; ok {
+		return id, true
+	}
+	spec, ok := checkSpec(rs)
+	return spec.ID(), ok
 }
 
 // serviceHealth is the health of one virtual server as the desired table
@@ -110,8 +126,8 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, service
 		configured[ap] = true
 		rh := realServerHealth{Name: rs.Name, Addr: ap, State: "unchecked"}
 		in, healthy := true, true
-		if spec, ok := checkSpec(rs); ok {
-			rh.Check = spec.ID()
+		if id, ok := h.checkID(rs); ok {
+			rh.Check = id
 			up, known := h.Up[rh.Check]
 			switch {
 			case known && up:
@@ -227,6 +243,7 @@ func checkSpec(rs *conf.RealServer) (healthcheck.Spec, bool) {
 		Timeout:  ch.Timeout,
 		Rise:     ch.Rise,
 		Fall:     ch.Fall,
+		HalfOpen: ch.HalfOpen,
 		Path:     ch.Path,
 		Host:     ch.Host,
 		Digest:   healthcheck.Digest{Algorithm: ch.Digest.Algorithm, Sum: ch.Digest.Sum},

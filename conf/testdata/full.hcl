@@ -124,7 +124,9 @@ virtual_server "web" {
     upper_threshold = 0
     lower_threshold = 0
 
-    check "tcp" {}
+    check "tcp" {
+      half_open = true
+    }
   }
 
   real_server "rs2" {
