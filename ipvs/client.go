@@ -273,11 +273,11 @@ func (c *genlClient) resolveFamily() error {
 		if m.typ != genlIDCtrl || len(m.data) < genlHdrLen {
 			return false, nil
 		}
-		attrs, err := parseAttrs(m.data[genlHdrLen:])
-		if err != nil {
+		var attrs attrSet
+		if err := parseAttrs(m.data[genlHdrLen:], &attrs); err != nil {
 			return true, err
 		}
-		id := attrU16(attrs, ctrlAttrFamilyID)
+		id := attrU16(&attrs, ctrlAttrFamilyID)
 		if id == 0 {
 			return true, errors.New("no family id in the controller's reply")
 		}

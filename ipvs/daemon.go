@@ -191,24 +191,23 @@ func parseDaemon(data []byte) (Daemon, error) {
 	if len(data) < genlHdrLen {
 		return Daemon{}, errShortMessage
 	}
-	top, err := parseAttrs(data[genlHdrLen:])
-	if err != nil {
+	var top, a attrSet
+	if err := parseAttrs(data[genlHdrLen:], &top); err != nil {
 		return Daemon{}, err
 	}
-	nest, ok := top[ipvsCmdAttrDaemon]
-	if !ok {
+	nest := top[ipvsCmdAttrDaemon]
+	if nest == nil {
 		return Daemon{}, errors.New("sync daemon: no IPVS_CMD_ATTR_DAEMON")
 	}
-	a, err := parseAttrs(nest)
-	if err != nil {
+	if err := parseAttrs(nest, &a); err != nil {
 		return Daemon{}, err
 	}
 	d := Daemon{
-		State:     DaemonState(attrU32(a, ipvsDaemonAttrState)),
+		State:     DaemonState(attrU32(&a, ipvsDaemonAttrState)),
 		Interface: cString(a[ipvsDaemonAttrMcastIfn]),
-		SyncID:    uint8(attrU32(a, ipvsDaemonAttrSyncID)),
-		MaxLen:    attrU16(a, ipvsDaemonAttrSyncMaxLen),
-		Port:      attrU16(a, ipvsDaemonAttrMcastPort),
+		SyncID:    uint8(attrU32(&a, ipvsDaemonAttrSyncID)),
+		MaxLen:    attrU16(&a, ipvsDaemonAttrSyncMaxLen),
+		Port:      attrU16(&a, ipvsDaemonAttrMcastPort),
 	}
 	if v := a[ipvsDaemonAttrMcastTTL]; len(v) >= 1 {
 		d.TTL = v[0]

@@ -326,11 +326,11 @@ func ackError(m nlMsg) error {
 	if off > len(rest) {
 		return err
 	}
-	attrs, aerr := parseAttrs(rest[off:])
-	if aerr != nil {
+	var attrs attrSet
+	if parseAttrs(rest[off:], &attrs) != nil {
 		return err
 	}
-	if msg, ok := attrs[nlmsgerrAttrMsg]; ok {
+	if msg := attrs[nlmsgerrAttrMsg]; msg != nil {
 		return &kernelError{errno: err, msg: cString(msg)}
 	}
 	return err
@@ -345,18 +345,46 @@ type kernelError struct {
 func (e *kernelError) Error() string { return e.errno.Error() + " (" + e.msg + ")" }
 func (e *kernelError) Unwrap() error { return e.errno }
 
-// parseAttrs returns the attributes of b by type (the last of each type).
-func parseAttrs(b []byte) (map[uint16][]byte, error) {
-	attrs := make(map[uint16][]byte)
+// maxAttrType is the highest attribute type an [attrSet] holds. It covers
+// every attribute type the uapi headers define for the messages parsed
+// here: IPVS_CMD_ATTR_* (up to 6), IPVS_SVC_ATTR_* (12), IPVS_DEST_ATTR_*
+// (15, IPVS_DEST_ATTR_TUN_FLAGS), IPVS_DAEMON_ATTR_* (8), CTRL_ATTR_* (10)
+// and NLMSGERR_ATTR_* (6). The package reads none above 11.
+const maxAttrType = 15
+
+// attrSet holds the attributes of one nest (or of a message's top level),
+// indexed by type: a[t] is the payload of the last attribute of type t, nil
+// if there is none. A present attribute of zero length is a non-nil empty
+// slice, so a[t] != nil tests presence. It is an array, not a map, so that
+// parsing allocates nothing; the payloads alias the parsed buffer.
+type attrSet [maxAttrType + 1][]byte
+
+// get returns the payload of the attribute of type t, nil if there is none
+// or t is above maxAttrType.
+func (a *attrSet) get(t uint16) []byte {
+	if int(t) < len(a) {
+		return a[t]
+	}
+	return nil
+}
+
+// parseAttrs fills a with the attributes of b by type (the last of each
+// type, with the flag bits of nla_type masked off). Attributes of a type
+// above maxAttrType are skipped: a newer kernel's additions, which nothing
+// here reads. On error the contents of a are unspecified.
+func parseAttrs(b []byte, a *attrSet) error {
+	*a = attrSet{}
 	for len(b) >= nlaHdrLen {
 		l := int(native.Uint16(b))
 		if l < nlaHdrLen || l > len(b) {
-			return nil, errShortMessage
+			return errShortMessage
 		}
-		attrs[native.Uint16(b[2:])&nlaTypeMask] = b[nlaHdrLen:l]
+		if t := int(native.Uint16(b[2:]) & nlaTypeMask); t < len(a) {
+			a[t] = b[nlaHdrLen:l] // non-nil even when empty: the attribute is present
+		}
 		b = b[min(nlaAlign(l), len(b)):]
 	}
-	return attrs, nil
+	return nil
 }
 
 func cString(b []byte) string {
@@ -370,22 +398,22 @@ func cString(b []byte) string {
 
 // attrU16 and friends read a fixed-size attribute; a missing or short one
 // reads as zero.
-func attrU16(a map[uint16][]byte, t uint16) uint16 {
-	if v := a[t]; len(v) >= 2 {
+func attrU16(a *attrSet, t uint16) uint16 {
+	if v := a.get(t); len(v) >= 2 {
 		return native.Uint16(v)
 	}
 	return 0
 }
 
-func attrU32(a map[uint16][]byte, t uint16) uint32 {
-	if v := a[t]; len(v) >= 4 {
+func attrU32(a *attrSet, t uint16) uint32 {
+	if v := a.get(t); len(v) >= 4 {
 		return native.Uint32(v)
 	}
 	return 0
 }
 
-func attrBE16(a map[uint16][]byte, t uint16) uint16 {
-	if v := a[t]; len(v) >= 2 {
+func attrBE16(a *attrSet, t uint16) uint16 {
+	if v := a.get(t); len(v) >= 2 {
 		return binary.BigEndian.Uint16(v)
 	}
 	return 0
@@ -393,8 +421,8 @@ func attrBE16(a map[uint16][]byte, t uint16) uint16 {
 
 // attrAddr reads an address attribute, which the kernel sends as a 16-byte
 // union nf_inet_addr whatever the family.
-func attrAddr(a map[uint16][]byte, t uint16, fam Family) (netip.Addr, error) {
-	v := a[t]
+func attrAddr(a *attrSet, t uint16, fam Family) (netip.Addr, error) {
+	v := a.get(t)
 	switch {
 	case fam == IPv4 && len(v) >= 4:
 		return netip.AddrFrom4([4]byte(v[:4])), nil
@@ -409,31 +437,30 @@ func parseService(data []byte) (Service, error) {
 	if len(data) < genlHdrLen {
 		return Service{}, errShortMessage
 	}
-	top, err := parseAttrs(data[genlHdrLen:])
-	if err != nil {
+	var top, a attrSet
+	if err := parseAttrs(data[genlHdrLen:], &top); err != nil {
 		return Service{}, err
 	}
-	a, err := parseAttrs(top[ipvsCmdAttrService])
-	if err != nil {
+	if err := parseAttrs(top[ipvsCmdAttrService], &a); err != nil {
 		return Service{}, err
 	}
-	fam := Family(attrU16(a, ipvsSvcAttrAF))
+	fam := Family(attrU16(&a, ipvsSvcAttrAF))
 	var key ServiceKey
-	if mark := attrU32(a, ipvsSvcAttrFWMark); mark != 0 {
+	if mark := attrU32(&a, ipvsSvcAttrFWMark); mark != 0 {
 		key = FWMarkService(fam, mark)
 	} else {
-		addr, err := attrAddr(a, ipvsSvcAttrAddr, fam)
+		addr, err := attrAddr(&a, ipvsSvcAttrAddr, fam)
 		if err != nil {
 			return Service{}, fmt.Errorf("service: %w", err)
 		}
-		key = ServiceKey{Family: fam, Protocol: Protocol(attrU16(a, ipvsSvcAttrProtocol)), Addr: addr, Port: attrBE16(a, ipvsSvcAttrPort)}
+		key = ServiceKey{Family: fam, Protocol: Protocol(attrU16(&a, ipvsSvcAttrProtocol)), Addr: addr, Port: attrBE16(&a, ipvsSvcAttrPort)}
 	}
 	return Service{
 		Key:       key,
 		Scheduler: cString(a[ipvsSvcAttrSchedName]),
-		Flags:     ServiceFlags(attrU32(a, ipvsSvcAttrFlags)),
-		Timeout:   time.Duration(attrU32(a, ipvsSvcAttrTimeout)) * time.Second,
-		Netmask:   netmaskBits(fam, attrU32(a, ipvsSvcAttrNetmask)),
+		Flags:     ServiceFlags(attrU32(&a, ipvsSvcAttrFlags)),
+		Timeout:   time.Duration(attrU32(&a, ipvsSvcAttrTimeout)) * time.Second,
+		Netmask:   netmaskBits(fam, attrU32(&a, ipvsSvcAttrNetmask)),
 		PEName:    cString(a[ipvsSvcAttrPEName]),
 	}, nil
 }
@@ -452,32 +479,31 @@ func parseDestConns(data []byte, fam Family) (Destination, Conns, error) {
 	if len(data) < genlHdrLen {
 		return Destination{}, Conns{}, errShortMessage
 	}
-	top, err := parseAttrs(data[genlHdrLen:])
-	if err != nil {
+	var top, a attrSet
+	if err := parseAttrs(data[genlHdrLen:], &top); err != nil {
 		return Destination{}, Conns{}, err
 	}
-	a, err := parseAttrs(top[ipvsCmdAttrDest])
-	if err != nil {
+	if err := parseAttrs(top[ipvsCmdAttrDest], &a); err != nil {
 		return Destination{}, Conns{}, err
 	}
-	if f := Family(attrU16(a, ipvsDestAttrAddrFam)); f != 0 {
+	if f := Family(attrU16(&a, ipvsDestAttrAddrFam)); f != 0 {
 		fam = f
 	}
-	addr, err := attrAddr(a, ipvsDestAttrAddr, fam)
+	addr, err := attrAddr(&a, ipvsDestAttrAddr, fam)
 	if err != nil {
 		return Destination{}, Conns{}, fmt.Errorf("destination: %w", err)
 	}
 	conns := Conns{
-		Active:     attrU32(a, ipvsDestAttrActive),
-		Inactive:   attrU32(a, ipvsDestAttrInactive),
-		Persistent: attrU32(a, ipvsDestAttrPersist),
+		Active:     attrU32(&a, ipvsDestAttrActive),
+		Inactive:   attrU32(&a, ipvsDestAttrInactive),
+		Persistent: attrU32(&a, ipvsDestAttrPersist),
 	}
 	return Destination{
 		Addr:           addr,
-		Port:           attrBE16(a, ipvsDestAttrPort),
-		Forward:        Forward(attrU32(a, ipvsDestAttrFwdMethod)) & ForwardMask,
-		Weight:         int(int32(attrU32(a, ipvsDestAttrWeight))),
-		UpperThreshold: attrU32(a, ipvsDestAttrUThresh),
-		LowerThreshold: attrU32(a, ipvsDestAttrLThresh),
+		Port:           attrBE16(&a, ipvsDestAttrPort),
+		Forward:        Forward(attrU32(&a, ipvsDestAttrFwdMethod)) & ForwardMask,
+		Weight:         int(int32(attrU32(&a, ipvsDestAttrWeight))),
+		UpperThreshold: attrU32(&a, ipvsDestAttrUThresh),
+		LowerThreshold: attrU32(&a, ipvsDestAttrLThresh),
 	}, conns, nil
 }

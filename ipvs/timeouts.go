@@ -62,11 +62,11 @@ func parseTimeouts(data []byte) (Timeouts, error) {
 	if len(data) < genlHdrLen {
 		return Timeouts{}, errShortMessage
 	}
-	a, err := parseAttrs(data[genlHdrLen:])
-	if err != nil {
+	var a attrSet
+	if err := parseAttrs(data[genlHdrLen:], &a); err != nil {
 		return Timeouts{}, err
 	}
-	sec := func(t uint16) time.Duration { return time.Duration(attrU32(a, t)) * time.Second }
+	sec := func(t uint16) time.Duration { return time.Duration(attrU32(&a, t)) * time.Second }
 	return Timeouts{
 		TCP:    sec(ipvsCmdAttrTimeoutTCP),
 		TCPFin: sec(ipvsCmdAttrTimeoutTCPFin),
