@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -29,10 +30,13 @@ import (
 // threads looping on accept4 and close (for http: read the request, write
 // a fixed 200, close). No Go netpoller, no per-connection goroutine. It
 // counts the connections it accepted per 100 ms and prints them on stdout
-// as "B <unix time / 100 ms> <count>" lines once each 100 ms is over.
+// as "B <unix time / 100 ms> <count>" lines once each 100 ms is over. In
+// mode tcp-half (half-open checks, which the kernel answers without a
+// connection) it counts probes instead: the segments its namespace
+// received in the 100 ms (Tcp InSegs), halved (a SYN and a reset each).
 const (
 	benchServerEnv     = "TANDEM_BENCH_SERVER"      // the address to listen on
-	benchServerModeEnv = "TANDEM_BENCH_SERVER_MODE" // tcp or http
+	benchServerModeEnv = "TANDEM_BENCH_SERVER_MODE" // tcp, tcp-half or http
 )
 
 func TestMain(m *testing.M) {
@@ -101,9 +105,15 @@ func benchServer(addr, mode string) error {
 	}
 	out := bufio.NewWriter(os.Stdout)
 	last := time.Now().UnixNano() / int64(bucketWidth)
+	segs := inSegs()
 	for {
 		time.Sleep(bucketWidth)
 		cur := time.Now().UnixNano() / int64(bucketWidth)
+		if mode == "tcp-half" {
+			n := inSegs()
+			fmt.Fprintf(out, "B %d %d\n", cur-1, (n-segs)/2)
+			segs, last = n, cur
+		}
 		for ; last < cur; last++ {
 			fmt.Fprintf(out, "B %d %d\n", last, ring[last%int64(len(ring))].Swap(0))
 		}
@@ -111,6 +121,11 @@ func benchServer(addr, mode string) error {
 			return nil // the harness is gone
 		}
 	}
+}
+
+// inSegs returns the Tcp InSegs counter of the process's network namespace.
+func inSegs() int64 {
+	return netCounters(os.Getpid())["Tcp.InSegs"]
 }
 
 // serveOne reads one request (up to its blank line) and answers 200.
@@ -206,9 +221,15 @@ func spread(c []int64) (summary string, total int64) {
 // PassiveOpens, AttemptFails and TcpExt ListenOverflows, ListenDrops,
 // TCPReqQFullDrop, SyncookiesSent.
 func netCounters(pid int) map[string]int64 {
+	return netCountersAt(fmt.Sprintf("/proc/%d/net", pid))
+}
+
+// netCountersAt reads the counters of netCounters from a /proc/.../net
+// directory.
+func netCountersAt(dir string) map[string]int64 {
 	out := map[string]int64{}
 	for _, f := range []string{"snmp", "netstat"} {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			continue
 		}
@@ -220,7 +241,7 @@ func netCounters(pid int) map[string]int64 {
 			}
 			for j := 1; j < len(names); j++ {
 				switch names[j] {
-				case "ActiveOpens", "PassiveOpens", "AttemptFails", "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "SyncookiesSent", "EstabResets", "OutRsts":
+				case "InSegs", "ActiveOpens", "PassiveOpens", "AttemptFails", "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "SyncookiesSent", "EstabResets", "OutRsts":
 					v, _ := strconv.ParseInt(vals[j], 10, 64)
 					out[strings.TrimSuffix(names[0], ":")+"."+names[j]] = v
 				}

@@ -315,3 +315,61 @@ func TestHealthStart(t *testing.T) {
 	p2.waitLog(`health check state changed.*192\.168\.100\.13:80.*from=unknown to=down`, 0, time.Second)
 	must(t, p2.stop())
 }
+
+// TestHealthHalfOpen: half-open tcp checks on the real kernel. While only
+// the checks run, the real servers' kernels answer every SYN and their
+// applications never see a connection (no passive open completes; each
+// probe ends as a reset half-open connection); a real server whose
+// listener closes answers the SYN with a reset and leaves the table within
+// fall × interval + timeout; started again, it comes back.
+func TestHealthHalfOpen(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "hho", 3)
+	w := watchTable(t, l.director)
+	cfg := strings.Replace(healthConfig(""), `check "http" {`, `check "tcp" {
+    half_open = true`, 1)
+	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
+	w.wait(webKey, all3, 5*time.Second)
+
+	before := nsCounters(t, l.rs[0])
+	time.Sleep(time.Second)
+	after := nsCounters(t, l.rs[0])
+	opens, fails := after["Tcp.PassiveOpens"]-before["Tcp.PassiveOpens"], after["Tcp.AttemptFails"]-before["Tcp.AttemptFails"]
+	t.Logf("rs1 over 1 s of checks every 200 ms: %d connections accepted, %d half-open connections reset", opens, fails)
+	if opens != 0 || fails < 3 || fails > 7 {
+		t.Errorf("rs1 over 1 s: %d passive opens, %d reset half-open; want 0 and about 5 (one per 200 ms probe)", opens, fails)
+	}
+
+	l.http[1].stop()
+	stopped := time.Now()
+	gone := w.wait(webKey, rs1+" "+rs3, 5*time.Second)
+	took := gone.Sub(stopped)
+	t.Logf("rs2 stopped: out of the table after %v (bound fall×interval+timeout = %v)", took.Round(time.Millisecond), healthBound)
+	if took > healthBound+300*time.Millisecond {
+		t.Errorf("rs2 left after %v, want within %v (+300 ms slack)", took, healthBound)
+	}
+	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*connection refused`, 0, time.Second)
+	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 50)
+	time.Sleep(400 * time.Millisecond)
+	loop.finish()
+	if len(loop.errs) > 0 || loop.ok == 0 || loop.bodies["This is real server 2"] > 0 {
+		t.Errorf("client after rs2 left: %d answers %v, errors %v", loop.ok, loop.bodies, loop.errs)
+	}
+
+	l.http[1].start()
+	started := time.Now()
+	back := w.wait(webKey, all3, 5*time.Second)
+	t.Logf("rs2 started: back in the table after %v (rise 2 × 200 ms)", back.Sub(started).Round(time.Millisecond))
+	must(t, p.stop())
+}
+
+// nsCounters reads the TCP counters (see netCounters) of namespace ns.
+func nsCounters(t *testing.T, ns *netlab.NS) map[string]int64 {
+	t.Helper()
+	var out map[string]int64
+	must(t, ns.Do(func() error {
+		out = netCountersAt("/proc/thread-self/net")
+		return nil
+	}))
+	return out
+}
