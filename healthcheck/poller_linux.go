@@ -71,7 +71,12 @@ type connectPoller struct {
 	halfMu  sync.Mutex
 	half    [2]*halfOpenSocket // IPv4, IPv6
 	halfErr [2]error
-	answers []synResult // the loop's
+	answers []synResult  // the loop's
+	unsent  []*pollProbe // started, their SYN not sent yet
+	// The loop's send batch (see sendHalfOpen).
+	sending  []*pollProbe
+	sendIovs [synBatch]unix.Iovec
+	sendMsgs [synBatch]unix.Mmsghdr
 }
 
 // pollProbe is one probe in flight.
@@ -294,6 +299,9 @@ func (p *connectPoller) loop() {
 			d := time.Until(p.wakeAt)
 			timeout = max(0, int((d+time.Millisecond-1)/time.Millisecond))
 		}
+		if len(p.unsent) > 0 {
+			timeout = 0 // SYNs queued while the loop ran (see sendHalfOpen)
+		}
 		p.mu.Unlock()
 		n, err := unix.EpollWait(p.epfd, events, timeout)
 		if err != nil && err != unix.EINTR {
@@ -380,6 +388,7 @@ func (p *connectPoller) loop() {
 			p.due[i] = nil
 		}
 		p.due = p.due[:0]
+		p.sendHalfOpen() // this wake-up's SYNs, in batches
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -47,11 +48,21 @@ type halfOpenSocket struct {
 	index  int    // in connectPoller.half
 
 	// route is a UDP socket connected to a target to learn the source
-	// address the kernel would use (IPv4: the checksum covers it).
+	// address the kernel would use (IPv4: the checksum covers it). The
+	// sources learned stay valid while epoch does not change: routes
+	// watches the routes, rules and addresses of the namespace, and the
+	// loop moves epoch on any change (routes -1: sources are kept
+	// synSourceTTL instead).
 	routeMu sync.Mutex
 	route   int
+	routes  int
+	epoch   atomic.Uint64
 
-	buf [256]byte // the loop's read buffer
+	// The loop's receive batch (recvmmsg).
+	bufs  [synBatch][256]byte
+	froms [synBatch]unix.RawSockaddrInet6
+	iovs  [synBatch]unix.Iovec
+	msgs  [synBatch]unix.Mmsghdr
 }
 
 // halfOpen is the state of one half-open probe.
@@ -81,9 +92,10 @@ type synResult struct {
 }
 
 const (
-	synInitialRTO = time.Second // the kernel's TCP_TIMEOUT_INIT
-	synSourceTTL  = 30 * time.Second
-	synHeaderLen  = 24 // 20 and an MSS option
+	synInitialRTO = time.Second      // the kernel's TCP_TIMEOUT_INIT
+	synSourceTTL  = 30 * time.Second // without routes
+	synHeaderLen  = 24               // 20 and an MSS option
+	synBatch      = 64               // SYNs per sendmmsg, answers per recvmmsg
 	tcpFlagSYN    = 0x02
 	tcpFlagRST    = 0x04
 	tcpFlagACK    = 0x10
@@ -120,7 +132,7 @@ func (p *connectPoller) halfOpenSocket(family int) (*halfOpenSocket, error) {
 }
 
 func newHalfOpenSocket(family, index int) (hs *halfOpenSocket, err error) {
-	hs = &halfOpenSocket{family: family, index: index, fd: -1, resv: -1, route: -1}
+	hs = &halfOpenSocket{family: family, index: index, fd: -1, resv: -1, route: -1, routes: -1}
 	defer func() {
 		if err != nil {
 			hs.close()
@@ -155,8 +167,11 @@ func newHalfOpenSocket(family, index int) (hs *halfOpenSocket, err error) {
 		if err = unix.SetsockoptInt(hs.fd, unix.IPPROTO_IPV6, unix.IPV6_CHECKSUM, 16); err != nil {
 			return nil, os.NewSyscallError("setsockopt IPV6_CHECKSUM", err)
 		}
-	} else if hs.route, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
-		return nil, os.NewSyscallError("socket", err)
+	} else {
+		if hs.route, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return nil, os.NewSyscallError("socket", err)
+		}
+		hs.routes = watchRoutes()
 	}
 	// Room for a whole instant's probes, and for their answers, which
 	// over a fast link arrive before the poller reads.
@@ -170,15 +185,36 @@ func newHalfOpenSocket(family, index int) (hs *halfOpenSocket, err error) {
 		return nil, err
 	}
 	for range 1024 { // what arrived before the filter
-		if _, err := unix.Read(hs.fd, hs.buf[:]); err != nil {
+		if _, err := unix.Read(hs.fd, hs.bufs[0][:]); err != nil {
 			break
 		}
+	}
+	for i := range hs.msgs {
+		hs.iovs[i].Base = &hs.bufs[i][0]
+		hs.iovs[i].SetLen(len(hs.bufs[i]))
+		hs.msgs[i].Hdr.Iov = &hs.iovs[i]
+		hs.msgs[i].Hdr.SetIovlen(1)
 	}
 	return hs, nil
 }
 
+// watchRoutes opens a route netlink socket that receives the namespace's
+// IPv4 address, route and rule changes, or returns -1.
+func watchRoutes() int {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return -1
+	}
+	groups := uint32(1<<(unix.RTNLGRP_IPV4_IFADDR-1) | 1<<(unix.RTNLGRP_IPV4_ROUTE-1) | 1<<(unix.RTNLGRP_IPV4_RULE-1))
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return -1
+	}
+	return fd
+}
+
 func (hs *halfOpenSocket) close() {
-	for _, fd := range []int{hs.fd, hs.resv, hs.route} {
+	for _, fd := range []int{hs.fd, hs.resv, hs.route, hs.routes} {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
@@ -233,7 +269,8 @@ func attachSynFilter(fd, family int, port uint16) error {
 func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, error) {
 	t.srcMu.Lock()
 	defer t.srcMu.Unlock()
-	if !t.srcAt.IsZero() && (t.src != nil || now.Sub(t.srcAt) < synSourceTTL) {
+	epoch := hs.epoch.Load()
+	if !t.srcAt.IsZero() && (t.src != nil || (hs.routes >= 0 && t.srcEpoch == epoch) || (hs.routes < 0 && now.Sub(t.srcAt) < synSourceTTL)) {
 		return t.src4, t.oob4, nil
 	}
 	if s, ok := t.src.(*unix.SockaddrInet4); ok {
@@ -251,7 +288,7 @@ func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, 
 		}
 		t.src4 = sa.(*unix.SockaddrInet4).Addr
 	}
-	t.srcAt = now
+	t.srcAt, t.srcEpoch = now, epoch
 	t.oob4 = unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: t.src4})
 	return t.src4, t.oob4, nil
 }
@@ -303,24 +340,71 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	}
 	p.syns[h.key] = pr
 	heap.Push(&p.heap, pr)
-	kick := p.wakeBy(pr.deadline)
+	// The loop sends the SYN, with the others of its wake-up in one
+	// sendmmsg (see sendHalfOpen).
+	p.unsent = append(p.unsent, pr)
+	kick := p.wakeBy(now)
 	p.mu.Unlock()
 	if kick {
 		p.kick()
 	}
-	err = hs.send(h, t)
-	// Taking mu after the send orders it before any retransmission by
-	// the loop, which reads the probe under mu.
+	return pr
+}
+
+// sendHalfOpen sends the SYNs of the probes started since the last call,
+// a batch per system call. It runs on the loop, outside mu.
+func (p *connectPoller) sendHalfOpen() {
 	p.mu.Lock()
-	if err == nil || !pr.live || pr.busy { // sent, or it ended, or the loop has its answer
+	p.sending, p.unsent = p.unsent, p.sending[:0]
+	p.mu.Unlock()
+	q := p.sending
+	for len(q) > 0 {
+		// One family per batch: runs of probes of one socket.
+		hs := q[0].half.hs
+		n := 1
+		for n < len(q) && n < synBatch && q[n].half.hs == hs {
+			n++
+		}
+		for i, pr := range q[:n] {
+			h, t := pr.half, pr.t
+			p.sendIovs[i] = unix.Iovec{Base: &h.pkt[0]}
+			p.sendIovs[i].SetLen(len(h.pkt))
+			m := &p.sendMsgs[i].Hdr
+			*m = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&t.rsa)), Namelen: t.rsaLen, Iov: &p.sendIovs[i]}
+			m.SetIovlen(1)
+			if len(h.oob) > 0 {
+				m.Control = &h.oob[0]
+				m.SetControllen(len(h.oob))
+			}
+		}
+		// Raw, as in send.
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(hs.fd), uintptr(unsafe.Pointer(&p.sendMsgs[0])), uintptr(n), 0, 0, 0)
+		sent := int(r)
+		if e != 0 {
+			// q[0] failed; the rest of the batch goes in the next.
+			sent = 1
+			if e != unix.EAGAIN && e != unix.ENOBUFS { // else lost, as on the wire
+				p.failHalfOpen(q[0], os.NewSyscallError("sendmsg", e))
+			}
+		}
+		q = q[max(sent, 1):]
+	}
+	clear(p.sending)
+	clear(p.sendMsgs[:])
+}
+
+// failHalfOpen ends pr with err unless it has ended. It runs on the loop,
+// outside mu.
+func (p *connectPoller) failHalfOpen(pr *pollProbe, err error) {
+	p.mu.Lock()
+	if !pr.live || pr.busy {
 		p.mu.Unlock()
-		return pr
+		return
 	}
 	pr.live = false
 	p.forget(pr)
 	p.mu.Unlock()
-	pr.finish(t.opError(err))
-	return nil
+	pr.finish(pr.t.opError(err))
 }
 
 // send sends h's SYN to t. A full send buffer loses the SYN as the
@@ -372,7 +456,7 @@ func (p *connectPoller) stepHalfOpen(pr *pollProbe) (finished bool, err error) {
 }
 
 // readHalfOpen reads the answers waiting on the half-open sockets into
-// out. It runs on the loop, outside mu.
+// out, a batch per system call. It runs on the loop, outside mu.
 func (p *connectPoller) readHalfOpen(out []synResult) []synResult {
 	p.halfMu.Lock()
 	socks := p.half
@@ -381,53 +465,74 @@ func (p *connectPoller) readHalfOpen(out []synResult) []synResult {
 		if hs == nil {
 			continue
 		}
-		for range 1 << 16 { // bounded: the socket's buffer holds fewer
-			var (
-				n   int
-				err error
-				key synKey
-				seg []byte
-			)
-			if hs.family == unix.AF_INET {
-				if n, err = unix.Read(hs.fd, hs.buf[:]); err != nil {
+		if hs.routes >= 0 {
+			// Any change (or an overflow: ENOBUFS) may move sources.
+			changed := false
+			for range 1 << 12 {
+				if _, err := unix.Read(hs.routes, hs.bufs[0][:]); err == unix.EAGAIN {
 					break
 				}
-				b := hs.buf[:n]
-				if n < 20 || b[0]>>4 != 4 {
-					continue
-				}
-				ihl := int(b[0]&0xf) * 4
-				if n < ihl+20 {
-					continue
-				}
-				key.addr = [16]byte{10: 0xff, 11: 0xff, 12: b[12], 13: b[13], 14: b[14], 15: b[15]}
-				seg = b[ihl:]
-			} else {
-				var from unix.Sockaddr
-				if n, from, err = unix.Recvfrom(hs.fd, hs.buf[:], 0); err != nil {
-					break
-				}
-				sa, ok := from.(*unix.SockaddrInet6)
-				if !ok || n < 20 {
-					continue
-				}
-				key.addr = sa.Addr
-				seg = hs.buf[:n]
+				changed = true
 			}
-			if binary.BigEndian.Uint16(seg[2:]) != hs.port {
-				continue
+			if changed {
+				hs.epoch.Add(1)
 			}
-			key.port = binary.BigEndian.Uint16(seg[0:])
-			key.ack = binary.BigEndian.Uint32(seg[8:])
-			switch flags := seg[13]; {
-			case flags&(tcpFlagSYN|tcpFlagACK) == tcpFlagSYN|tcpFlagACK:
-				out = append(out, synResult{key: key})
-			case flags&tcpFlagRST != 0:
-				out = append(out, synResult{key: key, err: errRefused})
+		}
+		for range 1 << 12 { // bounded: the socket's buffer holds fewer
+			for i := range hs.msgs {
+				hs.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&hs.froms[i]))
+				hs.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+			}
+			r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(hs.fd), uintptr(unsafe.Pointer(&hs.msgs[0])), synBatch, unix.MSG_DONTWAIT, 0, 0)
+			if e != 0 || r == 0 {
+				break
+			}
+			for i := range int(r) {
+				if res, ok := hs.parse(hs.bufs[i][:hs.msgs[i].Len], &hs.froms[i]); ok {
+					out = append(out, res)
+				}
+			}
+			if int(r) < synBatch {
+				break
 			}
 		}
 	}
 	return out
+}
+
+// parse reads an answer to a probe from b (from an IPv4 socket: the IP
+// packet; from an IPv6 one: the TCP segment, from from).
+func (hs *halfOpenSocket) parse(b []byte, from *unix.RawSockaddrInet6) (synResult, bool) {
+	var key synKey
+	seg := b
+	if hs.family == unix.AF_INET {
+		if len(b) < 20 || b[0]>>4 != 4 {
+			return synResult{}, false
+		}
+		ihl := int(b[0]&0xf) * 4
+		if len(b) < ihl+20 {
+			return synResult{}, false
+		}
+		key.addr = [16]byte{10: 0xff, 11: 0xff, 12: b[12], 13: b[13], 14: b[14], 15: b[15]}
+		seg = b[ihl:]
+	} else {
+		if len(b) < 20 || from.Family != unix.AF_INET6 {
+			return synResult{}, false
+		}
+		key.addr = from.Addr
+	}
+	if binary.BigEndian.Uint16(seg[2:]) != hs.port {
+		return synResult{}, false
+	}
+	key.port = binary.BigEndian.Uint16(seg[0:])
+	key.ack = binary.BigEndian.Uint32(seg[8:])
+	switch flags := seg[13]; {
+	case flags&(tcpFlagSYN|tcpFlagACK) == tcpFlagSYN|tcpFlagACK:
+		return synResult{key: key}, true
+	case flags&tcpFlagRST != 0:
+		return synResult{key: key, err: errRefused}, true
+	}
+	return synResult{}, false
 }
 
 // synPacket writes a SYN with an MSS option into b (synHeaderLen bytes),

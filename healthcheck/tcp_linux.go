@@ -34,13 +34,14 @@ type rawTarget struct {
 	// a raw socket takes it (a struct sockaddr without the port), the
 	// IPV6_PKTINFO of an IPv6 source, and the IPv4 source with its
 	// IP_PKTINFO, learned and kept under srcMu.
-	rsa    unix.RawSockaddrInet6 // or, cast, a RawSockaddrInet4
-	rsaLen uint32
-	oob6   []byte
-	srcMu  sync.Mutex
-	srcAt  time.Time // when src4 was learned; zero: not known
-	src4   [4]byte
-	oob4   []byte
+	rsa      unix.RawSockaddrInet6 // or, cast, a RawSockaddrInet4
+	rsaLen   uint32
+	oob6     []byte
+	srcMu    sync.Mutex
+	srcAt    time.Time // when src4 was learned; zero: not known
+	srcEpoch uint64    // the routes' epoch then
+	src4     [4]byte
+	oob4     []byte
 }
 
 // newRawTarget returns s's addresses for the poller, or nil when the

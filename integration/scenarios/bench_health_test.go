@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,14 +32,14 @@ import (
 //	srv 10.9.0.2 ── sw(br0) ── dirT 10.9.0.3 (tandem)
 //	                        └─ dirK 10.9.0.4 (keepalived -C)
 type benchNet struct {
-	srv, dirT, dirK *netlab.NS
+	srv, dirT, dirK, sw *netlab.NS
 }
 
 func newBenchNet(t *testing.T, prefix string) *benchNet {
 	t.Helper()
 	sw := newNS(t, prefix+"-sw")
 	must(t, sw.Bridge("br0"))
-	b := &benchNet{srv: newNS(t, prefix+"-srv"), dirT: newNS(t, prefix+"-dirT"), dirK: newNS(t, prefix+"-dirK")}
+	b := &benchNet{srv: newNS(t, prefix+"-srv"), dirT: newNS(t, prefix+"-dirT"), dirK: newNS(t, prefix+"-dirK"), sw: sw}
 	for i, ns := range []*netlab.NS{b.srv, b.dirT, b.dirK} {
 		port := fmt.Sprintf("p%d", i)
 		must(t, netlab.Veth(ns, "eth0", sw, port))
@@ -57,6 +58,74 @@ func newBenchNet(t *testing.T, prefix string) *benchNet {
 		Scope:     netlink.SCOPE_HOST,
 	}))
 	return b
+}
+
+// splitCPUs makes the VM's two vCPUs model two machines: the director's
+// namespace receives on CPU 0, where the checker runs (see pin), while the
+// switch and the real server namespace receive on CPU 1, where the server
+// runs. Over veth a packet is otherwise processed inline by its sender
+// (RPS steers it to the other CPU's backlog instead), so the checker would
+// pay for the switch's and the real server's kernel work as well.
+func (b *benchNet) splitCPUs(t *testing.T) {
+	t.Helper()
+	must(t, b.srv.WriteSysfs("class/net/eth0/queues/rx-0/rps_cpus", "2"))
+	for i := range 3 {
+		must(t, b.sw.WriteSysfs(fmt.Sprintf("class/net/p%d/queues/rx-0/rps_cpus", i), "2"))
+	}
+	must(t, b.dirT.WriteSysfs("class/net/eth0/queues/rx-0/rps_cpus", "1"))
+	must(t, b.dirK.WriteSysfs("class/net/eth0/queues/rx-0/rps_cpus", "1"))
+}
+
+// pin binds every thread of the processes to cpu (threads they create
+// later inherit it).
+func pin(pids []int, cpu int) {
+	var set unix.CPUSet
+	set.Set(cpu)
+	for _, p := range pids {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		for _, e := range tasks {
+			if tid, err := strconv.Atoi(e.Name()); err == nil {
+				_ = unix.SchedSetaffinity(tid, &set)
+			}
+		}
+	}
+}
+
+// onCPU runs start (which starts a process) on a thread bound to cpu, so
+// that the process starts bound to it: a Go program then sizes GOMAXPROCS
+// to the one CPU, as on a one-CPU machine.
+func onCPU(cpu int, start func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old, set unix.CPUSet
+	_ = unix.SchedGetaffinity(0, &old)
+	set.Set(cpu)
+	_ = unix.SchedSetaffinity(0, &set)
+	defer unix.SchedSetaffinity(0, &old)
+	start()
+}
+
+// cpuBusy returns the busy clock ticks (all but idle and iowait) of each
+// CPU from /proc/stat.
+func cpuBusy() []int64 {
+	b, _ := os.ReadFile("/proc/stat")
+	var out []int64
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 8 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		var n int64
+		for i, x := range f[1:] {
+			if i == 3 || i == 4 { // idle, iowait
+				continue
+			}
+			v, _ := strconv.ParseInt(x, 10, 64)
+			n += v
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // startKeepalived runs keepalived's checker alone (-C) in ns with config
@@ -323,6 +392,9 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 	)
 	b := newBenchNet(t, "bhs"+map[string]string{"tcp": "t", "tcp-half": "h", "http": "w"}[kind])
 	srv := startBenchServer(t, b.srv, "0.0.0.0:9000", kind)
+	b.splitCPUs(t)
+	pin(procTree(os.Getpid()), 1) // the harness, off the director's CPU
+	pin([]int{srv.pid}, 1)
 	for _, ns := range []*netlab.NS{b.dirT, b.dirK} {
 		must(t, ns.Sysctl("net/ipv4/ip_local_port_range", "1024 65535"))
 	}
@@ -356,6 +428,7 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 	}
 
 	measure := func(name string, ns *netlab.NS, pids func() []int) {
+		pin(pids(), 0)
 		// Settled: every real server is in the table (each entered on
 		// its first success), and then some.
 		w := watchTable(t, ns)
@@ -375,6 +448,8 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		fmt.Printf("BENCH   (%s: all real servers in the table after %v)\n", name, time.Since(settleAt).Round(time.Second))
 		time.Sleep(settle)
 		ps := pids()
+		pin(ps, 0)
+		busy0 := cpuBusy()
 		u0, s0 := cpuSplit(ps)
 		before := u0 + s0
 		srvPids := procTree(srv.pid)
@@ -388,6 +463,9 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		fmt.Printf("BENCH   (%s: user %.1f %%, sys %.1f %% of one CPU)\n", name,
 			float64(u1-u0)/window.Seconds(), float64(s1-s0)/window.Seconds())
 		srvCPU := float64(cpuTicks(srvPids)-srvBefore) / 100 / window.Seconds() * 100
+		busy1 := cpuBusy()
+		fmt.Printf("BENCH   (%s: the director's CPU 0 busy %.1f %%, the server's and switch's CPU 1 busy %.1f %%)\n", name,
+			float64(busy1[0]-busy0[0])/window.Seconds(), float64(busy1[1]-busy0[1])/window.Seconds())
 		fmt.Printf("BENCH   (%s: VM %s; server CPU %.1f %%; checker ns: %s; server ns: %s)\n", name,
 			vmCPUDiff(vm0, vmCPU(), window.Seconds()), srvCPU, diffCounters(nc0, netCounters(ps[0])), diffCounters(ns0, netCounters(srv.pid)))
 		rss := rssKB(ps)
@@ -406,7 +484,9 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 	fmt.Printf("BENCH health scale (%s, %d s): %d services x %d real servers = %d %s checks every %d s, one server on all addresses, %v window from %v after the table is complete\n",
 		kind, interval, nsvc, ndst, nsvc*ndst, kind, interval, window, settle)
 
-	p := startTandem(t, b.dirT, "run", "-c", writeConfig(t, hcl.String()), "--node", "director", "--log-level", "warn")
+	cfg := writeConfig(t, hcl.String())
+	var p *tandemProc
+	onCPU(0, func() { p = startTandem(t, b.dirT, "run", "-c", cfg, "--node", "director", "--log-level", "warn") })
 	measure("tandem", b.dirT, func() []int { return []int{p.cmd.Process.Pid} })
 	stopAt := time.Now()
 	if err := p.stop(); err != nil {
@@ -417,7 +497,8 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 	if kind == "tcp-half" {
 		return // keepalived has no half-open check: its TCP_CHECK is the tcp run's
 	}
-	k := startKeepalived(t, b.dirK, kcfg.String())
+	var k *exec.Cmd
+	onCPU(0, func() { k = startKeepalived(t, b.dirK, kcfg.String()) })
 	measure("keepalived", b.dirK, func() []int { return procTree(k.Process.Pid) })
 }
 

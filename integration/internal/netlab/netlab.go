@@ -237,3 +237,36 @@ func (n *NS) DefaultRoute(gw string) error {
 	}
 	return nil
 }
+
+// WriteSysfs writes value to a /sys path (relative, e.g.
+// "class/net/eth0/queues/rx-0/rps_cpus") as the namespace sees it: on a
+// thread of its own, switched into the namespace, with a private mount
+// namespace holding a sysfs mounted there. The thread is then retired.
+func (n *NS) WriteSysfs(path, value string) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with its mounts
+		errc <- func() error {
+			if err := netns.Set(n.h); err != nil {
+				return err
+			}
+			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("netlab: unshare: %w", err)
+			}
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("netlab: private mounts: %w", err)
+			}
+			dir, err := os.MkdirTemp("", "sysfs")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(dir)
+			if err := unix.Mount("sysfs", dir, "sysfs", 0, ""); err != nil {
+				return fmt.Errorf("netlab: mount sysfs: %w", err)
+			}
+			defer unix.Unmount(dir, unix.MNT_DETACH)
+			return os.WriteFile(filepath.Join(dir, path), []byte(value), 0o644)
+		}()
+	}()
+	return <-errc
+}
