@@ -29,6 +29,9 @@
 //     passes before the poller saw the connect end (a starved CPU), the
 //     socket's own state decides: a connect that completed is a success,
 //     as in keepalived, which handles ready sockets before timers.
+//   - tcp with Spec.HalfOpen (tcp_halfopen_linux.go): a SYN from a raw
+//     socket, up on the SYN-ACK, down on a reset or at the deadline; no
+//     socket per probe, SYNs and answers in batches on the poller.
 //   - http, https: GET Path with the Host header, over a new connection per
 //     probe (no keep-alive pool that would hide a dead server), redirects not
 //     followed, no proxy. On Linux a plain http probe runs on the probe

@@ -116,14 +116,7 @@ func TestHealthRemove(t *testing.T) {
 	p := startTandem(t, l.director, "run", "-c", writeConfig(t, healthConfig("")), "--node", "director")
 	w.wait(webKey, all3, 5*time.Second)
 
-	l.http[1].stop()
-	stopped := time.Now()
-	gone := w.wait(webKey, rs1+" "+rs3, 5*time.Second)
-	took := gone.Sub(stopped)
-	t.Logf("rs2 stopped: out of the table after %v (bound fall×interval+timeout = %v)", took.Round(time.Millisecond), healthBound)
-	if took > healthBound+300*time.Millisecond {
-		t.Errorf("rs2 left after %v, want within %v (+300 ms slack)", took, healthBound)
-	}
+	stopRS2(t, l, w)
 	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*to=down`, 0, time.Second)
 	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 100)
 	time.Sleep(800 * time.Millisecond)
@@ -149,6 +142,20 @@ func TestHealthRemove(t *testing.T) {
 	}
 	p.waitLog(`ipvs updated.*reason=health`, 0, time.Second)
 	must(t, p.stop())
+}
+
+// stopRS2 stops rs2's HTTP server and checks that it leaves the table
+// within fall × interval + timeout.
+func stopRS2(t *testing.T, l *natLab, w *tableWatch) {
+	t.Helper()
+	l.http[1].stop()
+	stopped := time.Now()
+	gone := w.wait(webKey, rs1+" "+rs3, 5*time.Second)
+	took := gone.Sub(stopped)
+	t.Logf("rs2 stopped: out of the table after %v (bound fall×interval+timeout = %v)", took.Round(time.Millisecond), healthBound)
+	if took > healthBound+300*time.Millisecond {
+		t.Errorf("rs2 left after %v, want within %v (+300 ms slack)", took, healthBound)
+	}
 }
 
 // TestHealthSorry: with every real server down the sorry server answers;
@@ -340,14 +347,7 @@ func TestHealthHalfOpen(t *testing.T) {
 		t.Errorf("rs1 over 1 s: %d passive opens, %d reset half-open; want 0 and about 5 (one per 200 ms probe)", opens, fails)
 	}
 
-	l.http[1].stop()
-	stopped := time.Now()
-	gone := w.wait(webKey, rs1+" "+rs3, 5*time.Second)
-	took := gone.Sub(stopped)
-	t.Logf("rs2 stopped: out of the table after %v (bound fall×interval+timeout = %v)", took.Round(time.Millisecond), healthBound)
-	if took > healthBound+300*time.Millisecond {
-		t.Errorf("rs2 left after %v, want within %v (+300 ms slack)", took, healthBound)
-	}
+	stopRS2(t, l, w)
 	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*connection refused`, 0, time.Second)
 	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 50)
 	time.Sleep(400 * time.Millisecond)
