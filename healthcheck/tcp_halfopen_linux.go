@@ -47,7 +47,6 @@ type halfOpenSocket struct {
 	fd     int    // raw IPPROTO_TCP socket, in the poller's epoll; reads filtered to port
 	resv   int    // TCP socket bound to port, never listening
 	port   uint16 // the probes' source port
-	index  int    // in connectPoller.half
 
 	// route is a UDP socket connected to a target to learn the source
 	// address the kernel would use (IPv4: the checksum covers it). The
@@ -116,7 +115,7 @@ func (p *connectPoller) halfOpenSocket(family int) (*halfOpenSocket, error) {
 	p.halfMu.Lock()
 	defer p.halfMu.Unlock()
 	if p.half[i] == nil && p.halfErr[i] == nil {
-		hs, err := newHalfOpenSocket(family, i)
+		hs, err := newHalfOpenSocket(family)
 		if err == nil {
 			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(hs.fd)}
 			if err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, hs.fd, &ev); err != nil {
@@ -133,8 +132,8 @@ func (p *connectPoller) halfOpenSocket(family int) (*halfOpenSocket, error) {
 	return p.half[i], p.halfErr[i]
 }
 
-func newHalfOpenSocket(family, index int) (hs *halfOpenSocket, err error) {
-	hs = &halfOpenSocket{family: family, index: index, fd: -1, resv: -1, route: -1, routes: -1}
+func newHalfOpenSocket(family int) (hs *halfOpenSocket, err error) {
+	hs = &halfOpenSocket{family: family, fd: -1, resv: -1, route: -1, routes: -1}
 	defer func() {
 		if err != nil {
 			hs.close()
@@ -368,16 +367,7 @@ func (p *connectPoller) sendHalfOpen() {
 			n++
 		}
 		for i, pr := range q[:n] {
-			h, t := pr.half, pr.t
-			p.sendIovs[i] = unix.Iovec{Base: &h.pkt[0]}
-			p.sendIovs[i].SetLen(len(h.pkt))
-			m := &p.sendMsgs[i].Hdr
-			*m = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&t.rsa)), Namelen: t.rsaLen, Iov: &p.sendIovs[i]}
-			m.SetIovlen(1)
-			if len(h.oob) > 0 {
-				m.Control = &h.oob[0]
-				m.SetControllen(len(h.oob))
-			}
+			pr.half.msghdr(&p.sendMsgs[i].Hdr, &p.sendIovs[i], pr.t)
 		}
 		// Raw, as in send.
 		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(hs.fd), uintptr(unsafe.Pointer(&p.sendMsgs[0])), uintptr(n), 0, 0, 0)
@@ -409,6 +399,18 @@ func (p *connectPoller) failHalfOpen(pr *pollProbe, err error) {
 	pr.finish(pr.t.opError(err))
 }
 
+// msghdr fills m (and iov, which it points to) to send h's SYN to t.
+func (h *halfOpen) msghdr(m *unix.Msghdr, iov *unix.Iovec, t *rawTarget) {
+	*iov = unix.Iovec{Base: &h.pkt[0]}
+	iov.SetLen(len(h.pkt))
+	*m = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&t.rsa)), Namelen: t.rsaLen, Iov: iov}
+	m.SetIovlen(1)
+	if len(h.oob) > 0 {
+		m.Control = &h.oob[0]
+		m.SetControllen(len(h.oob))
+	}
+}
+
 // send sends h's SYN to t again (a retransmission; first sends go in
 // batches, see sendHalfOpen). A full send buffer loses the SYN as the
 // network would: the probe retransmits, or times out.
@@ -419,14 +421,9 @@ func (p *connectPoller) failHalfOpen(pr *pollProbe, err error) {
 // runtime would otherwise hand the goroutine's P to another thread and
 // wake one to take it back, call after call.
 func (hs *halfOpenSocket) send(h *halfOpen, t *rawTarget) error {
-	iov := unix.Iovec{Base: &h.pkt[0]}
-	iov.SetLen(len(h.pkt))
-	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&t.rsa)), Namelen: t.rsaLen, Iov: &iov}
-	msg.SetIovlen(1)
-	if len(h.oob) > 0 {
-		msg.Control = &h.oob[0]
-		msg.SetControllen(len(h.oob))
-	}
+	var msg unix.Msghdr
+	var iov unix.Iovec
+	h.msghdr(&msg, &iov, t)
 	_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(hs.fd), uintptr(unsafe.Pointer(&msg)), 0)
 	switch e {
 	case 0, unix.EAGAIN, unix.ENOBUFS:
