@@ -566,6 +566,11 @@ virtual_server "web" {
   address = "203.0.113.10:80"
   check "http" { half_open = true }
 }`, wantErr: "half_open is not valid in a http check", line: 3, col: 18},
+		{name: "reuse_connection on a tcp check", src: `
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  check "tcp" { reuse_connection = true }
+}`, wantErr: "reuse_connection is not valid in a tcp check", line: 3, col: 17},
 		{name: "string for half_open", src: `
 virtual_server "web" {
   address = "203.0.113.10:80"
@@ -971,6 +976,19 @@ virtual_server "web" {
 			got: func(c *Cluster) any { return c.VirtualServers[0].Check },
 			want: &Check{Type: CheckTCP, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2,
 				SourceAddress: netip.MustParseAddr("192.168.100.2"), HalfOpen: true},
+		},
+		{
+			name: "http check reusing its connection",
+			src: `
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  check "http" {
+    reuse_connection = true
+  }
+}`,
+			got: func(c *Cluster) any { return c.VirtualServers[0].Check },
+			want: &Check{Type: CheckHTTP, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2,
+				ReuseConnection: true, Path: "/", Status: []StatusRange{{200, 299}}},
 		},
 		{
 			name: "conn_sync defaults to the only vrrp instance",

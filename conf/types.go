@@ -313,12 +313,15 @@ type Check struct {
 	// (default false = a full connect).
 	HalfOpen bool
 
-	// HTTP and HTTPS only.
-	Path   string        // default "/"
-	Host   string        // Host header; "" = the connect address
-	Status []StatusRange // default 200-299
-	Digest Digest        // zero = not checked
-	Regex  string        // "" = not checked; compiles with regexp
+	// HTTP and HTTPS only. ReuseConnection keeps the connection open
+	// between probes (HTTP/1.1 keep-alive), a fresh one at least every
+	// 10 probes (default false = a new connection per probe).
+	ReuseConnection bool
+	Path            string        // default "/"
+	Host            string        // Host header; "" = the connect address
+	Status          []StatusRange // default 200-299
+	Digest          Digest        // zero = not checked
+	Regex           string        // "" = not checked; compiles with regexp
 
 	// HTTPS only.
 	TLS TLS

@@ -303,8 +303,8 @@ func maskLen(m netip.Addr) (int, bool) {
 // checkAttrs lists the attributes each check type accepts.
 var checkAttrs = map[CheckType][]string{
 	CheckTCP:     {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "half_open"},
-	CheckHTTP:    {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "path", "host", "status", "digest", "regex"},
-	CheckHTTPS:   {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "path", "host", "status", "digest", "regex", "tls"},
+	CheckHTTP:    {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "reuse_connection", "path", "host", "status", "digest", "regex"},
+	CheckHTTPS:   {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "reuse_connection", "path", "host", "status", "digest", "regex", "tls"},
 	CheckCommand: {"interval", "timeout", "rise", "fall", "command"},
 }
 
@@ -346,6 +346,7 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 		}
 	}
 	setBool(d, &c.HalfOpen, bd.attrs["half_open"])
+	setBool(d, &c.ReuseConnection, bd.attrs["reuse_connection"])
 	if typ == CheckHTTP || typ == CheckHTTPS {
 		c.Path = "/"
 		if a := bd.attrs["path"]; setStr(d, &c.Path, a) && !strings.HasPrefix(c.Path, "/") {

@@ -54,6 +54,11 @@ type probeTimer struct {
 	f   func()
 }
 
+// idleCloser is a Checker that keeps a connection between probes (see
+// Spec.Reuse): the Manager calls closeIdle when it stops the check, and
+// the checker keeps none after.
+type idleCloser interface{ closeIdle() }
+
 // probeHandle aborts a probe in flight (see asyncChecker).
 type probeHandle interface{ abort() }
 

@@ -17,6 +17,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,8 +30,15 @@ const (
 	MaxDigestBody = 1 << 20
 )
 
+// MaxReuse is how many probes a kept connection serves (see Spec.Reuse):
+// then a fresh one, so that a server that still answers on its open
+// connections but no longer accepts new ones is seen within MaxReuse
+// intervals.
+const MaxReuse = 10
+
 // httpChecker sends GET Path to the target over a new connection per probe
-// and checks the status, and the body's digest and regex when set.
+// (with Spec.Reuse: one kept for up to MaxReuse probes) and checks the
+// status, and the body's digest and regex when set.
 type httpChecker struct {
 	name    string
 	url     string
@@ -41,6 +49,10 @@ type httpChecker struct {
 	newHash func() hash.Hash
 	regex   *regexp.Regexp
 	client  *http.Client
+
+	// With Spec.Reuse, on net/http: probes on the pooled connection.
+	reuse  bool
+	probes atomic.Int64
 }
 
 // newHTTPChecker returns the checker of an http or https Spec: on the
@@ -73,9 +85,12 @@ func newHTTPChecker(s Spec) (Checker, error) {
 	tr := &http.Transport{
 		Proxy:       nil, // never the environment's proxy
 		DialContext: dialer(s).DialContext,
-		// One connection per probe: a pooled connection would hide a
-		// server that no longer accepts new ones.
-		DisableKeepAlives: true,
+		// One connection per probe unless asked (Spec.Reuse): a pooled
+		// connection could hide a server that no longer accepts new
+		// ones. net/http retries a request whose pooled connection
+		// turns out closed on a new one.
+		DisableKeepAlives:   !s.Reuse,
+		MaxIdleConnsPerHost: 1,
 		// The digest is of the bytes the server sends, as keepalived's.
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -87,6 +102,7 @@ func newHTTPChecker(s Spec) (Checker, error) {
 		}
 		tr.TLSClientConfig = cfg
 	}
+	c.reuse = s.Reuse
 	c.client = &http.Client{
 		Transport: tr,
 		// A redirect is an answer like any other, judged by its status.
@@ -126,6 +142,13 @@ func tlsConfig(s Spec) (*tls.Config, error) {
 
 func (c *httpChecker) String() string { return c.name }
 
+// closeIdle implements idleCloser.
+func (c *httpChecker) closeIdle() {
+	if c.client != nil {
+		c.client.CloseIdleConnections()
+	}
+}
+
 // Check sends one request and judges the answer.
 func (c *httpChecker) Check(ctx context.Context) error {
 	ctx, cancel := deadline(ctx, c.timeout)
@@ -138,6 +161,10 @@ func (c *httpChecker) Check(ctx context.Context) error {
 		req.Host = c.host
 	}
 	req.Header.Set("User-Agent", "tandem-healthcheck")
+	if c.reuse && c.probes.Add(1)%MaxReuse == 0 {
+		// The pooled connection's last probe (see MaxReuse).
+		req.Close = true
+	}
 	resp, err := c.client.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -151,6 +178,11 @@ func (c *httpChecker) Check(ctx context.Context) error {
 		return fmt.Errorf("status %d not in %s", resp.StatusCode, rangesString(c.status))
 	}
 	if c.newHash == nil && c.regex == nil {
+		if c.reuse {
+			// A body read to its end lets the connection serve
+			// the next probe; a long one is not waited for.
+			io.CopyN(io.Discard, resp.Body, 4<<10)
+		}
 		return nil
 	}
 	var h hash.Hash

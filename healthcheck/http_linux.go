@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -29,12 +30,67 @@ import (
 // the end of the connection). The probe ends as soon as the verdict is
 // known: after the headers when only the status counts. The errors are
 // worded as net/http's.
+//
+// With Spec.Reuse the request leaves out Connection: close, and a
+// connection whose answer was whole (its body framed and all read, the
+// server not closing) is kept for the check's next probe, up to MaxReuse
+// probes (the last asks Connection: close), as Envoy's health checker
+// keeps its connections. A kept connection stays in the epoll set; its
+// next probe only re-arms it (epoll_ctl MOD) and writes. A kept
+// connection the server closed or reset while it sat idle (an idle
+// timeout, a restart) shows up as an end or reset before the answer's
+// first byte: the probe then redials at once, within its deadline, and is
+// judged on the fresh connection, as net/http retries a request on a
+// pooled connection that turns out dead. A server whose process died
+// thus fails on the fresh connect (refused), as without reuse.
 
 // httpRawChecker is an http check whose probes run on the poller.
 type httpRawChecker struct {
 	*httpChecker
-	raw *rawTarget
-	req []byte // the request, built once
+	raw     *rawTarget
+	req     []byte // the request (Connection: close), built once
+	reqKeep []byte // with Reuse: the request that keeps the connection
+
+	// With Reuse: the connection kept between probes (fd -1: none),
+	// and how many probes it has served.
+	idleMu   sync.Mutex
+	idle     int
+	idleUses int
+	closed   bool // closeIdle ran: keep nothing more
+}
+
+// takeIdle returns the kept connection and the probes it has served, or
+// -1.
+func (c *httpRawChecker) takeIdle() (fd, uses int) {
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	fd, uses, c.idle = c.idle, c.idleUses, -1
+	return fd, uses
+}
+
+// putIdle keeps fd, which has served uses probes, for the next probe;
+// false when the checker keeps nothing more (closeIdle ran) or already
+// keeps one: the caller closes fd.
+func (c *httpRawChecker) putIdle(fd, uses int) bool {
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	if c.closed || c.idle >= 0 {
+		return false
+	}
+	c.idle, c.idleUses = fd, uses
+	return true
+}
+
+// closeIdle closes the kept connection, if any, and keeps none after:
+// the Manager calls it when it stops the check.
+func (c *httpRawChecker) closeIdle() {
+	c.idleMu.Lock()
+	fd := c.idle
+	c.idle, c.closed = -1, true
+	c.idleMu.Unlock()
+	if fd >= 0 {
+		closeReset(fd)
+	}
 }
 
 // newPolledHTTP returns the poller's http checker for s, or nil when s
@@ -60,8 +116,12 @@ func newPolledHTTP(c *httpChecker, s Spec) Checker {
 		return nil
 	}
 	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + host +
-		"\r\nUser-Agent: tandem-healthcheck\r\nConnection: close\r\n\r\n"
-	return &httpRawChecker{httpChecker: c, raw: raw, req: []byte(req)}
+		"\r\nUser-Agent: tandem-healthcheck\r\n"
+	hc := &httpRawChecker{httpChecker: c, raw: raw, req: []byte(req + "Connection: close\r\n\r\n"), idle: -1}
+	if s.Reuse {
+		hc.reqKeep = []byte(req + "\r\n")
+	}
+	return hc
 }
 
 // Check sends one request and judges the answer.
@@ -79,9 +139,31 @@ func (c *httpRawChecker) timers() probeTimers { return thePoller() }
 
 // httpExchange is the http part of a probe in flight.
 type httpExchange struct {
-	c     *httpRawChecker
-	wrote int // bytes of the request written
-	resp  respParser
+	c      *httpRawChecker
+	req    []byte // the request to send
+	wrote  int    // bytes of it written
+	resp   respParser
+	uses   int  // probes on this connection, this one included
+	reused bool // the connection was kept from an earlier probe
+	keep   bool // the probe ended with a verdict and the connection can serve the next
+}
+
+// init readies x for a probe on a connection that has served uses probes
+// before.
+func (x *httpExchange) init(c *httpRawChecker, uses int) {
+	*x = httpExchange{c: c, req: c.req, uses: uses + 1, reused: uses > 0}
+	if c.reqKeep != nil && x.uses < MaxReuse {
+		x.req = c.reqKeep
+		x.resp.keepAlive = true
+	}
+	x.resp.init(c)
+}
+
+// stale reports whether err, met on a kept connection before any byte of
+// the answer and before the deadline, says the server closed it while it
+// sat idle: the probe then redials instead of failing.
+func (x *httpExchange) stale(err error, timedOut bool) bool {
+	return x.reused && !x.resp.got && !timedOut && (err == io.EOF || err == unix.ECONNRESET || err == unix.EPIPE)
 }
 
 // timeoutError is the error of a probe whose deadline passed once
@@ -132,7 +214,7 @@ func (p *connectPoller) stepHTTP(pr *pollProbe, events uint32, timedOut bool) (f
 		}
 		pr.connected = true
 	}
-	req := x.c.req
+	req := x.req
 	if x.wrote < len(req) {
 		for x.wrote < len(req) {
 			n, err := unix.Write(fd, req[x.wrote:])
@@ -144,6 +226,8 @@ func (p *connectPoller) stepHTTP(pr *pollProbe, events uint32, timedOut bool) (f
 					return true, x.timeoutError(pr)
 				}
 				return false, nil
+			case err != nil && x.stale(err, timedOut):
+				return p.redial(pr)
 			case err != nil:
 				return true, x.ioError(pr, "write", err)
 			}
@@ -166,12 +250,18 @@ func (p *connectPoller) stepHTTP(pr *pollProbe, events uint32, timedOut bool) (f
 				return true, x.timeoutError(pr)
 			}
 			return false, nil
+		case err != nil && x.stale(err, timedOut):
+			return p.redial(pr)
 		case err != nil:
 			return true, x.ioError(pr, "read", err)
 		case n == 0:
+			if x.stale(io.EOF, timedOut) {
+				return p.redial(pr)
+			}
 			return true, x.resp.eof()
 		}
 		if done, err := x.resp.feed(p.rbuf[:n]); done {
+			x.keep = err == nil && x.resp.whole
 			return true, err
 		}
 	}
@@ -222,6 +312,13 @@ type respParser struct {
 	limit   int64  // body bytes wanted (see Check)
 	h       hash.Hash
 	re      []byte // the body's first MaxRegexBody bytes, for the regex
+
+	// keepAlive: the request asked to keep the connection. whole: the
+	// answer was read to its end and no further, and the server keeps
+	// the connection too, so it can carry the next request.
+	keepAlive   bool
+	serverKeeps bool
+	whole       bool
 }
 
 func (r *respParser) init(c *httpRawChecker) { r.c = c.httpChecker }
@@ -248,7 +345,7 @@ func (r *respParser) feed(b []byte) (done bool, err error) {
 			}
 			return false, nil
 		}
-		code, framing, length, err := parseHead(data[:end])
+		code, framing, length, keeps, err := parseHead(data[:end])
 		if err != nil {
 			return true, err
 		}
@@ -265,20 +362,32 @@ func (r *respParser) feed(b []byte) (done bool, err error) {
 		if !statusOK(code, r.c.status) {
 			return true, fmt.Errorf("status %d not in %s", code, rangesString(r.c.status))
 		}
+		r.serverKeeps = r.keepAlive && keeps && framing != bodyToEOF
+		r.state, r.framing, r.left = inBody, framing, length
 		if r.c.newHash == nil && r.c.regex == nil {
+			// The verdict is known. To keep the connection, the
+			// rest of the answer must be at hand: then it is read
+			// past (a body that is still coming closes it).
+			if r.serverKeeps {
+				r.body(data)
+			}
 			return true, nil
 		}
-		r.state, r.framing, r.left = inBody, framing, length
 		r.limit = MaxRegexBody
 		if r.c.newHash != nil {
 			r.h = r.c.newHash()
 			r.limit = MaxDigestBody
 		}
-		if framing == bodyNone || (framing == bodyLength && length == 0) {
-			return true, r.verdict()
-		}
 		return r.body(data)
 	}
+}
+
+// end is the end of the answer: the verdict on its body, with rest bytes
+// read past it (a server that sends more than it was asked for is not
+// trusted with the next request).
+func (r *respParser) end(rest int) error {
+	r.whole = r.serverKeeps && rest == 0
+	return r.verdict()
 }
 
 // eof is the end of the connection.
@@ -296,6 +405,9 @@ func (r *respParser) eof() error {
 
 // body takes the next bytes of the body.
 func (r *respParser) body(b []byte) (done bool, err error) {
+	if r.framing == bodyNone || (r.framing == bodyLength && r.left == 0) {
+		return true, r.end(len(b))
+	}
 	for len(b) > 0 {
 		switch {
 		case r.framing == bodyLength || (r.framing == bodyChunked && r.chunk == chunkData):
@@ -308,7 +420,7 @@ func (r *respParser) body(b []byte) (done bool, err error) {
 				return false, nil
 			}
 			if r.framing == bodyLength {
-				return true, r.verdict()
+				return true, r.end(len(b))
 			}
 			r.chunk = chunkDataEnd
 		case r.framing == bodyToEOF:
@@ -349,7 +461,7 @@ func (r *respParser) body(b []byte) (done bool, err error) {
 				r.chunk = chunkSize
 			case chunkTrailer:
 				if len(line) == 0 {
-					return true, r.verdict()
+					return true, r.end(len(b))
 				}
 			}
 		}
@@ -411,21 +523,23 @@ func headEnd(b []byte) int {
 
 // parseHead parses a response's status line and headers as net/http's
 // ReadResponse does, as far as the verdict needs: the status code and how
-// the body is framed (length: its Content-Length, for bodyLength).
-func parseHead(head []byte) (code, framing int, length int64, err error) {
+// the body is framed (length: its Content-Length, for bodyLength); keeps
+// says the server keeps the connection after it (HTTP/1.1 without
+// Connection: close).
+func parseHead(head []byte) (code, framing int, length int64, keeps bool, err error) {
 	lines := strings.Split(strings.TrimRight(string(head), "\r\n"), "\n")
 	status := strings.TrimSuffix(lines[0], "\r")
 	proto, rest, ok := strings.Cut(status, " ")
 	if !ok {
-		return 0, 0, 0, fmt.Errorf("malformed HTTP response %q", status)
+		return 0, 0, 0, false, fmt.Errorf("malformed HTTP response %q", status)
 	}
 	codeStr, _, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
 	if len(codeStr) != 3 {
-		return 0, 0, 0, fmt.Errorf("malformed HTTP status code %q", codeStr)
+		return 0, 0, 0, false, fmt.Errorf("malformed HTTP status code %q", codeStr)
 	}
 	code, err = strconv.Atoi(codeStr)
 	if err != nil || code < 0 {
-		return 0, 0, 0, fmt.Errorf("malformed HTTP status code %q", codeStr)
+		return 0, 0, 0, false, fmt.Errorf("malformed HTTP status code %q", codeStr)
 	}
 	var v11 bool
 	switch proto {
@@ -433,41 +547,48 @@ func parseHead(head []byte) (code, framing int, length int64, err error) {
 		v11 = true
 	case "HTTP/1.0":
 	default:
-		return 0, 0, 0, fmt.Errorf("malformed HTTP version %q", proto)
+		return 0, 0, 0, false, fmt.Errorf("malformed HTTP version %q", proto)
 	}
 	length = -1
 	chunked := false
+	keeps = v11
 	for _, l := range lines[1:] {
 		l = strings.TrimSuffix(l, "\r")
 		k, v, ok := strings.Cut(l, ":")
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return 0, 0, 0, fmt.Errorf("malformed MIME header line: %s", l)
+			return 0, 0, 0, false, fmt.Errorf("malformed MIME header line: %s", l)
 		}
 		v = strings.TrimSpace(v)
 		switch {
 		case strings.EqualFold(k, "Content-Length"):
 			n, perr := strconv.ParseUint(v, 10, 63)
 			if perr != nil {
-				return 0, 0, 0, fmt.Errorf("bad Content-Length %q", v)
+				return 0, 0, 0, false, fmt.Errorf("bad Content-Length %q", v)
 			}
 			if length >= 0 && int64(n) != length {
-				return 0, 0, 0, errors.New("http: message cannot contain multiple Content-Length headers")
+				return 0, 0, 0, false, errors.New("http: message cannot contain multiple Content-Length headers")
 			}
 			length = int64(n)
 		case strings.EqualFold(k, "Transfer-Encoding") && v11:
 			if !strings.EqualFold(v, "chunked") {
-				return 0, 0, 0, fmt.Errorf("unsupported transfer encoding: %q", v)
+				return 0, 0, 0, false, fmt.Errorf("unsupported transfer encoding: %q", v)
 			}
 			chunked = true
+		case strings.EqualFold(k, "Connection"):
+			for _, tok := range strings.Split(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(tok), "close") {
+					keeps = false
+				}
+			}
 		}
 	}
 	switch {
 	case code >= 100 && code <= 199, code == 204, code == 304:
-		return code, bodyNone, 0, nil
+		return code, bodyNone, 0, keeps, nil
 	case chunked:
-		return code, bodyChunked, 0, nil
+		return code, bodyChunked, 0, keeps, nil
 	case length >= 0:
-		return code, bodyLength, length, nil
+		return code, bodyLength, length, keeps, nil
 	}
-	return code, bodyToEOF, 0, nil
+	return code, bodyToEOF, 0, false, nil
 }

@@ -311,6 +311,9 @@ func (m *Manager) stop(c *check) {
 	if h != nil {
 		h.abort()
 	}
+	if ic, ok := c.checker.(idleCloser); ok {
+		ic.closeIdle()
+	}
 }
 
 // fire runs one probe of c and arms the next at the following slot of c's

@@ -115,65 +115,115 @@ func newConnectPoller() (*connectPoller, error) {
 }
 
 // start opens t's socket and starts its connect; hc, when not nil, makes
-// it an http probe. done is called exactly once with the result: before
-// start returns when the probe ends at once (then start returns nil),
-// otherwise from the poller's goroutine or from abort.
+// it an http probe, on hc's kept connection if it has one (see
+// Spec.Reuse). done is called exactly once with the result: before start
+// returns when the probe ends at once (then start returns nil), otherwise
+// from the poller's goroutine or from abort.
 func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Time, done func(error)) probeHandle {
-	fd, err := unix.Socket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		done(t.opError(os.NewSyscallError("socket", err)))
+	if hc != nil && hc.reqKeep != nil {
+		if fd, uses := hc.takeIdle(); fd >= 0 {
+			pr := &pollProbe{p: p, fd: int32(fd), live: true, connected: true, deadline: deadline, t: t, done: done, x: &httpExchange{}}
+			pr.x.init(hc, uses)
+			// MOD re-arms the kept socket, and queues its
+			// writability at once: the loop then writes.
+			if err := p.add(pr, unix.EPOLL_CTL_MOD); err != nil {
+				closeReset(fd)
+				done(t.opError(os.NewSyscallError("epoll_ctl", err)))
+				return nil
+			}
+			return pr
+		}
+	}
+	pr := &pollProbe{p: p, live: true, deadline: deadline, t: t, done: done}
+	if hc != nil {
+		pr.x = &httpExchange{}
+		pr.x.init(hc, 0)
+	}
+	if ended, err := p.dial(pr); ended {
+		done(err)
 		return nil
+	}
+	return pr
+}
+
+// dial opens pr's socket, starts its connect and puts pr in flight, unless
+// the probe ends at once (ended, with its result err, the socket closed):
+// on an error, or for a tcp probe a connect that completes at once.
+func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
+	t := pr.t
+	pr.fd, pr.connected = -1, false
+	fd, serr := unix.Socket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if serr != nil {
+		return true, t.opError(os.NewSyscallError("socket", serr))
 	}
 	if t.src != nil {
 		if err := unix.Bind(fd, t.src); err != nil {
 			unix.Close(fd)
-			done(t.opError(os.NewSyscallError("bind", err)))
-			return nil
+			return true, t.opError(os.NewSyscallError("bind", err))
 		}
 	}
-	connected := false
 	switch err := unix.Connect(fd, t.sa); err {
 	case nil:
-		if hc == nil {
+		if pr.x == nil {
 			closeReset(fd)
-			done(nil)
-			return nil
+			return true, nil
 		}
-		connected = true
+		pr.connected = true
 	case unix.EINPROGRESS:
 	default:
 		unix.Close(fd)
-		done(t.opError(os.NewSyscallError("connect", err)))
-		return nil
+		return true, t.opError(os.NewSyscallError("connect", err))
 	}
-	pr := &pollProbe{p: p, fd: int32(fd), live: true, connected: connected, deadline: deadline, t: t, done: done}
+	pr.fd = int32(fd)
+	if err := p.add(pr, unix.EPOLL_CTL_ADD); err != nil {
+		pr.fd, pr.connected = -1, false
+		unix.Close(fd)
+		return true, t.opError(os.NewSyscallError("epoll_ctl", err))
+	}
+	return false, nil
+}
+
+// add puts pr, whose socket is open, in flight: its socket in the epoll
+// set (op ADD, or MOD for a kept connection) and its deadline in the
+// heap.
+func (p *connectPoller) add(pr *pollProbe, op int) error {
 	// A tcp probe waits for one event; an http probe for several (the
 	// connect, then the answer's bytes), edge-triggered: no epoll_ctl
 	// between them.
 	events := uint32(unix.EPOLLOUT | unix.EPOLLONESHOT)
-	if hc != nil {
-		pr.x = &httpExchange{c: hc}
-		pr.x.resp.init(hc)
+	if pr.x != nil {
 		events = unix.EPOLLOUT | unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 	}
 	p.mu.Lock()
 	p.seq++
 	pr.seq = p.seq
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(pr.seq)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	ev := unix.EpollEvent{Events: events, Fd: pr.fd, Pad: int32(pr.seq)}
+	if err := unix.EpollCtl(p.epfd, op, int(pr.fd), &ev); err != nil {
 		p.mu.Unlock()
-		unix.Close(fd)
-		done(t.opError(os.NewSyscallError("epoll_ctl", err)))
-		return nil
+		return err
 	}
 	p.inflight[pr.fd] = pr
 	heap.Push(&p.heap, pr)
-	kick := p.wakeBy(deadline)
+	kick := p.wakeBy(pr.deadline)
 	p.mu.Unlock()
 	if kick {
 		p.kick()
 	}
-	return pr
+	return nil
+}
+
+// redial replaces the kept connection of pr, which the server closed, by
+// a fresh one (see httpExchange.stale); finished when that fails at once.
+// It runs on the loop, outside mu, while pr is busy. pr is then twice in
+// the deadline heap, which the loop tolerates (it skips a popped probe
+// that is busy or has ended).
+func (p *connectPoller) redial(pr *pollProbe) (finished bool, err error) {
+	p.mu.Lock()
+	delete(p.inflight, pr.fd)
+	p.mu.Unlock()
+	unix.Close(int(pr.fd)) // a plain close: the server has gone from it
+	pr.x.init(pr.x.c, 0)
+	return p.dial(pr) // an http probe: it does not end on its connect
 }
 
 // wakeBy notes that the loop has something to do at t; true when the loop
@@ -432,9 +482,13 @@ func (pr *pollProbe) finish(err error) {
 		pr.done(err)
 		return
 	}
-	if pr.connected {
+	switch {
+	case pr.fd < 0: // a redial failed: no socket
+	case err == nil && pr.x != nil && pr.x.keep && pr.x.c.putIdle(int(pr.fd), pr.x.uses):
+		// Kept for the check's next probe, still in the epoll set.
+	case pr.connected:
 		closeReset(int(pr.fd))
-	} else {
+	default:
 		unix.Close(int(pr.fd))
 	}
 	pr.done(err)

@@ -60,6 +60,10 @@ type Spec struct {
 	Digest Digest        // body digest; zero = not checked
 	Regex  string        // must match the body; "" = not checked
 	TLS    TLSConfig     // HTTPS only
+	// Reuse keeps the connection open between probes (HTTP/1.1
+	// keep-alive) for up to MaxReuse probes; a kept connection that the
+	// server has closed is replaced by a fresh one within the same probe.
+	Reuse bool
 
 	// Command only: the argv to run; exit status 0 means up.
 	Command []string
@@ -107,7 +111,7 @@ func (s Spec) Normalize() Spec {
 	s.Rise = max(s.Rise, 1)
 	s.Fall = max(s.Fall, 1)
 	if s.Kind != KindHTTP && s.Kind != KindHTTPS {
-		s.Path, s.Host, s.Status, s.Digest, s.Regex = "", "", nil, Digest{}, ""
+		s.Path, s.Host, s.Status, s.Digest, s.Regex, s.Reuse = "", "", nil, Digest{}, "", false
 	} else {
 		if s.Path == "" {
 			s.Path = DefaultPath
@@ -233,6 +237,9 @@ func (s Spec) ID() ID {
 	if s.HalfOpen {
 		// Last and only when set: the IDs of other checks do not change.
 		w.str("half_open")
+	}
+	if s.Reuse {
+		w.str("reuse_connection") // as half_open
 	}
 	var b strings.Builder
 	b.WriteString(string(s.Kind))

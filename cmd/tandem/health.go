@@ -243,6 +243,7 @@ func (d *daemon) setChecks(c *conf.Cluster) {
 		}
 	}
 	if h.mgr != nil {
+		raiseFileLimit(len(specs), d.log)
 		h.mgr.Set(specs)
 	}
 }

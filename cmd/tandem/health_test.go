@@ -180,6 +180,33 @@ virtual_server "full" {
 	}
 }
 
+// TestCheckSpecReuse checks that reuse_connection reaches the spec and
+// keeps a reusing check of a target apart from one that is not.
+func TestCheckSpecReuse(t *testing.T) {
+	c := parseHealthConf(t, `
+director { static_vips = ["203.0.113.10"] }
+node "d" {}
+virtual_server "kept" {
+  address = "203.0.113.10:80"
+  check "https" { reuse_connection = true }
+  real_server "a" { address = "192.168.100.11" }
+}
+virtual_server "fresh" {
+  address = "203.0.113.10:8080"
+  check "https" { port = 80 }
+  real_server "a" { address = "192.168.100.11" }
+}
+`)
+	kept, _ := checkSpec(&vsNamed(t, c, "kept").RealServers[0])
+	fresh, _ := checkSpec(&vsNamed(t, c, "fresh").RealServers[0])
+	if !kept.Reuse || fresh.Reuse || kept.Target != fresh.Target {
+		t.Errorf("specs %+v and %+v, want one reusing and one not, of one target", kept, fresh)
+	}
+	if kept.ID() == fresh.ID() {
+		t.Errorf("one ID %s for both", kept.ID())
+	}
+}
+
 // TestDesiredService runs the rules of desiredService one by one.
 func TestDesiredService(t *testing.T) {
 	c := parseHealthConf(t, healthHCL)

@@ -244,6 +244,7 @@ func checkSpec(rs *conf.RealServer) (healthcheck.Spec, bool) {
 		Rise:     ch.Rise,
 		Fall:     ch.Fall,
 		HalfOpen: ch.HalfOpen,
+		Reuse:    ch.ReuseConnection,
 		Path:     ch.Path,
 		Host:     ch.Host,
 		Digest:   healthcheck.Digest{Algorithm: ch.Digest.Algorithm, Sum: ch.Digest.Sum},

@@ -357,30 +357,81 @@ func acceptAndClose(ln net.Listener) {
 }
 
 // TestBenchHealthScale runs 1 000 virtual services × 10 real servers =
-// 10 000 checks (tcp, tcp half-open, then http) at a 10 s and a 1 s
-// interval against one server answering on all their addresses: tandem,
-// then keepalived -C with the same table (keepalived has no half-open
-// check). It reports each checker's CPU (user and system) and RSS over
+// 10 000 checks (tcp, tcp half-open, http, then http reusing its
+// connection) at a 10 s and a 1 s interval against one server answering on
+// all their addresses: tandem, then keepalived -C with the same table
+// (keepalived has no half-open check, and no keep-alive: its http-reuse
+// run is its HTTP_GET, a connection per probe, against the keep-alive
+// server). It reports each checker's CPU (user and system) and RSS over
 // 30 s once every real server is in the table (the checker's processes
 // only, from /proc), how evenly the checks arrive at the server, and how
 // many real servers each checker has in its table (all of them when the
 // server keeps up). Run with TANDEM_LAB_BENCH=1 (tandem-lab bench).
+//
+// TANDEM_BENCH_KINDS (comma-separated, of tcp, tcp-half, http and
+// http-reuse; default all four) and TANDEM_BENCH_INTERVALS
+// (comma-separated seconds; default 10,1) select a subset, run in the
+// order given; each run is also a subtest named <kind>-<interval>s.
 func TestBenchHealthScale(t *testing.T) {
 	vmOnly(t)
 	if os.Getenv("TANDEM_LAB_BENCH") != "1" {
 		t.Skip("benchmark: run with tandem-lab bench")
 	}
-	for _, iv := range []int{10, 1} {
-		for _, kind := range []string{"tcp", "tcp-half", "http"} {
+	kinds := envList("TANDEM_BENCH_KINDS", "tcp,tcp-half,http,http-reuse")
+	for _, k := range kinds {
+		if _, ok := benchKinds[k]; !ok {
+			t.Fatalf("TANDEM_BENCH_KINDS: unknown kind %q (want tcp, tcp-half, http or http-reuse)", k)
+		}
+	}
+	var intervals []int
+	for _, s := range envList("TANDEM_BENCH_INTERVALS", "10,1") {
+		iv, err := strconv.Atoi(s)
+		if err != nil || iv <= 0 {
+			t.Fatalf("TANDEM_BENCH_INTERVALS: %q is not a whole number of seconds", s)
+		}
+		intervals = append(intervals, iv)
+	}
+	if len(kinds) == 0 || len(intervals) == 0 {
+		t.Fatal("TANDEM_BENCH_KINDS or TANDEM_BENCH_INTERVALS selects nothing")
+	}
+	for _, iv := range intervals {
+		for _, kind := range kinds {
 			t.Run(fmt.Sprintf("%s-%ds", kind, iv), func(t *testing.T) { benchHealthScale(t, kind, iv) })
 		}
 	}
+}
+
+// benchKinds are the scale benchmark's kinds of check: the prefix of
+// their namespaces, the bench server's mode, and what the server counts.
+var benchKinds = map[string]struct{ prefix, mode, counts string }{
+	"tcp":        {"t", "tcp", "connections"},
+	"tcp-half":   {"h", "tcp-half", "probes"},
+	"http":       {"w", "http", "connections"},
+	"http-reuse": {"k", "http-keep", "requests"},
+}
+
+// envList splits the comma-separated value of the environment variable
+// name, or def when it is unset or empty.
+func envList(name, def string) []string {
+	v := os.Getenv(name)
+	if strings.TrimSpace(v) == "" {
+		v = def
+	}
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // benchHealthScale runs the scale benchmark with kind checks every
 // interval seconds. Under qemu TCG the lab VM's two vCPUs carry about
 // 2 000 connections a second (checker, kernel and server together), so the
 // 1 s runs overload it; the 10 s runs (1 000 probes a second) do not.
+// tandem's http-reuse probes are requests on kept connections (10 000 of
+// them, idle between probes), not new connections.
 func benchHealthScale(t *testing.T, kind string, interval int) {
 	const (
 		nsvc, ndst = 1000, 10
@@ -390,8 +441,9 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		// its first success) until the verdicts have all been applied.
 		settle = 3 * time.Second
 	)
-	b := newBenchNet(t, "bhs"+map[string]string{"tcp": "t", "tcp-half": "h", "http": "w"}[kind])
-	srv := startBenchServer(t, b.srv, "0.0.0.0:9000", kind)
+	bk := benchKinds[kind]
+	b := newBenchNet(t, "bhs"+bk.prefix)
+	srv := startBenchServer(t, b.srv, "0.0.0.0:9000", bk.mode)
 	b.splitCPUs(t)
 	pin(procTree(os.Getpid()), 1) // the harness, off the director's CPU
 	pin([]int{srv.pid}, 1)
@@ -409,8 +461,14 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		// keepalived has no half-open check: it runs its TCP_CHECK.
 		tcheck = "  check \"tcp\" {\n    half_open = true\n    interval = \"" + strconv.Itoa(interval) + "s\"\n    timeout = \"1s\"\n    rise = 1\n    fall = 1\n  }\n"
 	}
-	if kind == "http" {
-		tcheck = "  check \"http\" {\n    path = \"/\"\n    interval = \"" + strconv.Itoa(interval) + "s\"\n    timeout = \"1s\"\n    rise = 1\n    fall = 1\n  }\n"
+	if kind == "http" || kind == "http-reuse" {
+		reuse := ""
+		if kind == "http-reuse" {
+			// keepalived has no keep-alive: it runs its HTTP_GET, whose
+			// HTTP/1.0 requests the http-keep server answers and closes.
+			reuse = "    reuse_connection = true\n"
+		}
+		tcheck = "  check \"http\" {\n    path = \"/\"\n" + reuse + "    interval = \"" + strconv.Itoa(interval) + "s\"\n    timeout = \"1s\"\n    rise = 1\n    fall = 1\n  }\n"
 		kcheck = "    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 1\n      retry 1\n      delay_before_retry 1\n    }\n"
 	}
 	var hcl, kcfg strings.Builder
@@ -477,8 +535,8 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		for _, s := range tb {
 			n += len(s.Destinations)
 		}
-		fmt.Printf("BENCH   %-10s CPU %.1f %% of one CPU, RSS %.1f MB; server: %d connections in %v (%.0f %% of %d), %s; table: %d services, %d/%d real servers\n",
-			name, cpu, float64(rss)/1024, total, window, float64(total)*100/float64(nsvc*ndst*int(window/time.Second)/interval), nsvc*ndst*int(window/time.Second)/interval, sum,
+		fmt.Printf("BENCH   %-10s CPU %.1f %% of one CPU, RSS %.1f MB; server: %d %s in %v (%.0f %% of %d), %s; table: %d services, %d/%d real servers\n",
+			name, cpu, float64(rss)/1024, total, bk.counts, window, float64(total)*100/float64(nsvc*ndst*int(window/time.Second)/interval), nsvc*ndst*int(window/time.Second)/interval, sum,
 			len(tb), n, nsvc*ndst)
 	}
 	fmt.Printf("BENCH health scale (%s, %d s): %d services x %d real servers = %d %s checks every %d s, one server on all addresses, %v window from %v after the table is complete\n",

@@ -25,18 +25,33 @@ import (
 
 // The health scale benchmark's real server runs in a process of its own
 // (this test binary, re-executed with benchServerEnv set), so that its
-// work is not charged to, and does not compete inside, the test process:
-// several SO_REUSEPORT listeners on blocking sockets, each drained by
-// threads looping on accept4 and close (for http: read the request, write
-// a fixed 200, close). No Go netpoller, no per-connection goroutine. It
-// counts the connections it accepted per 100 ms and prints them on stdout
-// as "B <unix time / 100 ms> <count>" lines once each 100 ms is over. In
-// mode tcp-half (half-open checks, which the kernel answers without a
-// connection) it counts probes instead: the segments its namespace
+// work is not charged to, and does not compete inside, the test process.
+// No Go netpoller, no per-connection goroutine. Its modes:
+//
+//   - tcp: several SO_REUSEPORT listeners on blocking sockets, each
+//     drained by threads looping on accept4 and close.
+//   - http: the same, the threads reading the request and writing a fixed
+//     HTTP/1.0 200 (Connection: close) before the close.
+//   - tcp-half: as tcp, for half-open checks, which the kernel answers
+//     without a connection.
+//   - http-keep: HTTP/1.1 keep-alive, for checks that reuse their
+//     connection. 10 000 idle persistent connections would hold as many
+//     blocking threads, so here each of the SO_REUSEPORT listeners is
+//     non-blocking and has an epoll loop of its own on a locked OS thread:
+//     it accepts until EAGAIN, watches the connections level-triggered,
+//     and answers each complete request (requests have no body) with a
+//     fixed 200, keeping the connection open, or closing it after the
+//     answer when the request is HTTP/1.0 or says "Connection: close"
+//     (keepalived's HTTP_GET).
+//
+// It counts per 100 ms what it served and prints the counts on stdout as
+// "B <unix time / 100 ms> <count>" lines once each 100 ms is over: the
+// connections it accepted (tcp, http), the requests it answered
+// (http-keep), or for tcp-half the probes: the segments its namespace
 // received in the 100 ms (Tcp InSegs), halved (a SYN and a reset each).
 const (
 	benchServerEnv     = "TANDEM_BENCH_SERVER"      // the address to listen on
-	benchServerModeEnv = "TANDEM_BENCH_SERVER_MODE" // tcp, tcp-half or http
+	benchServerModeEnv = "TANDEM_BENCH_SERVER_MODE" // tcp, tcp-half, http or http-keep
 )
 
 func TestMain(m *testing.M) {
@@ -52,11 +67,16 @@ func TestMain(m *testing.M) {
 
 const (
 	benchListeners      = 4 // SO_REUSEPORT sockets
-	benchThreadsPerList = 2 // accept loops per socket
+	benchThreadsPerList = 2 // accept loops per socket (but http-keep: one epoll loop)
 	bucketWidth         = 100 * time.Millisecond
 )
 
-var httpOK = []byte("HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+var (
+	httpOK = []byte("HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	// http-keep's answers.
+	httpKeepOK  = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	httpCloseOK = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+)
 
 func benchServer(addr, mode string) error {
 	ap, err := netip.ParseAddrPort(addr)
@@ -64,8 +84,21 @@ func benchServer(addr, mode string) error {
 		return err
 	}
 	var ring [64]atomic.Int64
+	count := func(n int64) {
+		ring[time.Now().UnixNano()/int64(bucketWidth)%int64(len(ring))].Add(n)
+	}
+	keep := mode == "http-keep"
+	if keep {
+		// A descriptor per kept connection: more than the default 1 024
+		// (or the VM's 4 096).
+		raiseNoFile(1 << 17)
+	}
 	for range benchListeners {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		typ := unix.SOCK_STREAM | unix.SOCK_CLOEXEC
+		if keep {
+			typ |= unix.SOCK_NONBLOCK
+		}
+		fd, err := unix.Socket(unix.AF_INET, typ, 0)
 		if err != nil {
 			return err
 		}
@@ -76,14 +109,24 @@ func benchServer(addr, mode string) error {
 		}
 		// Inherited by accepted sockets: a client that sends nothing
 		// holds a thread for 1 s at most.
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1}); err != nil {
-			return err
+		if !keep {
+			if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1}); err != nil {
+				return err
+			}
 		}
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
 			return err
 		}
 		if err := unix.Listen(fd, 65535); err != nil {
 			return err
+		}
+		if keep {
+			l, err := newKeepLoop(fd, count)
+			if err != nil {
+				return err
+			}
+			go l.run()
+			continue
 		}
 		for range benchThreadsPerList {
 			go func() {
@@ -98,7 +141,7 @@ func benchServer(addr, mode string) error {
 						serveOne(nfd, buf)
 					}
 					unix.Close(nfd)
-					ring[time.Now().UnixNano()/int64(bucketWidth)%int64(len(ring))].Add(1)
+					count(1)
 				}
 			}()
 		}
@@ -144,6 +187,170 @@ func serveOne(fd int, buf []byte) {
 	}
 }
 
+// raiseNoFile raises the process's descriptor limit to n if it can (root
+// can raise the hard limit), else the soft limit to the hard one.
+func raiseNoFile(n uint64) {
+	var l unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &l) != nil || l.Cur >= n {
+		return
+	}
+	if l.Max < n && unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: n, Max: n}) == nil {
+		return
+	}
+	l.Cur = l.Max
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &l)
+}
+
+// keepLoop is one http-keep listener's epoll loop.
+type keepLoop struct {
+	lfd, ep int
+	count   func(int64)
+	buf     []byte         // what one read returns
+	out     []byte         // the answers to one read's requests
+	partial map[int][]byte // a request's first bytes, by connection
+}
+
+// keepMaxRequest bounds a request that spans reads; a connection sending
+// more without its blank line is closed.
+const keepMaxRequest = 16 << 10
+
+func newKeepLoop(lfd int, count func(int64)) (*keepLoop, error) {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(lfd)}); err != nil {
+		unix.Close(ep)
+		return nil, err
+	}
+	return &keepLoop{lfd: lfd, ep: ep, count: count, buf: make([]byte, 64<<10), partial: map[int][]byte{}}, nil
+}
+
+// run serves the listener's connections on the calling goroutine's own
+// OS thread, forever.
+func (l *keepLoop) run() {
+	runtime.LockOSThread()
+	events := make([]unix.EpollEvent, 512)
+	for {
+		n, err := unix.EpollWait(l.ep, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench server: epoll_wait:", err)
+			os.Exit(1)
+		}
+		for _, ev := range events[:n] {
+			if fd := int(ev.Fd); fd == l.lfd {
+				l.accept()
+			} else {
+				l.serve(fd)
+			}
+		}
+	}
+}
+
+// accept takes the listener's pending connections until EAGAIN.
+func (l *keepLoop) accept() {
+	for {
+		fd, _, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+		case unix.EINTR, unix.ECONNABORTED:
+			continue
+		case unix.EAGAIN:
+			return
+		default: // EMFILE and the like: the listener is ready still
+			fmt.Fprintln(os.Stderr, "bench server: accept4:", err)
+			time.Sleep(10 * time.Millisecond)
+			return
+		}
+		if err := unix.EpollCtl(l.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			unix.Close(fd)
+		}
+	}
+}
+
+// serve reads once from a ready connection (level-triggered: what is left
+// wakes the loop again) and answers every complete request read.
+func (l *keepLoop) serve(fd int) {
+	n, err := unix.Read(fd, l.buf)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return
+	}
+	if err != nil || n <= 0 {
+		l.close(fd)
+		return
+	}
+	data := l.buf[:n]
+	if p, ok := l.partial[fd]; ok {
+		data = append(p, data...)
+	}
+	l.out = l.out[:0]
+	var answered int64
+	closing := false
+	for !closing {
+		i := bytes.Index(data, []byte("\r\n\r\n"))
+		if i < 0 {
+			break
+		}
+		closing = wantsClose(data[:i])
+		data = data[i+4:]
+		if closing {
+			l.out = append(l.out, httpCloseOK...)
+		} else {
+			l.out = append(l.out, httpKeepOK...)
+		}
+		answered++
+	}
+	if len(l.out) > 0 {
+		// Small answers to a client that reads them: a short write is a
+		// client that does not, and is dropped.
+		if m, err := unix.Write(fd, l.out); err != nil || m != len(l.out) {
+			l.close(fd)
+			return
+		}
+		l.count(answered)
+	}
+	switch {
+	case closing || len(data) > keepMaxRequest:
+		l.close(fd)
+	case len(data) > 0:
+		l.partial[fd] = append(l.partial[fd][:0:0], data...)
+	default:
+		delete(l.partial, fd)
+	}
+}
+
+// close closes a connection (which also takes it out of the epoll set).
+func (l *keepLoop) close(fd int) {
+	delete(l.partial, fd)
+	unix.Close(fd)
+}
+
+// wantsClose reports whether the request head (without its blank line)
+// asks for the connection to be closed after the answer: an HTTP/1.0
+// request line or a "Connection: close" header.
+func wantsClose(head []byte) bool {
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	if bytes.HasSuffix(bytes.TrimSpace(line), []byte("HTTP/1.0")) {
+		return true
+	}
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !bytes.EqualFold(bytes.TrimSpace(name), []byte("Connection")) {
+			continue
+		}
+		for _, tok := range bytes.Split(value, []byte(",")) {
+			if bytes.EqualFold(bytes.TrimSpace(tok), []byte("close")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // benchServerProc is a running bench server and what it has counted.
 type benchServerProc struct {
 	pid    int
@@ -151,8 +358,8 @@ type benchServerProc struct {
 	counts map[int64]int64 // per 100 ms bucket
 }
 
-// startBenchServer runs the bench server in ns on addr (mode tcp or http)
-// and stops it at the end of the test.
+// startBenchServer runs the bench server in ns on addr (mode tcp, tcp-half,
+// http or http-keep) and stops it at the end of the test.
 func startBenchServer(t *testing.T, ns *netlab.NS, addr, mode string) *benchServerProc {
 	t.Helper()
 	exe, err := os.Executable()
@@ -192,7 +399,8 @@ func startBenchServer(t *testing.T, ns *netlab.NS, addr, mode string) *benchServ
 	return s
 }
 
-// window returns the connections counted per 100 ms from start for d.
+// window returns what the server counted per 100 ms (connections,
+// requests or probes, by mode) from start for d.
 func (s *benchServerProc) window(start time.Time, d time.Duration) []int64 {
 	first := (start.UnixNano() + int64(bucketWidth) - 1) / int64(bucketWidth)
 	n := int64(d / bucketWidth)

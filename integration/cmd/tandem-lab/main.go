@@ -2,7 +2,8 @@
 //
 //	tandem-lab demo             boot the VM and show the seed LVS-NAT scenario
 //	tandem-lab test [-run RE]   run the VM scenarios, verbose
-//	tandem-lab bench [-run RE]  run the benchmarks recorded in BENCHMARKS.md (default ^TestBench)
+//	tandem-lab bench [-run RE]  run the benchmarks recorded in BENCHMARKS.md (default ^TestBench);
+//	                            TANDEM_BENCH_* variables are passed to them
 //	tandem-lab exec -- CMD...   boot the VM and run CMD (busybox sh, ipvsadm, /tandem)
 package main
 
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,6 +54,12 @@ func main() {
 		opts.Spec = lab.RunSpec{
 			Argv: []string{"/scenarios.test", "-test.v", "-test.run", re, "-test.timeout", "20m"},
 			Env:  []string{"TANDEM_LAB_BENCH=1"},
+		}
+		// The benchmarks' own knobs (TANDEM_BENCH_KINDS, ...) go along.
+		for _, kv := range os.Environ() {
+			if strings.HasPrefix(kv, "TANDEM_BENCH_") {
+				opts.Spec.Env = append(opts.Spec.Env, kv)
+			}
 		}
 		opts.MemMB = 2048
 	case "exec":

@@ -1,0 +1,281 @@
+package healthcheck
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// keepServer is an HTTP/1.1 server that keeps connections alive and
+// counts what the reuse of connections is about: connections opened and
+// closed, requests, and requests that asked to close their connection.
+type keepServer struct {
+	*httptest.Server
+	mu                   sync.Mutex
+	opened, closed, reqs int
+	asked                []int // the requests (1-based) that asked Connection: close
+}
+
+func newKeepServer(t *testing.T, tls bool, idle time.Duration, body string) *keepServer {
+	t.Helper()
+	s := &keepServer{}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.reqs++
+		if r.Close {
+			s.asked = append(s.asked, s.reqs)
+		}
+		s.mu.Unlock()
+		fmt.Fprint(w, body)
+	}))
+	s.Config.IdleTimeout = idle
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch st {
+		case http.StateNew:
+			s.opened++
+		case http.StateClosed, http.StateHijacked:
+			s.closed++
+		}
+	}
+	if tls {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *keepServer) addr() netip.AddrPort {
+	return netip.MustParseAddrPort(s.Listener.Addr().String())
+}
+
+func (s *keepServer) counts() (opened, closed, reqs int, asked []int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opened, s.closed, s.reqs, append([]int(nil), s.asked...)
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestHTTPReuse checks that with Reuse a connection serves MaxReuse
+// probes, the last asking to close it, then a fresh one is opened; over
+// http (the poller on Linux) and https (net/http).
+func TestHTTPReuse(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[tls], func(t *testing.T) {
+			srv := newKeepServer(t, tls, 0, "status: ok\n")
+			s := Spec{Kind: KindHTTP, Target: srv.addr(), Reuse: true, Regex: "ok"}
+			if tls {
+				s.Kind, s.TLS.InsecureSkipVerify = KindHTTPS, true
+			}
+			c := mustChecker(t, s)
+			const n = 2*MaxReuse + 5
+			for i := range n {
+				if err := probe(t, c, 5*time.Second); err != nil {
+					t.Fatalf("probe %d: %v", i+1, err)
+				}
+			}
+			opened, _, reqs, asked := srv.counts()
+			if reqs != n || opened != 3 {
+				t.Errorf("%d probes: %d requests on %d connections, want %d on 3", n, reqs, opened, n)
+			}
+			if want := fmt.Sprint([]int{MaxReuse, 2 * MaxReuse}); fmt.Sprint(asked) != want {
+				t.Errorf("requests %v asked Connection: close, want %s", asked, want)
+			}
+			c.(idleCloser).closeIdle()
+			waitFor(t, "the kept connection to close", func() bool { _, closed, _, _ := srv.counts(); return closed == 3 })
+		})
+	}
+}
+
+// TestHTTPReuseDefaultOff checks that without Reuse every probe opens a
+// connection and asks to close it.
+func TestHTTPReuseDefaultOff(t *testing.T) {
+	srv := newKeepServer(t, false, 0, "")
+	c := mustChecker(t, Spec{Kind: KindHTTP, Target: srv.addr()})
+	for range 3 {
+		if err := probe(t, c, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened, _, _, asked := srv.counts(); opened != 3 || len(asked) != 3 {
+		t.Errorf("3 probes: %d connections, %d asked to close; want 3 and 3", opened, len(asked))
+	}
+}
+
+// TestHTTPReuseServerClosed checks that a kept connection the server
+// closed while it was idle (its idle timeout, a restart) costs no failed
+// probe: the probe redials at once. And that a server that is gone fails
+// the probe as without reuse (refused).
+func TestHTTPReuseServerClosed(t *testing.T) {
+	srv := newKeepServer(t, false, 50*time.Millisecond, "")
+	c := mustChecker(t, Spec{Kind: KindHTTP, Target: srv.addr(), Reuse: true})
+	for i := range 3 {
+		if err := probe(t, c, 5*time.Second); err != nil {
+			t.Fatalf("probe %d: %v", i+1, err)
+		}
+		// The server closes the connection after 50 ms idle.
+		waitFor(t, "the server's idle close", func() bool { _, closed, _, _ := srv.counts(); return closed == i+1 })
+	}
+	if opened, _, reqs, _ := srv.counts(); opened != 3 || reqs != 3 {
+		t.Errorf("%d requests on %d connections, want 3 on 3", reqs, opened)
+	}
+
+	// Reset rather than closed: a restarted server's kernel answers the
+	// request with a reset.
+	ln := listen(t)
+	var mu sync.Mutex
+	var conns []*net.TCPConn
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, nc.(*net.TCPConn))
+			mu.Unlock()
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					if _, err := nc.Read(buf); err != nil {
+						return
+					}
+					nc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+				}
+			}()
+		}
+	}()
+	rc := mustChecker(t, Spec{Kind: KindHTTP, Target: addrOf(ln), Reuse: true})
+	if err := probe(t, rc, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	conns[0].SetLinger(0)
+	conns[0].Close()
+	mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	if err := probe(t, rc, 5*time.Second); err != nil {
+		t.Errorf("probe after the kept connection was reset: %v", err)
+	}
+	mu.Lock()
+	if len(conns) != 2 {
+		t.Errorf("%d connections, want 2 (the reset one replaced)", len(conns))
+	}
+	mu.Unlock()
+
+	// Gone: the listener and its connections closed.
+	gone := newKeepServer(t, false, 0, "")
+	gc := mustChecker(t, Spec{Kind: KindHTTP, Target: gone.addr(), Reuse: true})
+	if err := probe(t, gc, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	if err := probe(t, gc, 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("probe of a closed server: %v, want connection refused", err)
+	}
+}
+
+// TestHTTPReuseNotKept checks the answers after which a connection is not
+// kept: the server closing it (Connection: close, HTTP/1.0, a body up to
+// the end of the connection), a body still coming when the status
+// decided, a failed verdict, bytes past the answer.
+func TestHTTPReuseNotKept(t *testing.T) {
+	tests := []struct {
+		name   string
+		pieces []string
+		spec   Spec
+		kept   bool
+	}{
+		{name: "kept", pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}, kept: true},
+		{name: "kept chunked digest", spec: Spec{Regex: "ok"}, pieces: []string{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n", "0\r\n\r\n"}, kept: true},
+		{name: "kept no body", pieces: []string{"HTTP/1.1 204 No Content\r\n\r\n"}, kept: true},
+		{name: "connection close", pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive, close\r\n\r\n"}},
+		{name: "HTTP/1.0", pieces: []string{"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"}},
+		{name: "to EOF", pieces: []string{"HTTP/1.1 200 OK\r\n\r\nok"}},
+		{name: "body still coming", pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok", "ok"}},
+		{name: "status failed", pieces: []string{"HTTP/1.1 503 No\r\nContent-Length: 0\r\n\r\n"}},
+		{name: "bytes past the answer", pieces: []string{"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := listen(t)
+			var mu sync.Mutex
+			opened := 0
+			go func() {
+				for {
+					nc, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					opened++
+					mu.Unlock()
+					go func() {
+						defer nc.Close()
+						buf := make([]byte, 4096)
+						for {
+							if _, err := nc.Read(buf); err != nil {
+								return
+							}
+							for _, p := range tt.pieces {
+								nc.Write([]byte(p))
+								time.Sleep(5 * time.Millisecond)
+							}
+						}
+					}()
+				}
+			}()
+			s := tt.spec
+			s.Kind, s.Target, s.Reuse = KindHTTP, addrOf(ln), true
+			c := mustChecker(t, s)
+			probe(t, c, 5*time.Second)
+			time.Sleep(20 * time.Millisecond) // the rest of the pieces
+			probe(t, c, 5*time.Second)
+			mu.Lock()
+			defer mu.Unlock()
+			if want := map[bool]int{true: 1, false: 2}[tt.kept]; opened != want {
+				t.Errorf("2 probes opened %d connections, want %d", opened, want)
+			}
+		})
+	}
+}
+
+// TestHTTPReuseManagerStop checks that the Manager closes a check's kept
+// connection when it stops the check.
+func TestHTTPReuseManagerStop(t *testing.T) {
+	srv := newKeepServer(t, false, 0, "")
+	m := NewManager(Options{})
+	defer m.Close()
+	s := Spec{Kind: KindHTTP, Target: srv.addr(), Reuse: true, Interval: 20 * time.Millisecond, Timeout: time.Second}
+	m.Set([]Spec{s})
+	waitFor(t, "three probes", func() bool { _, _, reqs, _ := srv.counts(); return reqs >= 3 })
+	m.Set(nil)
+	waitFor(t, "the kept connection to close", func() bool { opened, closed, _, _ := srv.counts(); return closed == opened })
+	if opened, _, reqs, _ := srv.counts(); opened >= reqs {
+		t.Errorf("%d requests on %d connections: not reused", reqs, opened)
+	}
+	// Nothing kept after the stop, even from a probe that ended late.
+	time.Sleep(50 * time.Millisecond)
+	if opened, closed, _, _ := srv.counts(); closed != opened {
+		t.Errorf("%d connections open after the check stopped", opened-closed)
+	}
+}
