@@ -4,6 +4,7 @@ package healthcheck
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -20,16 +21,27 @@ import (
 //
 //	go test -run '^$' -bench Manager -benchtime=1x ./healthcheck/
 //
-// tcp-10000 runs only with HEALTHCHECK_BENCH_BIG=1.
+// tcp-10000 runs only with HEALTHCHECK_BENCH_BIG=1. http-reuse-2000 runs
+// only with HEALTHCHECK_BENCH_HTTP set to the address of an HTTP/1.1
+// keep-alive server in another process (the lab's bench server in mode
+// http-keep), so that its CPU is the prober's alone.
 func BenchmarkManager(b *testing.B) {
-	b.Run("tcp-2000", func(b *testing.B) { benchManager(b, 2000, true) })
-	b.Run("nop-10000", func(b *testing.B) { benchManager(b, 10000, false) })
+	b.Run("tcp-2000", func(b *testing.B) { benchManager(b, 2000, "tcp") })
+	b.Run("nop-10000", func(b *testing.B) { benchManager(b, 10000, "nop") })
 	b.Run("tcp-10000", func(b *testing.B) {
 		if os.Getenv("HEALTHCHECK_BENCH_BIG") == "" {
 			b.Skip("set HEALTHCHECK_BENCH_BIG=1")
 		}
-		benchManager(b, 10000, true)
+		benchManager(b, 10000, "tcp")
 	})
+	for _, kind := range []string{"http", "http-reuse"} {
+		b.Run(kind+"-2000", func(b *testing.B) {
+			if os.Getenv("HEALTHCHECK_BENCH_HTTP") == "" {
+				b.Skip("set HEALTHCHECK_BENCH_HTTP to a keep-alive server's address")
+			}
+			benchManager(b, 2000, kind)
+		})
+	}
 }
 
 type nopChecker struct{}
@@ -37,7 +49,7 @@ type nopChecker struct{}
 func (nopChecker) Check(context.Context) error { return nil }
 func (nopChecker) String() string              { return "nop" }
 
-func benchManager(b *testing.B, n int, tcp bool) {
+func benchManager(b *testing.B, n int, kind string) {
 	const (
 		interval = time.Second
 		window   = 3 * time.Second
@@ -45,9 +57,13 @@ func benchManager(b *testing.B, n int, tcp bool) {
 	ln := listen(b)
 	acceptAndClose(ln)
 
+	target := addrOf(ln)
 	opts := Options{}
-	if !tcp {
+	switch kind {
+	case "nop":
 		opts.NewChecker = func(Spec) (Checker, error) { return nopChecker{}, nil }
+	case "http", "http-reuse":
+		target = netip.MustParseAddrPort(os.Getenv("HEALTHCHECK_BENCH_HTTP"))
 	}
 	runtime.GC()
 	var ms0 runtime.MemStats
@@ -59,7 +75,10 @@ func benchManager(b *testing.B, n int, tcp bool) {
 	specs := make([]Spec, n)
 	for i := range specs {
 		// One target, n distinct checks (Rise only tells them apart).
-		specs[i] = Spec{Kind: KindTCP, Target: addrOf(ln), Interval: interval, Timeout: interval / 2, Rise: i + 1, Fall: 1}
+		specs[i] = Spec{Kind: KindTCP, Target: target, Interval: interval, Timeout: interval / 2, Rise: i + 1, Fall: 1}
+		if kind != "tcp" && kind != "nop" {
+			specs[i].Kind, specs[i].Reuse = KindHTTP, kind == "http-reuse"
+		}
 	}
 	m.Set(specs)
 	time.Sleep(interval + 100*time.Millisecond) // every check has started

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -78,6 +79,12 @@ func newHTTPChecker(s Spec) (Checker, error) {
 	}
 	if s.Regex != "" {
 		c.regex = regexp.MustCompile(s.Regex) // Validate compiled it
+	}
+	if s.Reuse {
+		// The first connection's probes (see MaxReuse) are cut by a
+		// random number, so that checks started together do not all
+		// renew their connections in the same interval.
+		c.probes.Store(rand.Int64N(MaxReuse))
 	}
 	if pc := newPolledHTTP(c, s); pc != nil {
 		return pc, nil

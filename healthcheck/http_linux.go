@@ -57,6 +57,20 @@ type httpRawChecker struct {
 	idle     int
 	idleUses int
 	closed   bool // closeIdle ran: keep nothing more
+	// The first connection counts as having served a random number of
+	// probes already, so that checks started together (at start, or a
+	// reload) do not all renew their connections in the same interval.
+	offset int
+}
+
+// freshUses returns the probes a fresh connection counts as having
+// served: the offset for the check's first, 0 after.
+func (c *httpRawChecker) freshUses() int {
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	n := c.offset
+	c.offset = 0
+	return n
 }
 
 // takeIdle returns the kept connection and the probes it has served, or
@@ -120,6 +134,7 @@ func newPolledHTTP(c *httpChecker, s Spec) Checker {
 	hc := &httpRawChecker{httpChecker: c, raw: raw, req: []byte(req + "Connection: close\r\n\r\n"), idle: -1}
 	if s.Reuse {
 		hc.reqKeep = []byte(req + "\r\n")
+		hc.offset = int(c.probes.Load()) // see newHTTPChecker
 	}
 	return hc
 }
@@ -149,9 +164,12 @@ type httpExchange struct {
 }
 
 // init readies x for a probe on a connection that has served uses probes
-// before.
-func (x *httpExchange) init(c *httpRawChecker, uses int) {
-	*x = httpExchange{c: c, req: c.req, uses: uses + 1, reused: uses > 0}
+// before (reused), or on a fresh one.
+func (x *httpExchange) init(c *httpRawChecker, uses int, reused bool) {
+	if !reused {
+		uses = c.freshUses()
+	}
+	*x = httpExchange{c: c, req: c.req, uses: uses + 1, reused: reused}
 	if c.reqKeep != nil && x.uses < MaxReuse {
 		x.req = c.reqKeep
 		x.resp.keepAlive = true

@@ -104,3 +104,11 @@ func TestHTTPPolledRequest(t *testing.T) {
 		t.Errorf("request %q, want %q", r, want)
 	}
 }
+
+// noOffset implements noOffset (http_reuse_test.go) for the poller's
+// checker.
+func (c *httpRawChecker) noOffset() {
+	c.idleMu.Lock()
+	c.offset = 0
+	c.idleMu.Unlock()
+}

@@ -5,9 +5,11 @@ package healthcheck
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -50,6 +52,8 @@ func thePoller() *connectPoller {
 // only asks the loop to end it.
 type connectPoller struct {
 	epfd, evfd int
+	epf        *os.File        // epfd, in the runtime's poller
+	epc        syscall.RawConn // its raw access
 
 	mu       sync.Mutex
 	inflight map[int32]*pollProbe
@@ -100,18 +104,31 @@ func newConnectPoller() (*connectPoller, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The loop parks in the runtime's network poller until the epoll
+	// instance has events (see wait): an epoll file descriptor is itself
+	// pollable. A non-blocking file is put in the runtime's poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	epf := os.NewFile(uintptr(epfd), "probe-epoll")
+	epc, err := epf.SyscallConn()
+	if err != nil {
+		epf.Close()
+		return nil, err
+	}
 	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
+		epf.Close()
 		return nil, err
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(epfd)
+		epf.Close()
 		unix.Close(evfd)
 		return nil, err
 	}
-	return &connectPoller{epfd: epfd, evfd: evfd, inflight: map[int32]*pollProbe{}, syns: map[synKey]*pollProbe{}, rbuf: make([]byte, 16<<10)}, nil
+	return &connectPoller{epfd: epfd, epf: epf, epc: epc, evfd: evfd, inflight: map[int32]*pollProbe{}, syns: map[synKey]*pollProbe{}, rbuf: make([]byte, 16<<10)}, nil
 }
 
 // start opens t's socket and starts its connect; hc, when not nil, makes
@@ -123,7 +140,7 @@ func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Ti
 	if hc != nil && hc.reqKeep != nil {
 		if fd, uses := hc.takeIdle(); fd >= 0 {
 			pr := &pollProbe{p: p, fd: int32(fd), live: true, connected: true, deadline: deadline, t: t, done: done, x: &httpExchange{}}
-			pr.x.init(hc, uses)
+			pr.x.init(hc, uses, true)
 			// MOD re-arms the kept socket, and queues its
 			// writability at once: the loop then writes.
 			if err := p.add(pr, unix.EPOLL_CTL_MOD); err != nil {
@@ -137,7 +154,7 @@ func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Ti
 	pr := &pollProbe{p: p, live: true, deadline: deadline, t: t, done: done}
 	if hc != nil {
 		pr.x = &httpExchange{}
-		pr.x.init(hc, 0)
+		pr.x.init(hc, 0, false)
 	}
 	if ended, err := p.dial(pr); ended {
 		done(err)
@@ -222,7 +239,7 @@ func (p *connectPoller) redial(pr *pollProbe) (finished bool, err error) {
 	delete(p.inflight, pr.fd)
 	p.mu.Unlock()
 	unix.Close(int(pr.fd)) // a plain close: the server has gone from it
-	pr.x.init(pr.x.c, 0)
+	pr.x.init(pr.x.c, 0, false)
 	return p.dial(pr) // an http probe: it does not end on its connect
 }
 
@@ -236,7 +253,35 @@ func (p *connectPoller) wakeBy(t time.Time) bool {
 	return kick
 }
 
-// kick wakes the loop from its epoll_wait.
+// wait returns the probes' socket events, waiting up to timeout ms for
+// some (-1: without end). It never blocks in epoll_wait: a goroutine
+// blocked in a system call holds its thread and P, which the runtime's
+// monitor takes back every time (a futex hand-off, and the monitor then
+// wakes every 20 µs while the poller is busy). It reads the events
+// without waiting, and when there are none parks the goroutine in the
+// runtime's own poller until the epoll instance has some or the timeout
+// passes, as a net.Conn read does.
+func (p *connectPoller) wait(events []unix.EpollEvent, timeout int) (int, error) {
+	n, err := unix.EpollWait(p.epfd, events, 0)
+	if n != 0 || err != nil || timeout == 0 {
+		return n, err
+	}
+	var dl time.Time
+	if timeout > 0 {
+		dl = time.Now().Add(time.Duration(timeout) * time.Millisecond)
+	}
+	p.epf.SetReadDeadline(dl)
+	rerr := p.epc.Read(func(fd uintptr) bool {
+		n, err = unix.EpollWait(int(fd), events, 0)
+		return n != 0 || (err != nil && err != unix.EINTR)
+	})
+	if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
+		return 0, rerr
+	}
+	return n, err
+}
+
+// kick wakes the loop from its wait.
 func (p *connectPoller) kick() {
 	var one = [8]byte{1}
 	unix.Write(p.evfd, one[:])
@@ -353,7 +398,7 @@ func (p *connectPoller) loop() {
 			timeout = 0 // SYNs queued while the loop ran (see sendHalfOpen)
 		}
 		p.mu.Unlock()
-		n, err := unix.EpollWait(p.epfd, events, timeout)
+		n, err := p.wait(events, timeout)
 		if err != nil && err != unix.EINTR {
 			time.Sleep(10 * time.Millisecond) // cannot happen; do not spin
 		}

@@ -372,6 +372,7 @@ func acceptAndClose(ln net.Listener) {
 // http-reuse; default all four) and TANDEM_BENCH_INTERVALS
 // (comma-separated seconds; default 10,1) select a subset, run in the
 // order given; each run is also a subtest named <kind>-<interval>s.
+// TANDEM_BENCH_TANDEM_ONLY=1 skips keepalived (to compare tandem builds).
 func TestBenchHealthScale(t *testing.T) {
 	vmOnly(t)
 	if os.Getenv("TANDEM_LAB_BENCH") != "1" {
@@ -554,6 +555,9 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 
 	if kind == "tcp-half" {
 		return // keepalived has no half-open check: its TCP_CHECK is the tcp run's
+	}
+	if os.Getenv("TANDEM_BENCH_TANDEM_ONLY") == "1" {
+		return // tandem alone, to compare its own builds
 	}
 	var k *exec.Cmd
 	onCPU(0, func() { k = startKeepalived(t, b.dirK, kcfg.String()) })
