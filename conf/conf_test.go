@@ -1149,6 +1149,35 @@ func TestExamples(t *testing.T) {
 	}
 }
 
+// TestReuseExample checks that the connection reuse snippet in README.md
+// parses with the NAT example, as its text says.
+func TestReuseExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "#### Reusing connections in http checks\n")
+	if !ok {
+		t.Fatal("README.md has no Reusing connections section")
+	}
+	_, snippet, ok := strings.Cut(sec, "```hcl\n")
+	if ok {
+		snippet, _, ok = strings.Cut(snippet, "```\n")
+	}
+	if !ok {
+		t.Fatal("the Reusing connections section has no hcl block")
+	}
+	nat, err := os.ReadFile(filepath.Join("testdata", "example.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, string(nat)+"\n"+snippet)
+	vs := c.VirtualServers[len(c.VirtualServers)-1]
+	if vs.Name != "api" || vs.Check == nil || vs.Check.Type != CheckHTTPS || !vs.Check.ReuseConnection {
+		t.Errorf("snippet: virtual server %q, check %+v; want api with an https check reusing its connection", vs.Name, vs.Check)
+	}
+}
+
 // TestHalfOpenExample checks that the half-open snippet in README.md parses
 // with the NAT example, as its text says.
 func TestHalfOpenExample(t *testing.T) {

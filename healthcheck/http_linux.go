@@ -35,8 +35,8 @@ import (
 // connection whose answer was whole (its body framed and all read, the
 // server not closing) is kept for the check's next probe, up to MaxReuse
 // probes (the last asks Connection: close), as Envoy's health checker
-// keeps its connections. A kept connection stays in the epoll set; its
-// next probe only re-arms it (epoll_ctl MOD) and writes. A kept
+// keeps its connections. A kept connection stays in the epoll set: its
+// next probe is one write and one read (see connectPoller.reuse). A kept
 // connection the server closed or reset while it sat idle (an idle
 // timeout, a restart) shows up as an end or reset before the answer's
 // first byte: the probe then redials at once, within its deadline, and is
@@ -55,6 +55,7 @@ type httpRawChecker struct {
 	// and how many probes it has served.
 	idleMu   sync.Mutex
 	idle     int
+	idleSeq  uint32 // its epoll registration's (see connectPoller.reuse)
 	idleUses int
 	closed   bool // closeIdle ran: keep nothing more
 	// The first connection counts as having served a random number of
@@ -73,25 +74,26 @@ func (c *httpRawChecker) freshUses() int {
 	return n
 }
 
-// takeIdle returns the kept connection and the probes it has served, or
-// -1.
-func (c *httpRawChecker) takeIdle() (fd, uses int) {
+// takeIdle returns the kept connection, the seq of its epoll
+// registration and the probes it has served, or fd -1.
+func (c *httpRawChecker) takeIdle() (fd int, seq uint32, uses int) {
 	c.idleMu.Lock()
 	defer c.idleMu.Unlock()
-	fd, uses, c.idle = c.idle, c.idleUses, -1
-	return fd, uses
+	fd, seq, uses, c.idle = c.idle, c.idleSeq, c.idleUses, -1
+	return fd, seq, uses
 }
 
-// putIdle keeps fd, which has served uses probes, for the next probe;
-// false when the checker keeps nothing more (closeIdle ran) or already
-// keeps one: the caller closes fd.
-func (c *httpRawChecker) putIdle(fd, uses int) bool {
+// putIdle keeps fd, registered in the poller's epoll set under seq, which
+// has served uses probes, for the next probe; false when the checker keeps
+// nothing more (closeIdle ran) or already keeps one: the caller closes
+// fd.
+func (c *httpRawChecker) putIdle(fd int, seq uint32, uses int) bool {
 	c.idleMu.Lock()
 	defer c.idleMu.Unlock()
 	if c.closed || c.idle >= 0 {
 		return false
 	}
-	c.idle, c.idleUses = fd, uses
+	c.idle, c.idleSeq, c.idleUses = fd, seq, uses
 	return true
 }
 

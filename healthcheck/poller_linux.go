@@ -77,6 +77,7 @@ type connectPoller struct {
 	halfErr [2]error
 	answers []synResult  // the loop's
 	unsent  []*pollProbe // started, their SYN not sent yet
+	writes  []*pollProbe // started on kept connections, their request not written yet
 	// The loop's send batch (see sendHalfOpen).
 	sending  []*pollProbe
 	sendIovs [synBatch]unix.Iovec
@@ -138,16 +139,10 @@ func newConnectPoller() (*connectPoller, error) {
 // from the poller's goroutine or from abort.
 func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Time, done func(error)) probeHandle {
 	if hc != nil && hc.reqKeep != nil {
-		if fd, uses := hc.takeIdle(); fd >= 0 {
-			pr := &pollProbe{p: p, fd: int32(fd), live: true, connected: true, deadline: deadline, t: t, done: done, x: &httpExchange{}}
+		if fd, seq, uses := hc.takeIdle(); fd >= 0 {
+			pr := &pollProbe{p: p, fd: int32(fd), seq: seq, live: true, connected: true, deadline: deadline, t: t, done: done, x: &httpExchange{}}
 			pr.x.init(hc, uses, true)
-			// MOD re-arms the kept socket, and queues its
-			// writability at once: the loop then writes.
-			if err := p.add(pr, unix.EPOLL_CTL_MOD); err != nil {
-				closeReset(fd)
-				done(t.opError(os.NewSyscallError("epoll_ctl", err)))
-				return nil
-			}
+			p.reuse(pr)
 			return pr
 		}
 	}
@@ -192,7 +187,7 @@ func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
 		return true, t.opError(os.NewSyscallError("connect", err))
 	}
 	pr.fd = int32(fd)
-	if err := p.add(pr, unix.EPOLL_CTL_ADD); err != nil {
+	if err := p.add(pr); err != nil {
 		pr.fd, pr.connected = -1, false
 		unix.Close(fd)
 		return true, t.opError(os.NewSyscallError("epoll_ctl", err))
@@ -201,9 +196,8 @@ func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
 }
 
 // add puts pr, whose socket is open, in flight: its socket in the epoll
-// set (op ADD, or MOD for a kept connection) and its deadline in the
-// heap.
-func (p *connectPoller) add(pr *pollProbe, op int) error {
+// set and its deadline in the heap.
+func (p *connectPoller) add(pr *pollProbe) error {
 	// A tcp probe waits for one event; an http probe for several (the
 	// connect, then the answer's bytes), edge-triggered: no epoll_ctl
 	// between them.
@@ -215,7 +209,7 @@ func (p *connectPoller) add(pr *pollProbe, op int) error {
 	p.seq++
 	pr.seq = p.seq
 	ev := unix.EpollEvent{Events: events, Fd: pr.fd, Pad: int32(pr.seq)}
-	if err := unix.EpollCtl(p.epfd, op, int(pr.fd), &ev); err != nil {
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(pr.fd), &ev); err != nil {
 		p.mu.Unlock()
 		return err
 	}
@@ -227,6 +221,23 @@ func (p *connectPoller) add(pr *pollProbe, op int) error {
 		p.kick()
 	}
 	return nil
+}
+
+// reuse puts pr, a probe on a kept connection, in flight: the socket is
+// still in the epoll set, under the seq of its last probe, which pr keeps
+// (no epoll_ctl). The loop writes the request after this wake-up's
+// timers, all the kept connections' at once; pr is in flight by then, so
+// the answer's event finds it.
+func (p *connectPoller) reuse(pr *pollProbe) {
+	p.mu.Lock()
+	p.inflight[pr.fd] = pr
+	heap.Push(&p.heap, pr)
+	p.writes = append(p.writes, pr)
+	kick := p.wakeBy(time.Time{}) // now
+	p.mu.Unlock()
+	if kick {
+		p.kick()
+	}
 }
 
 // redial replaces the kept connection of pr, which the server closed, by
@@ -394,8 +405,8 @@ func (p *connectPoller) loop() {
 			d := time.Until(p.wakeAt)
 			timeout = max(0, int((d+time.Millisecond-1)/time.Millisecond))
 		}
-		if len(p.unsent) > 0 {
-			timeout = 0 // SYNs queued while the loop ran (see sendHalfOpen)
+		if len(p.unsent) > 0 || len(p.writes) > 0 {
+			timeout = 0 // SYNs or requests queued while the loop ran
 		}
 		p.mu.Unlock()
 		n, err := p.wait(events, timeout)
@@ -445,33 +456,7 @@ func (p *connectPoller) loop() {
 			todo = append(todo, work{pr: pr})
 		}
 		p.mu.Unlock()
-		for i := range todo {
-			w := &todo[i]
-			w.finished, w.err = p.step(w.pr, w.events, !w.pr.deadline.After(now))
-		}
-		p.mu.Lock()
-		for i := range todo {
-			w := &todo[i]
-			pr := w.pr
-			pr.busy = false
-			if !w.finished && pr.aborted != nil {
-				w.finished, w.err = true, pr.ctxError(pr.aborted)
-			}
-			if w.finished {
-				pr.live = false
-				p.forget(pr)
-			} else if pr.half != nil && pr.half.resent {
-				pr.half.resent = false
-				heap.Push(&p.heap, pr) // its SYN went again
-			}
-		}
-		p.mu.Unlock()
-		for i := range todo {
-			if w := &todo[i]; w.finished {
-				w.pr.finish(w.err)
-			}
-			todo[i] = work{}
-		}
+		p.run(todo, now)
 		// Then start the probes due, all of this instant's at once.
 		p.mu.Lock()
 		for len(p.timers) > 0 && !p.timers[0].at.After(now) {
@@ -484,6 +469,51 @@ func (p *connectPoller) loop() {
 		}
 		p.due = p.due[:0]
 		p.sendHalfOpen() // this wake-up's SYNs, in batches
+		// The requests of probes started on kept connections.
+		todo = todo[:0]
+		p.mu.Lock()
+		for i, pr := range p.writes {
+			if pr.live && !pr.busy {
+				pr.busy = true
+				todo = append(todo, work{pr: pr, events: unix.EPOLLOUT})
+			}
+			p.writes[i] = nil
+		}
+		p.writes = p.writes[:0]
+		p.mu.Unlock()
+		p.run(todo, now)
+	}
+}
+
+// run steps the probes of todo (each marked busy), ends those that
+// finished and clears todo.
+func (p *connectPoller) run(todo []work, now time.Time) {
+	for i := range todo {
+		w := &todo[i]
+		w.finished, w.err = p.step(w.pr, w.events, !w.pr.deadline.After(now))
+	}
+	p.mu.Lock()
+	for i := range todo {
+		w := &todo[i]
+		pr := w.pr
+		pr.busy = false
+		if !w.finished && pr.aborted != nil {
+			w.finished, w.err = true, pr.ctxError(pr.aborted)
+		}
+		if w.finished {
+			pr.live = false
+			p.forget(pr)
+		} else if pr.half != nil && pr.half.resent {
+			pr.half.resent = false
+			heap.Push(&p.heap, pr) // its SYN went again
+		}
+	}
+	p.mu.Unlock()
+	for i := range todo {
+		if w := &todo[i]; w.finished {
+			w.pr.finish(w.err)
+		}
+		todo[i] = work{}
 	}
 }
 
@@ -529,7 +559,7 @@ func (pr *pollProbe) finish(err error) {
 	}
 	switch {
 	case pr.fd < 0: // a redial failed: no socket
-	case err == nil && pr.x != nil && pr.x.keep && pr.x.c.putIdle(int(pr.fd), pr.x.uses):
+	case err == nil && pr.x != nil && pr.x.keep && pr.x.c.putIdle(int(pr.fd), pr.seq, pr.x.uses):
 		// Kept for the check's next probe, still in the epoll set.
 	case pr.connected:
 		closeReset(int(pr.fd))
