@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -547,22 +546,23 @@ func headEnd(b []byte) int {
 // says the server keeps the connection after it (HTTP/1.1 without
 // Connection: close).
 func parseHead(head []byte) (code, framing int, length int64, keeps bool, err error) {
-	lines := strings.Split(strings.TrimRight(string(head), "\r\n"), "\n")
-	status := strings.TrimSuffix(lines[0], "\r")
-	proto, rest, ok := strings.Cut(status, " ")
+	// On the bytes, without allocating: it runs once per probe.
+	line, rest, _ := bytes.Cut(bytes.TrimRight(head, "\r\n"), nl)
+	status := bytes.TrimSuffix(line, cr)
+	proto, after, ok := bytes.Cut(status, sp)
 	if !ok {
 		return 0, 0, 0, false, fmt.Errorf("malformed HTTP response %q", status)
 	}
-	codeStr, _, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
-	if len(codeStr) != 3 {
-		return 0, 0, 0, false, fmt.Errorf("malformed HTTP status code %q", codeStr)
+	codeB, _, _ := bytes.Cut(bytes.TrimLeft(after, " "), sp)
+	if len(codeB) != 3 {
+		return 0, 0, 0, false, fmt.Errorf("malformed HTTP status code %q", codeB)
 	}
-	code, err = strconv.Atoi(codeStr)
+	code, err = strconv.Atoi(string(codeB))
 	if err != nil || code < 0 {
-		return 0, 0, 0, false, fmt.Errorf("malformed HTTP status code %q", codeStr)
+		return 0, 0, 0, false, fmt.Errorf("malformed HTTP status code %q", codeB)
 	}
 	var v11 bool
-	switch proto {
+	switch string(proto) {
 	case "HTTP/1.1":
 		v11 = true
 	case "HTTP/1.0":
@@ -572,16 +572,18 @@ func parseHead(head []byte) (code, framing int, length int64, keeps bool, err er
 	length = -1
 	chunked := false
 	keeps = v11
-	for _, l := range lines[1:] {
-		l = strings.TrimSuffix(l, "\r")
-		k, v, ok := strings.Cut(l, ":")
-		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+	for len(rest) > 0 {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, nl)
+		l = bytes.TrimSuffix(l, cr)
+		k, v, ok := bytes.Cut(l, colon)
+		if !ok || len(k) == 0 || bytes.ContainsAny(k, " \t") {
 			return 0, 0, 0, false, fmt.Errorf("malformed MIME header line: %s", l)
 		}
-		v = strings.TrimSpace(v)
+		v = bytes.TrimSpace(v)
 		switch {
-		case strings.EqualFold(k, "Content-Length"):
-			n, perr := strconv.ParseUint(v, 10, 63)
+		case bytes.EqualFold(k, hContentLength):
+			n, perr := strconv.ParseUint(string(v), 10, 63)
 			if perr != nil {
 				return 0, 0, 0, false, fmt.Errorf("bad Content-Length %q", v)
 			}
@@ -589,14 +591,16 @@ func parseHead(head []byte) (code, framing int, length int64, keeps bool, err er
 				return 0, 0, 0, false, errors.New("http: message cannot contain multiple Content-Length headers")
 			}
 			length = int64(n)
-		case strings.EqualFold(k, "Transfer-Encoding") && v11:
-			if !strings.EqualFold(v, "chunked") {
+		case bytes.EqualFold(k, hTransferEncoding) && v11:
+			if !bytes.EqualFold(v, tokChunked) {
 				return 0, 0, 0, false, fmt.Errorf("unsupported transfer encoding: %q", v)
 			}
 			chunked = true
-		case strings.EqualFold(k, "Connection"):
-			for _, tok := range strings.Split(v, ",") {
-				if strings.EqualFold(strings.TrimSpace(tok), "close") {
+		case bytes.EqualFold(k, hConnection):
+			for len(v) > 0 {
+				var tok []byte
+				tok, v, _ = bytes.Cut(v, comma)
+				if bytes.EqualFold(bytes.TrimSpace(tok), tokClose) {
 					keeps = false
 				}
 			}
@@ -612,3 +616,12 @@ func parseHead(head []byte) (code, framing int, length int64, keeps bool, err er
 	}
 	return code, bodyToEOF, 0, false, nil
 }
+
+// The bytes parseHead looks for.
+var (
+	nl, cr, sp, colon, comma = []byte("\n"), []byte("\r"), []byte(" "), []byte(":"), []byte(",")
+	hContentLength           = []byte("Content-Length")
+	hTransferEncoding        = []byte("Transfer-Encoding")
+	hConnection              = []byte("Connection")
+	tokChunked, tokClose     = []byte("chunked"), []byte("close")
+)

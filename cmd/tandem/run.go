@@ -56,6 +56,16 @@ func cmdRun(args []string, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	if f := os.Getenv("TANDEM_CPUPROFILE"); f != "" {
+		// A developer's aid: a CPU profile of the whole run, written
+		// when tandem stops (go tool pprof FILE).
+		stopProfile, err := startCPUProfile(f)
+		if err != nil {
+			log.Error("tandem not started", "err", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	d := &daemon{log: log, path: *path, nodeName: *node, resync: *resync, noIPVS: *noIPVS}
 	if err := d.run(ctx, hup); err != nil {
 		log.Error("tandem stopped", "err", err)

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -372,7 +373,9 @@ func acceptAndClose(ln net.Listener) {
 // http-reuse; default all four) and TANDEM_BENCH_INTERVALS
 // (comma-separated seconds; default 10,1) select a subset, run in the
 // order given; each run is also a subtest named <kind>-<interval>s.
-// TANDEM_BENCH_TANDEM_ONLY=1 skips keepalived (to compare tandem builds).
+// TANDEM_BENCH_TANDEM_ONLY=1 skips keepalived (to compare tandem builds);
+// TANDEM_BENCH_CPUPROFILE=<delay> prints tandem's CPU profile of each run
+// from that long after its start (22s: about the measured window).
 func TestBenchHealthScale(t *testing.T) {
 	vmOnly(t)
 	if os.Getenv("TANDEM_LAB_BENCH") != "1" {
@@ -544,6 +547,15 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		kind, interval, nsvc, ndst, nsvc*ndst, kind, interval, window, settle)
 
 	cfg := writeConfig(t, hcl.String())
+	prof := ""
+	if v := os.Getenv("TANDEM_BENCH_CPUPROFILE"); v != "" {
+		// tandem's CPU profile, from v (a delay: 0s for the whole run)
+		// until it stops, printed base64 after: decode the lines
+		// between the markers, go tool pprof.
+		prof = filepath.Join(t.TempDir(), "tandem.prof")
+		t.Setenv("TANDEM_CPUPROFILE", prof)
+		t.Setenv("TANDEM_CPUPROFILE_DELAY", v)
+	}
 	var p *tandemProc
 	onCPU(0, func() { p = startTandem(t, b.dirT, "run", "-c", cfg, "--node", "director", "--log-level", "warn") })
 	measure("tandem", b.dirT, func() []int { return []int{p.cmd.Process.Pid} })
@@ -552,6 +564,11 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		fmt.Printf("BENCH   tandem stop: %v\n", err)
 	}
 	fmt.Printf("BENCH   tandem stopped in %v\n", time.Since(stopAt).Round(time.Millisecond))
+	if prof != "" {
+		b, err := os.ReadFile(prof)
+		must(t, err)
+		fmt.Printf("PROFILE-BEGIN %s-%ds\n%s\nPROFILE-END\n", kind, interval, base64.StdEncoding.EncodeToString(b))
+	}
 
 	if kind == "tcp-half" {
 		return // keepalived has no half-open check: its TCP_CHECK is the tcp run's

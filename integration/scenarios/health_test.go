@@ -373,3 +373,42 @@ func nsCounters(t *testing.T, ns *netlab.NS) map[string]int64 {
 	}))
 	return out
 }
+
+// TestHealthReuse: http checks that keep their connection (reuse_connection)
+// open one connection per ten probes on a real server instead of one per
+// probe, and still take a stopped real server out within the bound (its
+// kept connection closes with it; the fresh one the probe opens at once is
+// refused).
+func TestHealthReuse(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "hru", 3)
+	w := watchTable(t, l.director)
+	cfg := strings.Replace(healthConfig(""), `check "http" {`, `check "http" {
+    reuse_connection = true`, 1)
+	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
+	w.wait(webKey, all3, 5*time.Second)
+
+	before := nsCounters(t, l.rs[0])
+	time.Sleep(2 * time.Second)
+	after := nsCounters(t, l.rs[0])
+	opens := after["Tcp.PassiveOpens"] - before["Tcp.PassiveOpens"]
+	t.Logf("rs1 over 2 s of checks every 200 ms (10 probes): %d connections accepted", opens)
+	if opens > 2 {
+		t.Errorf("rs1 accepted %d connections for 10 probes, want at most 2 (one per 10 probes)", opens)
+	}
+
+	stopRS2(t, l, w)
+	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*connection refused`, 0, time.Second)
+	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 50)
+	time.Sleep(400 * time.Millisecond)
+	loop.finish()
+	if len(loop.errs) > 0 || loop.ok == 0 || loop.bodies["This is real server 2"] > 0 {
+		t.Errorf("client after rs2 left: %d answers %v, errors %v", loop.ok, loop.bodies, loop.errs)
+	}
+
+	l.http[1].start()
+	started := time.Now()
+	back := w.wait(webKey, all3, 5*time.Second)
+	t.Logf("rs2 started: back in the table after %v (rise 2 × 200 ms)", back.Sub(started).Round(time.Millisecond))
+	must(t, p.stop())
+}
