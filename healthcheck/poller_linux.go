@@ -54,6 +54,11 @@ type connectPoller struct {
 	epfd, evfd int
 	epf        *os.File        // epfd, in the runtime's poller
 	epc        syscall.RawConn // its raw access
+	// wait's state (the loop's): waitRead's events and results.
+	waitFn     func(uintptr) bool
+	waitEvents []unix.EpollEvent
+	waitN      int
+	waitErr    error
 
 	mu       sync.Mutex
 	inflight map[int32]*pollProbe
@@ -129,7 +134,9 @@ func newConnectPoller() (*connectPoller, error) {
 		unix.Close(evfd)
 		return nil, err
 	}
-	return &connectPoller{epfd: epfd, epf: epf, epc: epc, evfd: evfd, inflight: map[int32]*pollProbe{}, syns: map[synKey]*pollProbe{}, rbuf: make([]byte, 16<<10)}, nil
+	p := &connectPoller{epfd: epfd, epf: epf, epc: epc, evfd: evfd, inflight: map[int32]*pollProbe{}, syns: map[synKey]*pollProbe{}, rbuf: make([]byte, 16<<10)}
+	p.waitFn = p.waitRead
+	return p, nil
 }
 
 // start opens t's socket and starts its connect; hc, when not nil, makes
@@ -140,22 +147,37 @@ func newConnectPoller() (*connectPoller, error) {
 func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Time, done func(error)) probeHandle {
 	if hc != nil && hc.reqKeep != nil {
 		if fd, seq, uses := hc.takeIdle(); fd >= 0 {
-			pr := &pollProbe{p: p, fd: int32(fd), seq: seq, live: true, connected: true, deadline: deadline, t: t, done: done, x: &httpExchange{}}
+			pr := newHTTPProbe()
+			*pr = pollProbe{p: p, fd: int32(fd), seq: seq, live: true, connected: true, deadline: deadline, t: t, done: done, x: pr.x}
 			pr.x.init(hc, uses, true)
 			p.reuse(pr)
 			return pr
 		}
 	}
-	pr := &pollProbe{p: p, live: true, deadline: deadline, t: t, done: done}
+	var pr *pollProbe
 	if hc != nil {
-		pr.x = &httpExchange{}
+		pr = newHTTPProbe()
+		*pr = pollProbe{x: pr.x}
 		pr.x.init(hc, 0, false)
+	} else {
+		pr = &pollProbe{}
 	}
+	pr.p, pr.live, pr.deadline, pr.t, pr.done = p, true, deadline, t, done
 	if ended, err := p.dial(pr); ended {
 		done(err)
 		return nil
 	}
 	return pr
+}
+
+// newHTTPProbe returns a probe and its http exchange in one allocation.
+func newHTTPProbe() *pollProbe {
+	hp := &struct {
+		pr pollProbe
+		x  httpExchange
+	}{}
+	hp.pr.x = &hp.x
+	return &hp.pr
 }
 
 // dial opens pr's socket, starts its connect and puts pr in flight, unless
@@ -282,14 +304,20 @@ func (p *connectPoller) wait(events []unix.EpollEvent, timeout int) (int, error)
 		dl = time.Now().Add(time.Duration(timeout) * time.Millisecond)
 	}
 	p.epf.SetReadDeadline(dl)
-	rerr := p.epc.Read(func(fd uintptr) bool {
-		n, err = unix.EpollWait(int(fd), events, 0)
-		return n != 0 || (err != nil && err != unix.EINTR)
-	})
+	p.waitEvents = events
+	rerr := p.epc.Read(p.waitFn)
+	p.waitEvents = nil
 	if rerr != nil && !errors.Is(rerr, os.ErrDeadlineExceeded) {
 		return 0, rerr
 	}
-	return n, err
+	return p.waitN, p.waitErr
+}
+
+// waitRead is wait's read of the epoll instance, made once into waitFn
+// (a closure per wait would be an allocation per wake-up).
+func (p *connectPoller) waitRead(fd uintptr) bool {
+	p.waitN, p.waitErr = unix.EpollWait(int(fd), p.waitEvents, 0)
+	return p.waitN != 0 || (p.waitErr != nil && p.waitErr != unix.EINTR)
 }
 
 // kick wakes the loop from its wait.
