@@ -571,6 +571,19 @@ virtual_server "web" {
   address = "203.0.113.10:80"
   check "tcp" { reuse_connection = true }
 }`, wantErr: "reuse_connection is not valid in a tcp check", line: 3, col: 17},
+		{name: "keepalive_requests without reuse_connection", src: `
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  check "http" { keepalive_requests = 5 }
+}`, wantErr: "keepalive_requests counts the probes on a kept connection", line: 3, col: 18},
+		{name: "keepalive_requests of 0", src: `
+virtual_server "web" {
+  address = "203.0.113.10:80"
+  check "http" {
+    reuse_connection   = true
+    keepalive_requests = 0
+  }
+}`, wantErr: "keepalive_requests", line: 5, col: 26},
 		{name: "string for half_open", src: `
 virtual_server "web" {
   address = "203.0.113.10:80"
@@ -988,7 +1001,21 @@ virtual_server "web" {
 }`,
 			got: func(c *Cluster) any { return c.VirtualServers[0].Check },
 			want: &Check{Type: CheckHTTP, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2,
-				ReuseConnection: true, Path: "/", Status: []StatusRange{{200, 299}}},
+				ReuseConnection: true, KeepaliveRequests: 10, Path: "/", Status: []StatusRange{{200, 299}}},
+		},
+		{
+			name: "https check reusing its connection for 100 probes",
+			src: `
+virtual_server "web" {
+  address = "203.0.113.10:443"
+  check "https" {
+    reuse_connection   = true
+    keepalive_requests = 100
+  }
+}`,
+			got: func(c *Cluster) any { return c.VirtualServers[0].Check },
+			want: &Check{Type: CheckHTTPS, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2,
+				ReuseConnection: true, KeepaliveRequests: 100, Path: "/", Status: []StatusRange{{200, 299}}},
 		},
 		{
 			name: "conn_sync defaults to the only vrrp instance",

@@ -104,7 +104,7 @@ var (
 	rsSchema          = schema([]string{"address", "weight", "forward", "upper_threshold", "lower_threshold"},
 		blk("check", "type"))
 	checkSchema = schema([]string{"interval", "timeout", "rise", "fall", "port", "connect_address",
-		"source_address", "half_open", "reuse_connection", "path", "host", "status", "digest", "regex", "command"}, blk("tls"))
+		"source_address", "half_open", "reuse_connection", "keepalive_requests", "path", "host", "status", "digest", "regex", "command"}, blk("tls"))
 	tlsSchema = schema([]string{"server_name", "ca_file", "insecure_skip_verify"})
 )
 

@@ -315,8 +315,10 @@ type Check struct {
 
 	// HTTP and HTTPS only. ReuseConnection keeps the connection open
 	// between probes (HTTP/1.1 keep-alive), a fresh one at least every
-	// 10 probes (default false = a new connection per probe).
-	ReuseConnection bool
+	// KeepaliveRequests probes (default false = a new connection per
+	// probe; KeepaliveRequests default 10, 0 when not reusing).
+	ReuseConnection   bool
+	KeepaliveRequests int
 	Path            string        // default "/"
 	Host            string        // Host header; "" = the connect address
 	Status          []StatusRange // default 200-299

@@ -303,8 +303,8 @@ func maskLen(m netip.Addr) (int, bool) {
 // checkAttrs lists the attributes each check type accepts.
 var checkAttrs = map[CheckType][]string{
 	CheckTCP:     {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "half_open"},
-	CheckHTTP:    {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "reuse_connection", "path", "host", "status", "digest", "regex"},
-	CheckHTTPS:   {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "reuse_connection", "path", "host", "status", "digest", "regex", "tls"},
+	CheckHTTP:    {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "reuse_connection", "keepalive_requests", "path", "host", "status", "digest", "regex"},
+	CheckHTTPS:   {"interval", "timeout", "rise", "fall", "port", "connect_address", "source_address", "reuse_connection", "keepalive_requests", "path", "host", "status", "digest", "regex", "tls"},
 	CheckCommand: {"interval", "timeout", "rise", "fall", "command"},
 }
 
@@ -347,6 +347,14 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 	}
 	setBool(d, &c.HalfOpen, bd.attrs["half_open"])
 	setBool(d, &c.ReuseConnection, bd.attrs["reuse_connection"])
+	if a := bd.attrs["keepalive_requests"]; a != nil {
+		if !c.ReuseConnection {
+			p.errf(a.NameRange, "keepalive_requests without reuse_connection", "keepalive_requests counts the probes on a kept connection, and this check opens a new connection per probe. Hint: add reuse_connection = true, or remove keepalive_requests.")
+		}
+		setInt(d, &c.KeepaliveRequests, a, 1, 1000000)
+	} else if c.ReuseConnection {
+		c.KeepaliveRequests = 10
+	}
 	if typ == CheckHTTP || typ == CheckHTTPS {
 		c.Path = "/"
 		if a := bd.attrs["path"]; setStr(d, &c.Path, a) && !strings.HasPrefix(c.Path, "/") {

@@ -31,10 +31,10 @@ const (
 	MaxDigestBody = 1 << 20
 )
 
-// MaxReuse is how many probes a kept connection serves (see Spec.Reuse):
-// then a fresh one, so that a server that still answers on its open
-// connections but no longer accepts new ones is seen within MaxReuse
-// intervals.
+// MaxReuse is how many probes a kept connection serves by default (see
+// Spec.Reuse, Spec.KeepaliveRequests): then a fresh one, so that a server
+// that still answers on its open connections but no longer accepts new
+// ones is seen within MaxReuse intervals.
 const MaxReuse = 10
 
 // httpChecker sends GET Path to the target over a new connection per probe
@@ -51,9 +51,11 @@ type httpChecker struct {
 	regex   *regexp.Regexp
 	client  *http.Client
 
-	// With Spec.Reuse, on net/http: probes on the pooled connection.
-	reuse  bool
-	probes atomic.Int64
+	// With Spec.Reuse: the probes a connection serves; on net/http, the
+	// probes so far.
+	reuse    bool
+	maxReuse int
+	probes   atomic.Int64
 }
 
 // newHTTPChecker returns the checker of an http or https Spec: on the
@@ -84,7 +86,8 @@ func newHTTPChecker(s Spec) (Checker, error) {
 		// The first connection's probes (see MaxReuse) are cut by a
 		// random number, so that checks started together do not all
 		// renew their connections in the same interval.
-		c.probes.Store(rand.Int64N(MaxReuse))
+		c.maxReuse = s.KeepaliveRequests
+		c.probes.Store(rand.Int64N(int64(c.maxReuse)))
 	}
 	if pc := newPolledHTTP(c, s); pc != nil {
 		return pc, nil
@@ -168,7 +171,7 @@ func (c *httpChecker) Check(ctx context.Context) error {
 		req.Host = c.host
 	}
 	req.Header.Set("User-Agent", "tandem-healthcheck")
-	if c.reuse && c.probes.Add(1)%MaxReuse == 0 {
+	if c.reuse && c.probes.Add(1)%int64(c.maxReuse) == 0 {
 		// The pooled connection's last probe (see MaxReuse).
 		req.Close = true
 	}

@@ -32,8 +32,8 @@ import (
 //
 // With Spec.Reuse the request leaves out Connection: close, and a
 // connection whose answer was whole (its body framed and all read, the
-// server not closing) is kept for the check's next probe, up to MaxReuse
-// probes (the last asks Connection: close), as Envoy's health checker
+// server not closing) is kept for the check's next probe, up to
+// Spec.KeepaliveRequests probes (MaxReuse by default) (the last asks Connection: close), as Envoy's health checker
 // keeps its connections. A kept connection stays in the epoll set: its
 // next probe is one write and one read (see connectPoller.reuse). A kept
 // connection the server closed or reset while it sat idle (an idle
@@ -171,7 +171,7 @@ func (x *httpExchange) init(c *httpRawChecker, uses int, reused bool) {
 		uses = c.freshUses()
 	}
 	*x = httpExchange{c: c, req: c.req, uses: uses + 1, reused: reused}
-	if c.reqKeep != nil && x.uses < MaxReuse {
+	if c.reqKeep != nil && x.uses < c.maxReuse {
 		x.req = c.reqKeep
 		x.resp.keepAlive = true
 	}

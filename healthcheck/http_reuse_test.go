@@ -91,15 +91,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // probes (the first one fewer), the last asking to close it, then a fresh
 // one is opened; over http (the poller on Linux) and https (net/http).
 func TestHTTPReuse(t *testing.T) {
-	for _, tls := range []bool{false, true} {
-		t.Run(map[bool]string{false: "http", true: "https"}[tls], func(t *testing.T) {
+	for _, tt := range []struct {
+		tls   bool
+		limit int // Spec.KeepaliveRequests; 0: MaxReuse
+	}{{false, 0}, {true, 0}, {false, 3}, {true, 3}} {
+		name := map[bool]string{false: "http", true: "https"}[tt.tls] + fmt.Sprintf("-%d", tt.limit)
+		t.Run(name, func(t *testing.T) {
+			tls, per := tt.tls, tt.limit
+			if per == 0 {
+				per = MaxReuse
+			}
 			srv := newKeepServer(t, tls, 0, "status: ok\n")
-			s := Spec{Kind: KindHTTP, Target: srv.addr(), Reuse: true, Regex: "ok"}
+			s := Spec{Kind: KindHTTP, Target: srv.addr(), Reuse: true, KeepaliveRequests: tt.limit, Regex: "ok"}
 			if tls {
 				s.Kind, s.TLS.InsecureSkipVerify = KindHTTPS, true
 			}
 			c := mustChecker(t, s)
-			const n = 2*MaxReuse + 5
+			n := 2*per + 5
 			for i := range n {
 				if err := probe(t, c, 5*time.Second); err != nil {
 					t.Fatalf("probe %d: %v", i+1, err)
@@ -108,11 +116,11 @@ func TestHTTPReuse(t *testing.T) {
 			// The first connection serves 1 to MaxReuse probes (a
 			// random offset), every later one MaxReuse.
 			opened, _, reqs, asked := srv.counts()
-			if len(asked) == 0 || asked[0] < 1 || asked[0] > MaxReuse {
-				t.Fatalf("requests %v asked Connection: close, want the first within 1..%d", asked, MaxReuse)
+			if len(asked) == 0 || asked[0] < 1 || asked[0] > per {
+				t.Fatalf("requests %v asked Connection: close, want the first within 1..%d", asked, per)
 			}
 			var want []int
-			for r := asked[0]; r <= n; r += MaxReuse {
+			for r := asked[0]; r <= n; r += per {
 				want = append(want, r)
 			}
 			if fmt.Sprint(asked) != fmt.Sprint(want) {

@@ -61,9 +61,11 @@ type Spec struct {
 	Regex  string        // must match the body; "" = not checked
 	TLS    TLSConfig     // HTTPS only
 	// Reuse keeps the connection open between probes (HTTP/1.1
-	// keep-alive) for up to MaxReuse probes; a kept connection that the
-	// server has closed is replaced by a fresh one within the same probe.
-	Reuse bool
+	// keep-alive) for up to KeepaliveRequests probes (default MaxReuse);
+	// a kept connection that the server has closed is replaced by a
+	// fresh one within the same probe.
+	Reuse             bool
+	KeepaliveRequests int
 
 	// Command only: the argv to run; exit status 0 means up.
 	Command []string
@@ -125,6 +127,12 @@ func (s Spec) Normalize() Spec {
 	}
 	if s.Kind != KindHTTPS {
 		s.TLS = TLSConfig{}
+	}
+	switch {
+	case !s.Reuse:
+		s.KeepaliveRequests = 0
+	case s.KeepaliveRequests <= 0:
+		s.KeepaliveRequests = MaxReuse
 	}
 	if s.Kind != KindTCP {
 		s.HalfOpen = false
@@ -240,6 +248,7 @@ func (s Spec) ID() ID {
 	}
 	if s.Reuse {
 		w.str("reuse_connection") // as half_open
+		w.int(int64(s.KeepaliveRequests))
 	}
 	var b strings.Builder
 	b.WriteString(string(s.Kind))

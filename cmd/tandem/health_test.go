@@ -180,15 +180,19 @@ virtual_server "full" {
 	}
 }
 
-// TestCheckSpecReuse checks that reuse_connection reaches the spec and
-// keeps a reusing check of a target apart from one that is not.
+// TestCheckSpecReuse checks that reuse_connection and keepalive_requests
+// reach the spec, and that a reusing check of a target is kept apart from
+// one that is not.
 func TestCheckSpecReuse(t *testing.T) {
 	c := parseHealthConf(t, `
 director { static_vips = ["203.0.113.10"] }
 node "d" {}
 virtual_server "kept" {
   address = "203.0.113.10:80"
-  check "https" { reuse_connection = true }
+  check "https" {
+    reuse_connection   = true
+    keepalive_requests = 100
+  }
   real_server "a" { address = "192.168.100.11" }
 }
 virtual_server "fresh" {
@@ -199,7 +203,7 @@ virtual_server "fresh" {
 `)
 	kept, _ := checkSpec(&vsNamed(t, c, "kept").RealServers[0])
 	fresh, _ := checkSpec(&vsNamed(t, c, "fresh").RealServers[0])
-	if !kept.Reuse || fresh.Reuse || kept.Target != fresh.Target {
+	if !kept.Reuse || kept.KeepaliveRequests != 100 || fresh.Reuse || kept.Target != fresh.Target {
 		t.Errorf("specs %+v and %+v, want one reusing and one not, of one target", kept, fresh)
 	}
 	if kept.ID() == fresh.ID() {

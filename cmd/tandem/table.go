@@ -256,6 +256,7 @@ func checkSpec(rs *conf.RealServer) (healthcheck.Spec, bool) {
 		},
 		Command: ch.Command,
 	}
+	spec.KeepaliveRequests = ch.KeepaliveRequests
 	for _, r := range ch.Status {
 		spec.Status = append(spec.Status, healthcheck.StatusRange{Min: r.Min, Max: r.Max})
 	}

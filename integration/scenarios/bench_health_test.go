@@ -374,7 +374,8 @@ func acceptAndClose(ln net.Listener) {
 // (comma-separated seconds; default 10,1) select a subset, run in the
 // order given; each run is also a subtest named <kind>-<interval>s.
 // TANDEM_BENCH_TANDEM_ONLY=1 skips keepalived (to compare tandem builds);
-// TANDEM_BENCH_CPUPROFILE=<delay> prints tandem's CPU profile of each run
+// TANDEM_BENCH_KEEPALIVE_REQUESTS=<n> sets keepalive_requests in the
+// http-reuse checks (default 10). TANDEM_BENCH_CPUPROFILE=<delay> prints tandem's CPU profile of each run
 // from that long after its start (22s: about the measured window).
 func TestBenchHealthScale(t *testing.T) {
 	vmOnly(t)
@@ -471,6 +472,10 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 			// keepalived has no keep-alive: it runs its HTTP_GET, whose
 			// HTTP/1.0 requests the http-keep server answers and closes.
 			reuse = "    reuse_connection = true\n"
+			if n := os.Getenv("TANDEM_BENCH_KEEPALIVE_REQUESTS"); n != "" {
+				reuse += "    keepalive_requests = " + n + "\n"
+				fmt.Printf("BENCH   (tandem: keepalive_requests = %s)\n", n)
+			}
 		}
 		tcheck = "  check \"http\" {\n    path = \"/\"\n" + reuse + "    interval = \"" + strconv.Itoa(interval) + "s\"\n    timeout = \"1s\"\n    rise = 1\n    fall = 1\n  }\n"
 		kcheck = "    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 1\n      retry 1\n      delay_before_retry 1\n    }\n"
