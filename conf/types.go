@@ -319,11 +319,11 @@ type Check struct {
 	// probe; KeepaliveRequests default 10, 0 when not reusing).
 	ReuseConnection   bool
 	KeepaliveRequests int
-	Path            string        // default "/"
-	Host            string        // Host header; "" = the connect address
-	Status          []StatusRange // default 200-299
-	Digest          Digest        // zero = not checked
-	Regex           string        // "" = not checked; compiles with regexp
+	Path              string        // default "/"
+	Host              string        // Host header; "" = the connect address
+	Status            []StatusRange // default 200-299
+	Digest            Digest        // zero = not checked
+	Regex             string        // "" = not checked; compiles with regexp
 
 	// HTTPS only.
 	TLS TLS
