@@ -1176,59 +1176,47 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// TestReuseExample checks that the connection reuse snippet in README.md
-// parses with the NAT example, as its text says.
-func TestReuseExample(t *testing.T) {
+// readmeSnippet returns the first hcl block of the README.md section
+// under heading (a "#### " line), parsed after the NAT example as the
+// text says, and the last virtual server it defines.
+func readmeSnippet(t *testing.T, heading string) *VirtualServer {
+	t.Helper()
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, sec, ok := strings.Cut(string(readme), "#### Reusing connections in http checks\n")
+	_, sec, ok := strings.Cut(string(readme), "#### "+heading+"\n")
 	if !ok {
-		t.Fatal("README.md has no Reusing connections section")
+		t.Fatalf("README.md has no %s section", heading)
 	}
 	_, snippet, ok := strings.Cut(sec, "```hcl\n")
 	if ok {
 		snippet, _, ok = strings.Cut(snippet, "```\n")
 	}
 	if !ok {
-		t.Fatal("the Reusing connections section has no hcl block")
+		t.Fatalf("the %s section has no hcl block", heading)
 	}
 	nat, err := os.ReadFile(filepath.Join("testdata", "example.hcl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := mustParse(t, string(nat)+"\n"+snippet)
-	vs := c.VirtualServers[len(c.VirtualServers)-1]
+	return &c.VirtualServers[len(c.VirtualServers)-1]
+}
+
+// TestReuseExample checks that the connection reuse snippet in README.md
+// parses with the NAT example.
+func TestReuseExample(t *testing.T) {
+	vs := readmeSnippet(t, "Reusing connections in http checks")
 	if vs.Name != "api" || vs.Check == nil || vs.Check.Type != CheckHTTPS || !vs.Check.ReuseConnection {
 		t.Errorf("snippet: virtual server %q, check %+v; want api with an https check reusing its connection", vs.Name, vs.Check)
 	}
 }
 
 // TestHalfOpenExample checks that the half-open snippet in README.md parses
-// with the NAT example, as its text says.
+// with the NAT example.
 func TestHalfOpenExample(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sec, ok := strings.Cut(string(readme), "#### Half-open tcp checks\n")
-	if !ok {
-		t.Fatal("README.md has no Half-open tcp checks section")
-	}
-	_, snippet, ok := strings.Cut(sec, "```hcl\n")
-	if ok {
-		snippet, _, ok = strings.Cut(snippet, "```\n")
-	}
-	if !ok {
-		t.Fatal("the Half-open tcp checks section has no hcl block")
-	}
-	nat, err := os.ReadFile(filepath.Join("testdata", "example.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := mustParse(t, string(nat)+"\n"+snippet)
-	vs := c.VirtualServers[len(c.VirtualServers)-1]
+	vs := readmeSnippet(t, "Half-open tcp checks")
 	if vs.Name != "db" || vs.Check == nil || vs.Check.Type != CheckTCP || !vs.Check.HalfOpen {
 		t.Errorf("snippet: virtual server %q, check %+v; want db with a half-open tcp check", vs.Name, vs.Check)
 	}

@@ -158,6 +158,26 @@ func stopRS2(t *testing.T, l *natLab, w *tableWatch) {
 	}
 }
 
+// refusedAndBack stops rs2 and checks that it leaves the table within the
+// bound, refused, that the client never meets it after, and that it comes
+// back once started.
+func refusedAndBack(t *testing.T, l *natLab, w *tableWatch, p *tandemProc) {
+	t.Helper()
+	stopRS2(t, l, w)
+	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*connection refused`, 0, time.Second)
+	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 50)
+	time.Sleep(400 * time.Millisecond)
+	loop.finish()
+	if len(loop.errs) > 0 || loop.ok == 0 || loop.bodies["This is real server 2"] > 0 {
+		t.Errorf("client after rs2 left: %d answers %v, errors %v", loop.ok, loop.bodies, loop.errs)
+	}
+
+	l.http[1].start()
+	started := time.Now()
+	back := w.wait(webKey, all3, 5*time.Second)
+	t.Logf("rs2 started: back in the table after %v (rise 2 × 200 ms)", back.Sub(started).Round(time.Millisecond))
+}
+
 // TestHealthSorry: with every real server down the sorry server answers;
 // the first real server back replaces it.
 func TestHealthSorry(t *testing.T) {
@@ -347,19 +367,7 @@ func TestHealthHalfOpen(t *testing.T) {
 		t.Errorf("rs1 over 1 s: %d passive opens, %d reset half-open; want 0 and about 5 (one per 200 ms probe)", opens, fails)
 	}
 
-	stopRS2(t, l, w)
-	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*connection refused`, 0, time.Second)
-	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 50)
-	time.Sleep(400 * time.Millisecond)
-	loop.finish()
-	if len(loop.errs) > 0 || loop.ok == 0 || loop.bodies["This is real server 2"] > 0 {
-		t.Errorf("client after rs2 left: %d answers %v, errors %v", loop.ok, loop.bodies, loop.errs)
-	}
-
-	l.http[1].start()
-	started := time.Now()
-	back := w.wait(webKey, all3, 5*time.Second)
-	t.Logf("rs2 started: back in the table after %v (rise 2 × 200 ms)", back.Sub(started).Round(time.Millisecond))
+	refusedAndBack(t, l, w, p)
 	must(t, p.stop())
 }
 
@@ -397,18 +405,6 @@ func TestHealthReuse(t *testing.T) {
 		t.Errorf("rs1 accepted %d connections for 10 probes, want at most 2 (one per 10 probes)", opens)
 	}
 
-	stopRS2(t, l, w)
-	p.waitLog(`health check state changed.*192\.168\.100\.12:80.*connection refused`, 0, time.Second)
-	loop := startProbeLoop(httpClient(l.client), "http://"+vip+"/", 10*time.Millisecond, 50)
-	time.Sleep(400 * time.Millisecond)
-	loop.finish()
-	if len(loop.errs) > 0 || loop.ok == 0 || loop.bodies["This is real server 2"] > 0 {
-		t.Errorf("client after rs2 left: %d answers %v, errors %v", loop.ok, loop.bodies, loop.errs)
-	}
-
-	l.http[1].start()
-	started := time.Now()
-	back := w.wait(webKey, all3, 5*time.Second)
-	t.Logf("rs2 started: back in the table after %v (rise 2 × 200 ms)", back.Sub(started).Round(time.Millisecond))
+	refusedAndBack(t, l, w, p)
 	must(t, p.stop())
 }
