@@ -280,6 +280,14 @@ func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, 
 		hs.routeMu.Lock()
 		defer hs.routeMu.Unlock()
 		dst := t.sa.(*unix.SockaddrInet4)
+		// Dissolve the last association first: a connected UDP socket
+		// keeps the source address its first connect chose (the
+		// kernel sets it only when unset), so a second connect would
+		// report the old source after a route or address change.
+		var unspec unix.RawSockaddr // AF_UNSPEC
+		if _, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(hs.route), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec)); e != 0 {
+			return [4]byte{}, nil, os.NewSyscallError("connect AF_UNSPEC", e)
+		}
 		if err := unix.Connect(hs.route, &unix.SockaddrInet4{Port: 9, Addr: dst.Addr}); err != nil {
 			return [4]byte{}, nil, os.NewSyscallError("connect", err)
 		}

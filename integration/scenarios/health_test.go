@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/tandem-lb/tandem/integration/internal/netlab"
 	"github.com/tandem-lb/tandem/ipvs"
 )
@@ -406,5 +408,57 @@ func TestHealthReuse(t *testing.T) {
 	}
 
 	refusedAndBack(t, l, w, p)
+	must(t, p.stop())
+}
+
+// TestHealthHalfOpenSourceChange: half-open probes build their own IPv4
+// header, so tandem keeps the source address the kernel would choose and
+// must learn a new one when routes or addresses change. The director's
+// real-server side moves from 192.168.100.1 to 192.168.100.50 (a /32
+// address and a second route to the subnet with the new source, then the
+// old address removed): probes from the old source would be answered to an
+// address the director no longer has, and the real servers would go down.
+// They stay up.
+func TestHealthHalfOpenSourceChange(t *testing.T) {
+	vmOnly(t)
+	l := newNATLab(t, "hhs", 3)
+	w := watchTable(t, l.director)
+	cfg := strings.Replace(healthConfig(""), `check "http" {`, `check "tcp" {
+    half_open = true`, 1)
+	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
+	w.wait(webKey, all3, 5*time.Second)
+
+	nl := l.director.Netlink()
+	br, err := nl.LinkByName("br0")
+	must(t, err)
+	newSrc := net.IPv4(192, 168, 100, 50).To4()
+	must(t, nl.AddrAdd(br, &netlink.Addr{IPNet: &net.IPNet{IP: newSrc, Mask: net.CIDRMask(32, 32)}}))
+	must(t, nl.RouteAdd(&netlink.Route{
+		LinkIndex: br.Attrs().Index,
+		Dst:       &net.IPNet{IP: net.IPv4(192, 168, 100, 0).To4(), Mask: net.CIDRMask(24, 32)},
+		Src:       newSrc,
+		Priority:  100,
+		Scope:     netlink.SCOPE_LINK,
+	}))
+	old, err := netlink.ParseAddr("192.168.100.1/24")
+	must(t, err)
+	must(t, nl.AddrDel(br, old))
+	changed := time.Now()
+
+	// fall 2 × 200 ms: a stale source takes every real server out
+	// within 500 ms. Watch for 1.5 s.
+	for time.Since(changed) < 1500*time.Millisecond {
+		if got := w.dests(webKey); got != all3 {
+			t.Fatalf("%v after the source moved to 192.168.100.50: table %q, want all three real servers (probes from a stale source?)\n%s",
+				time.Since(changed).Round(time.Millisecond), got, p.tail)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := nsCounters(t, l.rs[0])
+	time.Sleep(time.Second)
+	after := nsCounters(t, l.rs[0])
+	if fails := after["Tcp.AttemptFails"] - before["Tcp.AttemptFails"]; fails < 3 {
+		t.Errorf("rs1 saw %d half-open probes in 1 s after the move, want about 5", fails)
+	}
 	must(t, p.stop())
 }
