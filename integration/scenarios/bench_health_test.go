@@ -374,6 +374,8 @@ func acceptAndClose(ln net.Listener) {
 // (comma-separated seconds; default 10,1) select a subset, run in the
 // order given; each run is also a subtest named <kind>-<interval>s.
 // TANDEM_BENCH_TANDEM_ONLY=1 skips keepalived (to compare tandem builds);
+// TANDEM_BENCH_TOGETHER=1 runs tandem and keepalived at once, measured
+// over the same window (see benchTogether; not for tcp-half).
 // TANDEM_BENCH_KEEPALIVE_REQUESTS=<n> sets keepalive_requests in the
 // http-reuse checks (default 10). TANDEM_BENCH_CPUPROFILE=<delay> prints tandem's CPU profile of each run
 // from that long after its start (22s: about the measured window).
@@ -552,6 +554,10 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		kind, interval, nsvc, ndst, nsvc*ndst, kind, interval, window, settle)
 
 	cfg := writeConfig(t, hcl.String())
+	if os.Getenv("TANDEM_BENCH_TOGETHER") == "1" && kind != "tcp-half" {
+		benchTogether(t, b, srv, cfg, kcfg.String(), nsvc*ndst, interval, window, settle)
+		return
+	}
 	prof := ""
 	if v := os.Getenv("TANDEM_BENCH_CPUPROFILE"); v != "" {
 		// tandem's CPU profile, from v (a delay: 0s for the whole run)
@@ -593,4 +599,59 @@ func vips(n int) string {
 		fmt.Fprintf(&b, "  \"%s\",\n", netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}))
 	}
 	return b.String()
+}
+
+// benchTogether runs tandem and keepalived at the same time, both bound
+// to CPU 0 with their namespaces receiving there, and measures both over
+// the same window: the lab VM's speed drifts between runs (the same
+// build's CPU moves by a third), and a ratio taken in one window is
+// immune to it. Each checker's CPU is its processes' utime and stime; the
+// server answers both (twice the probes).
+func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg string, checks, interval int, window, settle time.Duration) {
+	var p *tandemProc
+	var k *exec.Cmd
+	onCPU(0, func() { p = startTandem(t, b.dirT, "run", "-c", cfg, "--node", "director", "--log-level", "warn") })
+	onCPU(0, func() { k = startKeepalived(t, b.dirK, kcfg) })
+	tpids := func() []int { return []int{p.cmd.Process.Pid} }
+	kpids := func() []int { return procTree(k.Process.Pid) }
+	count := func(ns *netlab.NS) int {
+		tb, err := watchTable(t, ns).rec.Dump(context.Background())
+		must(t, err)
+		n := 0
+		for _, s := range tb {
+			n += len(s.Destinations)
+		}
+		return n
+	}
+	start := time.Now()
+	for time.Since(start) < 2*time.Minute && (count(b.dirT) < checks || count(b.dirK) < checks) {
+		pin(append(tpids(), kpids()...), 0)
+		time.Sleep(time.Second)
+	}
+	fmt.Printf("BENCH   (together: both tables complete after %v)\n", time.Since(start).Round(time.Second))
+	time.Sleep(settle)
+	pin(append(tpids(), kpids()...), 0)
+	tu0, ts0 := cpuSplit(tpids())
+	ku0, ks0 := cpuSplit(kpids())
+	busy0 := cpuBusy()
+	wstart := time.Now()
+	time.Sleep(window)
+	tu1, ts1 := cpuSplit(tpids())
+	ku1, ks1 := cpuSplit(kpids())
+	busy1 := cpuBusy()
+	secs := window.Seconds()
+	tc := float64(tu1+ts1-tu0-ts0) / secs
+	kc := float64(ku1+ks1-ku0-ks0) / secs
+	trss, krss := rssKB(tpids()), rssKB(kpids())
+	time.Sleep(300 * time.Millisecond)
+	_, total := spread(srv.window(wstart, window))
+	fmt.Printf("BENCH   together   CPU 0 busy %.1f %%, CPU 1 busy %.1f %%; server: %d probes in %v (%.0f %% of both checkers' %d)\n",
+		float64(busy1[0]-busy0[0])/secs, float64(busy1[1]-busy0[1])/secs, total, window,
+		float64(total)*100/float64(2*checks*int(window/time.Second)/interval), 2*checks*int(window/time.Second)/interval)
+	fmt.Printf("BENCH   tandem     CPU %.1f %% of one CPU (user %.1f, sys %.1f), RSS %.1f MB; table %d/%d\n",
+		tc, float64(tu1-tu0)/secs, float64(ts1-ts0)/secs, float64(trss)/1024, count(b.dirT), checks)
+	fmt.Printf("BENCH   keepalived CPU %.1f %% of one CPU (user %.1f, sys %.1f), RSS %.1f MB; table %d/%d\n",
+		kc, float64(ku1-ku0)/secs, float64(ks1-ks0)/secs, float64(krss)/1024, count(b.dirK), checks)
+	fmt.Printf("BENCH   tandem / keepalived: CPU %.2f×, RSS %.2f× (same window)\n", tc/kc, float64(trss)/float64(krss))
+	must(t, p.stop())
 }
