@@ -51,9 +51,8 @@ type httpChecker struct {
 	regex   *regexp.Regexp
 	client  *http.Client
 
-	// With Spec.Reuse: the probes a connection serves; on net/http, the
-	// probes so far.
-	reuse    bool
+	// With Spec.Reuse: the probes a connection serves (0: no reuse); on
+	// net/http, the probes so far.
 	maxReuse int
 	probes   atomic.Int64
 }
@@ -112,7 +111,6 @@ func newHTTPChecker(s Spec) (Checker, error) {
 		}
 		tr.TLSClientConfig = cfg
 	}
-	c.reuse = s.Reuse
 	c.client = &http.Client{
 		Transport: tr,
 		// A redirect is an answer like any other, judged by its status.
@@ -171,7 +169,7 @@ func (c *httpChecker) Check(ctx context.Context) error {
 		req.Host = c.host
 	}
 	req.Header.Set("User-Agent", "tandem-healthcheck")
-	if c.reuse && c.probes.Add(1)%int64(c.maxReuse) == 0 {
+	if c.maxReuse > 0 && c.probes.Add(1)%int64(c.maxReuse) == 0 {
 		// The pooled connection's last probe (see MaxReuse).
 		req.Close = true
 	}
@@ -188,7 +186,7 @@ func (c *httpChecker) Check(ctx context.Context) error {
 		return fmt.Errorf("status %d not in %s", resp.StatusCode, rangesString(c.status))
 	}
 	if c.newHash == nil && c.regex == nil {
-		if c.reuse {
+		if c.maxReuse > 0 {
 			// A body read to its end lets the connection serve
 			// the next probe; a long one is not waited for.
 			io.CopyN(io.Discard, resp.Body, 4<<10)

@@ -164,9 +164,10 @@ type httpExchange struct {
 	keep   bool // the probe ended with a verdict and the connection can serve the next
 }
 
-// init readies x for a probe on a connection that has served uses probes
-// before (reused), or on a fresh one.
-func (x *httpExchange) init(c *httpRawChecker, uses int, reused bool) {
+// init readies x for a probe on a kept connection that has served uses
+// probes before, or with uses 0 on a fresh one.
+func (x *httpExchange) init(c *httpRawChecker, uses int) {
+	reused := uses > 0
 	if !reused {
 		uses = c.freshUses()
 	}
@@ -252,12 +253,9 @@ func (p *connectPoller) stepHTTP(pr *pollProbe, events uint32, timedOut bool) (f
 			}
 			x.wrote += n
 		}
-		if events&inputEvents == 0 && !timedOut {
-			return false, nil // the answer comes with an event of its own
-		}
 	}
 	if events&inputEvents == 0 && !timedOut {
-		return false, nil
+		return false, nil // the answer comes with an event of its own
 	}
 	for {
 		n, err := unix.Read(fd, p.rbuf)

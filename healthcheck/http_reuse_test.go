@@ -76,6 +76,45 @@ func noOffset(c Checker) Checker {
 	return c
 }
 
+// rawKeepServer answers every request read on a connection with pieces
+// (each followed by a short pause, so that the prober reads them apart)
+// and keeps the connection; conns returns the connections it accepted.
+func rawKeepServer(t *testing.T, pieces ...string) (target netip.AddrPort, conns func() []*net.TCPConn) {
+	t.Helper()
+	ln := listen(t)
+	var mu sync.Mutex
+	var accepted []*net.TCPConn
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted = append(accepted, nc.(*net.TCPConn))
+			mu.Unlock()
+			go func() {
+				defer nc.Close()
+				buf := make([]byte, 4096)
+				for {
+					if _, err := nc.Read(buf); err != nil {
+						return
+					}
+					for _, p := range pieces {
+						nc.Write([]byte(p))
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+			}()
+		}
+	}()
+	return addrOf(ln), func() []*net.TCPConn {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*net.TCPConn(nil), accepted...)
+	}
+}
+
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -174,46 +213,21 @@ func TestHTTPReuseServerClosed(t *testing.T) {
 
 	// Reset rather than closed: a restarted server's kernel answers the
 	// request with a reset.
-	ln := listen(t)
-	var mu sync.Mutex
-	var conns []*net.TCPConn
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc.(*net.TCPConn))
-			mu.Unlock()
-			go func() {
-				buf := make([]byte, 4096)
-				for {
-					if _, err := nc.Read(buf); err != nil {
-						return
-					}
-					nc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
-				}
-			}()
-		}
-	}()
-	rc := noOffset(mustChecker(t, Spec{Kind: KindHTTP, Target: addrOf(ln), Reuse: true}))
+	target, conns := rawKeepServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	rc := noOffset(mustChecker(t, Spec{Kind: KindHTTP, Target: target, Reuse: true}))
 	if err := probe(t, rc, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	conns[0].SetLinger(0)
-	conns[0].Close()
-	mu.Unlock()
+	first := conns()[0]
+	first.SetLinger(0)
+	first.Close()
 	time.Sleep(20 * time.Millisecond)
 	if err := probe(t, rc, 5*time.Second); err != nil {
 		t.Errorf("probe after the kept connection was reset: %v", err)
 	}
-	mu.Lock()
-	if len(conns) != 2 {
-		t.Errorf("%d connections, want 2 (the reset one replaced)", len(conns))
+	if n := len(conns()); n != 2 {
+		t.Errorf("%d connections, want 2 (the reset one replaced)", n)
 	}
-	mu.Unlock()
 
 	// Gone: the listener and its connections closed.
 	gone := newKeepServer(t, false, 0, "")
@@ -250,42 +264,14 @@ func TestHTTPReuseNotKept(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ln := listen(t)
-			var mu sync.Mutex
-			opened := 0
-			go func() {
-				for {
-					nc, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					mu.Lock()
-					opened++
-					mu.Unlock()
-					go func() {
-						defer nc.Close()
-						buf := make([]byte, 4096)
-						for {
-							if _, err := nc.Read(buf); err != nil {
-								return
-							}
-							for _, p := range tt.pieces {
-								nc.Write([]byte(p))
-								time.Sleep(5 * time.Millisecond)
-							}
-						}
-					}()
-				}
-			}()
+			target, conns := rawKeepServer(t, tt.pieces...)
 			s := tt.spec
-			s.Kind, s.Target, s.Reuse = KindHTTP, addrOf(ln), true
+			s.Kind, s.Target, s.Reuse = KindHTTP, target, true
 			c := noOffset(mustChecker(t, s))
 			probe(t, c, 5*time.Second)
 			time.Sleep(20 * time.Millisecond) // the rest of the pieces
 			probe(t, c, 5*time.Second)
-			mu.Lock()
-			defer mu.Unlock()
-			if want := map[bool]int{true: 1, false: 2}[tt.kept]; opened != want {
+			if want, opened := map[bool]int{true: 1, false: 2}[tt.kept], len(conns()); opened != want {
 				t.Errorf("2 probes opened %d connections, want %d", opened, want)
 			}
 		})

@@ -149,7 +149,7 @@ func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Ti
 		if fd, seq, uses := hc.takeIdle(); fd >= 0 {
 			pr := newHTTPProbe()
 			*pr = pollProbe{p: p, fd: int32(fd), seq: seq, live: true, connected: true, deadline: deadline, t: t, done: done, x: pr.x}
-			pr.x.init(hc, uses, true)
+			pr.x.init(hc, uses)
 			p.reuse(pr)
 			return pr
 		}
@@ -158,7 +158,7 @@ func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Ti
 	if hc != nil {
 		pr = newHTTPProbe()
 		*pr = pollProbe{x: pr.x}
-		pr.x.init(hc, 0, false)
+		pr.x.init(hc, 0)
 	} else {
 		pr = &pollProbe{}
 	}
@@ -272,7 +272,7 @@ func (p *connectPoller) redial(pr *pollProbe) (finished bool, err error) {
 	delete(p.inflight, pr.fd)
 	p.mu.Unlock()
 	unix.Close(int(pr.fd)) // a plain close: the server has gone from it
-	pr.x.init(pr.x.c, 0, false)
+	pr.x.init(pr.x.c, 0)
 	return p.dial(pr) // an http probe: it does not end on its connect
 }
 

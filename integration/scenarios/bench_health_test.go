@@ -620,8 +620,9 @@ func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg st
 	onCPU(0, func() { k = startKeepalived(t, b.dirK, kcfg) })
 	tpids := func() []int { return []int{p.cmd.Process.Pid} }
 	kpids := func() []int { return procTree(k.Process.Pid) }
-	count := func(ns *netlab.NS) int {
-		tb, err := watchTable(t, ns).rec.Dump(context.Background())
+	wT, wK := watchTable(t, b.dirT), watchTable(t, b.dirK)
+	count := func(w *tableWatch) int {
+		tb, err := w.rec.Dump(context.Background())
 		must(t, err)
 		n := 0
 		for _, s := range tb {
@@ -630,7 +631,7 @@ func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg st
 		return n
 	}
 	start := time.Now()
-	for time.Since(start) < 2*time.Minute && (count(b.dirT) < checks || count(b.dirK) < checks) {
+	for time.Since(start) < 2*time.Minute && (count(wT) < checks || count(wK) < checks) {
 		pin(append(tpids(), kpids()...), 0)
 		time.Sleep(time.Second)
 	}
@@ -655,9 +656,9 @@ func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg st
 		float64(busy1[0]-busy0[0])/secs, float64(busy1[1]-busy0[1])/secs, total, window,
 		float64(total)*100/float64(2*checks*int(window/time.Second)/interval), 2*checks*int(window/time.Second)/interval)
 	fmt.Printf("BENCH   tandem     CPU %.1f %% of one CPU (user %.1f, sys %.1f), RSS %.1f MB; table %d/%d\n",
-		tc, float64(tu1-tu0)/secs, float64(ts1-ts0)/secs, float64(trss)/1024, count(b.dirT), checks)
+		tc, float64(tu1-tu0)/secs, float64(ts1-ts0)/secs, float64(trss)/1024, count(wT), checks)
 	fmt.Printf("BENCH   keepalived CPU %.1f %% of one CPU (user %.1f, sys %.1f), RSS %.1f MB; table %d/%d\n",
-		kc, float64(ku1-ku0)/secs, float64(ks1-ks0)/secs, float64(krss)/1024, count(b.dirK), checks)
+		kc, float64(ku1-ku0)/secs, float64(ks1-ks0)/secs, float64(krss)/1024, count(wK), checks)
 	fmt.Printf("BENCH   tandem / keepalived: CPU %.2f×, RSS %.2f× (same window)\n", tc/kc, float64(trss)/float64(krss))
 	must(t, p.stop())
 }
