@@ -24,7 +24,8 @@ import (
 // tcp-10000 runs only with HEALTHCHECK_BENCH_BIG=1. http-reuse-2000 runs
 // only with HEALTHCHECK_BENCH_HTTP set to the address of an HTTP/1.1
 // keep-alive server in another process (the lab's bench server in mode
-// http-keep), so that its CPU is the prober's alone.
+// http-keep), so that its CPU is the prober's alone;
+// HEALTHCHECK_BENCH_KEEPALIVE_REQUESTS sets its probes per connection.
 func BenchmarkManager(b *testing.B) {
 	b.Run("tcp-2000", func(b *testing.B) { benchManager(b, 2000, "tcp") })
 	b.Run("nop-10000", func(b *testing.B) { benchManager(b, 10000, "nop") })
@@ -78,6 +79,7 @@ func benchManager(b *testing.B, n int, kind string) {
 		specs[i] = Spec{Kind: KindTCP, Target: target, Interval: interval, Timeout: interval / 2, Rise: i + 1, Fall: 1}
 		if kind != "tcp" && kind != "nop" {
 			specs[i].Kind, specs[i].Reuse = KindHTTP, kind == "http-reuse"
+			specs[i].KeepaliveRequests, _ = strconv.Atoi(os.Getenv("HEALTHCHECK_BENCH_KEEPALIVE_REQUESTS"))
 		}
 	}
 	m.Set(specs)

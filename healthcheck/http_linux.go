@@ -73,8 +73,14 @@ func (c *httpRawChecker) freshUses() int {
 	return n
 }
 
+// spent, as the uses of an idle socket, marks one whose connection cannot
+// serve another probe (its last answer said Connection: close, or was
+// not framed to keep): the next probe connects it again (see
+// connectPoller.reconnect) instead of opening a new socket.
+const spent = -1
+
 // takeIdle returns the kept connection, the seq of its epoll
-// registration and the probes it has served, or fd -1.
+// registration and the probes it has served (or spent), or fd -1.
 func (c *httpRawChecker) takeIdle() (fd int, seq uint32, uses int) {
 	c.idleMu.Lock()
 	defer c.idleMu.Unlock()

@@ -4,9 +4,12 @@ package healthcheck
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawServer answers every connection with resp, written in pieces (each
@@ -111,4 +114,54 @@ func (c *httpRawChecker) noOffset() {
 	c.idleMu.Lock()
 	c.offset = 0
 	c.idleMu.Unlock()
+}
+
+// TestHTTPReuseReconnect checks that a reusing check renews its
+// connection on the same socket (connect again, see
+// connectPoller.reconnect): the server sees a new connection, the check
+// keeps its socket; and that a failed probe gives the socket up.
+func TestHTTPReuseReconnect(t *testing.T) {
+	srv := newKeepServer(t, false, 0, "")
+	c := noOffset(mustChecker(t, Spec{Kind: KindHTTP, Target: srv.addr(), Reuse: true, KeepaliveRequests: 2})).(*httpRawChecker)
+	idle := func() (fd, uses int, ino uint64) {
+		c.idleMu.Lock()
+		fd, uses = c.idle, c.idleUses
+		c.idleMu.Unlock()
+		if fd < 0 {
+			return fd, uses, 0
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		return fd, uses, st.Ino
+	}
+	var socket uint64
+	for i := range 6 {
+		if err := probe(t, c, 5*time.Second); err != nil {
+			t.Fatalf("probe %d: %v", i+1, err)
+		}
+		fd, uses, ino := idle()
+		wantUses := map[bool]int{true: 1, false: spent}[i%2 == 0]
+		if fd < 0 || uses != wantUses {
+			t.Fatalf("after probe %d: idle socket %d with %d uses, want one with %d", i+1, fd, uses, wantUses)
+		}
+		if i == 0 {
+			socket = ino
+		} else if ino != socket {
+			t.Errorf("after probe %d: socket inode %d, want the first's %d (reconnected, not replaced)", i+1, ino, socket)
+		}
+	}
+	if opened, _, reqs, asked := srv.counts(); opened != 3 || reqs != 6 || fmt.Sprint(asked) != "[2 4 6]" {
+		t.Errorf("6 probes: %d requests on %d connections, %v asked to close; want 6 on 3, [2 4 6]", reqs, opened, asked)
+	}
+
+	// The server gone: the reconnect is refused, and the socket closed.
+	srv.Close()
+	if err := probe(t, c, 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("probe of a closed server: %v, want connection refused", err)
+	}
+	if fd, _, _ := idle(); fd >= 0 {
+		t.Errorf("after a failed probe the check keeps socket %d, want none", fd)
+	}
 }

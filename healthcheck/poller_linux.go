@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -149,6 +150,14 @@ func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Ti
 		if fd, seq, uses := hc.takeIdle(); fd >= 0 {
 			pr := newHTTPProbe()
 			*pr = pollProbe{p: p, fd: int32(fd), seq: seq, live: true, connected: true, deadline: deadline, t: t, done: done, x: pr.x}
+			if uses == spent {
+				pr.x.init(hc, 0)
+				if ended, err := p.reconnect(pr); ended {
+					done(err)
+					return nil
+				}
+				return pr
+			}
 			pr.x.init(hc, uses)
 			p.reuse(pr)
 			return pr
@@ -209,7 +218,7 @@ func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
 		return true, t.opError(os.NewSyscallError("connect", err))
 	}
 	pr.fd = int32(fd)
-	if err := p.add(pr); err != nil {
+	if err := p.add(pr, unix.EPOLL_CTL_ADD); err != nil {
 		pr.fd, pr.connected = -1, false
 		unix.Close(fd)
 		return true, t.opError(os.NewSyscallError("epoll_ctl", err))
@@ -218,8 +227,9 @@ func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
 }
 
 // add puts pr, whose socket is open, in flight: its socket in the epoll
-// set and its deadline in the heap.
-func (p *connectPoller) add(pr *pollProbe) error {
+// set (op EPOLL_CTL_ADD; EPOLL_CTL_MOD for one already there) under a new
+// seq, and its deadline in the heap.
+func (p *connectPoller) add(pr *pollProbe, op int) error {
 	// A tcp probe waits for one event; an http probe for several (the
 	// connect, then the answer's bytes), edge-triggered: no epoll_ctl
 	// between them.
@@ -231,7 +241,7 @@ func (p *connectPoller) add(pr *pollProbe) error {
 	p.seq++
 	pr.seq = p.seq
 	ev := unix.EpollEvent{Events: events, Fd: pr.fd, Pad: int32(pr.seq)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(pr.fd), &ev); err != nil {
+	if err := unix.EpollCtl(p.epfd, op, int(pr.fd), &ev); err != nil {
 		p.mu.Unlock()
 		return err
 	}
@@ -260,6 +270,51 @@ func (p *connectPoller) reuse(pr *pollProbe) {
 	if kick {
 		p.kick()
 	}
+}
+
+// reconnect starts a new connection on pr's socket, a spent one (see
+// spent): it drops the old connection (a reset, if the server has not
+// closed it: no TIME_WAIT) and connects again, keeping the socket and its
+// epoll registration, which it re-arms under a new seq (EPOLL_CTL_MOD
+// looks at the socket afresh, as the ADD of a new one does, so an
+// event of the new connect that came first is not lost, and events of
+// the old connection are). Three system calls where closing the socket
+// and opening another costs five (the reset's linger option, close,
+// socket, connect, epoll_ctl). Like dial, it puts pr in flight unless the
+// probe ends at once (then the socket is closed).
+func (p *connectPoller) reconnect(pr *pollProbe) (ended bool, err error) {
+	fd := int(pr.fd)
+	pr.connected = false
+	fail := func(err error) (bool, error) {
+		unix.Close(fd)
+		pr.fd = -1
+		return true, pr.t.opError(err)
+	}
+	if err := disconnect(fd); err != nil {
+		return fail(err)
+	}
+	switch err := unix.Connect(fd, pr.t.sa); err {
+	case nil:
+		pr.connected = true
+	case unix.EINPROGRESS:
+	default:
+		return fail(os.NewSyscallError("connect", err))
+	}
+	if err := p.add(pr, unix.EPOLL_CTL_MOD); err != nil {
+		return fail(os.NewSyscallError("epoll_ctl", err))
+	}
+	return false, nil
+}
+
+// disconnect dissolves the connection or association of socket fd
+// (connect with AF_UNSPEC): a TCP socket sends a reset if its connection
+// was open, and can connect again.
+func disconnect(fd int) error {
+	var unspec unix.RawSockaddr // AF_UNSPEC
+	if _, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec)); e != 0 {
+		return os.NewSyscallError("connect AF_UNSPEC", e)
+	}
+	return nil
 }
 
 // redial replaces the kept connection of pr, which the server closed, by
@@ -589,6 +644,9 @@ func (pr *pollProbe) finish(err error) {
 	case pr.fd < 0: // a redial failed: no socket
 	case err == nil && pr.x != nil && pr.x.keep && pr.x.c.putIdle(int(pr.fd), pr.seq, pr.x.uses):
 		// Kept for the check's next probe, still in the epoll set.
+	case err == nil && pr.x != nil && pr.x.c.reqKeep != nil && pr.x.c.putIdle(int(pr.fd), pr.seq, spent):
+		// Not kept, but a reusing check's next probe reconnects this
+		// socket (see reconnect).
 	case pr.connected:
 		closeReset(int(pr.fd))
 	default:

@@ -284,9 +284,8 @@ func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, 
 		// keeps the source address its first connect chose (the
 		// kernel sets it only when unset), so a second connect would
 		// report the old source after a route or address change.
-		var unspec unix.RawSockaddr // AF_UNSPEC
-		if _, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(hs.route), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec)); e != 0 {
-			return [4]byte{}, nil, os.NewSyscallError("connect AF_UNSPEC", e)
+		if err := disconnect(hs.route); err != nil {
+			return [4]byte{}, nil, err
 		}
 		if err := unix.Connect(hs.route, &unix.SockaddrInet4{Port: 9, Addr: dst.Addr}); err != nil {
 			return [4]byte{}, nil, os.NewSyscallError("connect", err)

@@ -376,6 +376,10 @@ func acceptAndClose(ln net.Listener) {
 // TANDEM_BENCH_TANDEM_ONLY=1 skips keepalived (to compare tandem builds);
 // TANDEM_BENCH_TOGETHER=1 runs tandem and keepalived at once, measured
 // over the same window (see benchTogether; not for tcp-half).
+// TANDEM_BENCH_AB=1 runs, the same way, this build beside another
+// (/tandem-alt, which tandem-lab bench puts in the VM from the host path
+// in TANDEM_BENCH_ALT) instead of keepalived: a comparison of two builds
+// that the VM's drift between runs does not blur.
 // TANDEM_BENCH_KEEPALIVE_REQUESTS=<n> sets keepalive_requests in the
 // http-reuse checks (default 10). TANDEM_BENCH_CPUPROFILE=<delay> prints tandem's CPU profile of each run
 // from that long after its start (22s: about the measured window).
@@ -560,6 +564,10 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		kind, interval, nsvc, ndst, nsvc*ndst, kind, interval, window, settle)
 
 	cfg := writeConfig(t, hcl.String())
+	if os.Getenv("TANDEM_BENCH_AB") == "1" {
+		benchTogether(t, b, srv, cfg, "", nsvc*ndst, interval, window, settle)
+		return
+	}
 	if os.Getenv("TANDEM_BENCH_TOGETHER") == "1" && kind != "tcp-half" {
 		benchTogether(t, b, srv, cfg, kcfg.String(), nsvc*ndst, interval, window, settle)
 		return
@@ -612,14 +620,24 @@ func vips(n int) string {
 // the same window: the lab VM's speed drifts between runs (the same
 // build's CPU moves by a third), and a ratio taken in one window is
 // immune to it. Each checker's CPU is its processes' utime and stime; the
-// server answers both (twice the probes).
+// server answers both (twice the probes). With kcfg "", the second
+// checker is /tandem-alt on the same cluster file (TANDEM_BENCH_AB).
 func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg string, checks, interval int, window, settle time.Duration) {
-	var p *tandemProc
+	var p, alt *tandemProc
 	var k *exec.Cmd
+	second := "keepalived"
 	onCPU(0, func() { p = startTandem(t, b.dirT, "run", "-c", cfg, "--node", "director", "--log-level", "warn") })
-	onCPU(0, func() { k = startKeepalived(t, b.dirK, kcfg) })
-	tpids := func() []int { return []int{p.cmd.Process.Pid} }
 	kpids := func() []int { return procTree(k.Process.Pid) }
+	if kcfg == "" {
+		second = "tandem-alt"
+		onCPU(0, func() {
+			alt = startTandemBin(t, b.dirK, "/tandem-alt", "run", "-c", cfg, "--node", "director", "--log-level", "warn")
+		})
+		kpids = func() []int { return []int{alt.cmd.Process.Pid} }
+	} else {
+		onCPU(0, func() { k = startKeepalived(t, b.dirK, kcfg) })
+	}
+	tpids := func() []int { return []int{p.cmd.Process.Pid} }
 	wT, wK := watchTable(t, b.dirT), watchTable(t, b.dirK)
 	count := func(w *tableWatch) int {
 		tb, err := w.rec.Dump(context.Background())
@@ -657,8 +675,11 @@ func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg st
 		float64(total)*100/float64(2*checks*int(window/time.Second)/interval), 2*checks*int(window/time.Second)/interval)
 	fmt.Printf("BENCH   tandem     CPU %.1f %% of one CPU (user %.1f, sys %.1f), RSS %.1f MB; table %d/%d\n",
 		tc, float64(tu1-tu0)/secs, float64(ts1-ts0)/secs, float64(trss)/1024, count(wT), checks)
-	fmt.Printf("BENCH   keepalived CPU %.1f %% of one CPU (user %.1f, sys %.1f), RSS %.1f MB; table %d/%d\n",
-		kc, float64(ku1-ku0)/secs, float64(ks1-ks0)/secs, float64(krss)/1024, count(wK), checks)
-	fmt.Printf("BENCH   tandem / keepalived: CPU %.2f×, RSS %.2f× (same window)\n", tc/kc, float64(trss)/float64(krss))
+	fmt.Printf("BENCH   %-10s CPU %.1f %% of one CPU (user %.1f, sys %.1f), RSS %.1f MB; table %d/%d\n",
+		second, kc, float64(ku1-ku0)/secs, float64(ks1-ks0)/secs, float64(krss)/1024, count(wK), checks)
+	fmt.Printf("BENCH   tandem / %s: CPU %.2f×, RSS %.2f× (same window)\n", second, tc/kc, float64(trss)/float64(krss))
 	must(t, p.stop())
+	if alt != nil {
+		must(t, alt.stop())
+	}
 }

@@ -200,7 +200,18 @@ type tandemProc struct {
 // for waitLog and shown in the test log when the test fails.
 func startTandem(t *testing.T, ns *netlab.NS, args ...string) *tandemProc {
 	t.Helper()
-	cmd := ns.Command(context.Background(), append([]string{"/tandem"}, args...)...)
+	return startTandemBin(t, ns, "/tandem", args...)
+}
+
+// startTandemBin is startTandem with another tandem binary.
+func startTandemBin(t *testing.T, ns *netlab.NS, bin string, args ...string) *tandemProc {
+	t.Helper()
+	cmd := ns.Command(context.Background(), append([]string{bin}, args...)...)
+	if bin == "/tandem" && os.Getenv("TANDEM_BENCH_TANDEM_ENV") != "" {
+		// Benchmarks: variables for this build only (say GODEBUG=...),
+		// space-separated.
+		cmd.Env = append(os.Environ(), strings.Fields(os.Getenv("TANDEM_BENCH_TANDEM_ENV"))...)
+	}
 	stderr, err := cmd.StderrPipe()
 	must(t, err)
 	cmd.Stdout = cmd.Stderr

@@ -3,7 +3,8 @@
 //	tandem-lab demo             boot the VM and show the seed LVS-NAT scenario
 //	tandem-lab test [-run RE]   run the VM scenarios, verbose
 //	tandem-lab bench [-run RE]  run the benchmarks recorded in BENCHMARKS.md (default ^TestBench);
-//	                            TANDEM_BENCH_* variables are passed to them
+//	                            TANDEM_BENCH_* variables are passed to them, and
+//	                            TANDEM_BENCH_ALT=<host path> puts that tandem binary in the VM as /tandem-alt
 //	tandem-lab exec -- CMD...   boot the VM and run CMD (busybox sh, ipvsadm, /tandem)
 package main
 
@@ -60,6 +61,11 @@ func main() {
 			if strings.HasPrefix(kv, "TANDEM_BENCH_") {
 				opts.Spec.Env = append(opts.Spec.Env, kv)
 			}
+		}
+		// TANDEM_BENCH_ALT: another build of tandem (a host path), which
+		// TANDEM_BENCH_AB=1 runs beside this one in the same window.
+		if alt := os.Getenv("TANDEM_BENCH_ALT"); alt != "" {
+			opts.Files = append(opts.Files, lab.File{Name: "tandem-alt", Src: alt, Mode: 0o755})
 		}
 		opts.MemMB = 2048
 	case "exec":
