@@ -49,9 +49,10 @@ type probeTimers interface {
 
 // probeTimer is one function run by a probeTimers.
 type probeTimer struct {
-	at  time.Time
-	idx int // in the timers' heap; -1 when not armed
-	f   func()
+	at   time.Time
+	when int64 // at, in the timers' own clock (see connectPoller.arm)
+	idx  int   // in the timers' heap; -1 when not armed
+	f    func()
 }
 
 // idleCloser is a Checker that keeps a connection between probes (see

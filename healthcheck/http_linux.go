@@ -584,6 +584,9 @@ func parseHead(head []byte) (code, framing int, length int64, keeps bool, err er
 		if !ok || len(k) == 0 || bytes.ContainsAny(k, " \t") {
 			return 0, 0, 0, false, fmt.Errorf("malformed MIME header line: %s", l)
 		}
+		if len(k) != len(hContentLength) && len(k) != len(hTransferEncoding) && len(k) != len(hConnection) {
+			continue // not one that matters: Date, Server, Content-Type…
+		}
 		v = bytes.TrimSpace(v)
 		switch {
 		case bytes.EqualFold(k, hContentLength):

@@ -68,6 +68,8 @@ type Manager struct {
 	now        func() time.Time
 	newChecker func(Spec) (Checker, error)
 
+	customNow bool // Options.Now was set: stamp with it, not the probes' own clock
+
 	mu     sync.Mutex // guards rand, checks, closed
 	rand   *rand.Rand
 	checks map[ID]*check
@@ -121,6 +123,7 @@ func NewManager(opts Options) *Manager {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
+	m.customNow = m.now != nil
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -356,60 +359,57 @@ func (m *Manager) fire(c *check) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.spec.Timeout)
 	start := time.Now()
 	err := c.checker.Check(ctx)
-	latency := time.Since(start)
+	now := time.Now()
 	cancel()
-	m.record(c, err, latency)
-	m.rearm(c)
+	m.record(c, err, now.Sub(start), now)
 }
 
 // asyncDone ends c's async probe in flight with its result.
 func (m *Manager) asyncDone(c *check, err error) {
 	defer m.wg.Done()
+	now := time.Now()
 	c.mu.Lock()
-	latency := time.Since(c.probeStart)
 	c.running, c.inflight = false, nil
-	c.mu.Unlock()
-	m.record(c, err, latency)
-	m.rearm(c)
+	m.recordLocked(c, err, now.Sub(c.probeStart), now)
 }
 
-// rearm arms c's timer for the next slot of its series, unless c stopped.
-func (m *Manager) rearm(c *check) {
+// record records the result of one probe of c, which ended at now, arms
+// the next, and queues and logs a transition.
+func (m *Manager) record(c *check, err error, latency time.Duration, now time.Time) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopped {
-		return
+	m.recordLocked(c, err, latency, now)
+}
+
+// recordLocked is record with c.mu held, which it releases: under one
+// hold of the lock it updates c's state, queues a transition (before the
+// next probe can end) and arms c's next probe, unless c stopped; it logs
+// the transition after.
+func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now time.Time) {
+	if c.ctx.Err() != nil || c.stopped {
+		c.mu.Unlock()
+		return // stopped meanwhile: the result means nothing
 	}
-	now := time.Now()
+	at := now
+	if m.customNow {
+		at = m.now()
+	}
+	from := c.hyst.State()
+	to, changed := c.hyst.Observe(err == nil)
+	c.lastErr, c.lastLatency, c.lastCheck = err, latency, at
+	c.probes++
+	queued := false
+	if changed {
+		c.transitions++
+		queued = m.q.push(c.ctx, Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at})
+	}
 	next := nextSlot(c.origin, c.spec.Interval, now)
 	if c.ptimer != nil {
 		c.ptimers.arm(c.ptimer, next)
 	} else {
 		c.timer.Reset(next.Sub(now))
 	}
-}
-
-// record records the result of one probe of c, and queues and logs a
-// transition.
-func (m *Manager) record(c *check, err error, latency time.Duration) {
-	if c.ctx.Err() != nil {
-		return // stopped meanwhile: the result means nothing
-	}
-	at := m.now()
-	c.mu.Lock()
-	from := c.hyst.State()
-	to, changed := c.hyst.Observe(err == nil)
-	c.lastErr, c.lastLatency, c.lastCheck = err, latency, at
-	c.probes++
-	if changed {
-		c.transitions++
-	}
 	c.mu.Unlock()
-	if !changed {
-		return
-	}
-	v := Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at}
-	if !m.q.push(c.ctx, v) {
+	if !queued {
 		return
 	}
 	level := slog.LevelInfo

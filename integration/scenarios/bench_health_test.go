@@ -379,7 +379,11 @@ func acceptAndClose(ln net.Listener) {
 // TANDEM_BENCH_AB=1 runs, the same way, this build beside another
 // (/tandem-alt, which tandem-lab bench puts in the VM from the host path
 // in TANDEM_BENCH_ALT) instead of keepalived: a comparison of two builds
-// that the VM's drift between runs does not blur.
+// that the VM's drift between runs does not blur; with
+// TANDEM_BENCH_ALT_NOTABLE=1 the other program is not a checker and its
+// IPVS table is not waited for (integration/cmd/benchfloor).
+// TANDEM_BENCH_TANDEM_ENV="K=V ..." sets variables for this build's
+// tandem only (say GODEBUG=...).
 // TANDEM_BENCH_KEEPALIVE_REQUESTS=<n> sets keepalive_requests in the
 // http-reuse checks (default 10). TANDEM_BENCH_CPUPROFILE=<delay> prints tandem's CPU profile of each run
 // from that long after its start (22s: about the measured window).
@@ -649,7 +653,8 @@ func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg st
 		return n
 	}
 	start := time.Now()
-	for time.Since(start) < 2*time.Minute && (count(wT) < checks || count(wK) < checks) {
+	noTable := os.Getenv("TANDEM_BENCH_ALT_NOTABLE") == "1"
+	for time.Since(start) < 2*time.Minute && (count(wT) < checks || (!noTable && count(wK) < checks)) {
 		pin(append(tpids(), kpids()...), 0)
 		time.Sleep(time.Second)
 	}
