@@ -209,6 +209,73 @@ func cpuSplit(pids []int) (user, sys int) {
 	return user, sys
 }
 
+// threadStat is one thread's CPU (utime + stime, in clock ticks) and its
+// context switches (voluntary + not).
+type threadStat struct {
+	name       string
+	user, sys  int
+	volCS, inv int
+}
+
+// threadStats reads every thread of the processes, by thread ID.
+func threadStats(pids []int) map[int]threadStat {
+	out := map[int]threadStat{}
+	for _, p := range pids {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", p))
+		for _, e := range ents {
+			tid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", p, tid))
+			if err != nil {
+				continue
+			}
+			s := string(b)
+			f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+			var st threadStat
+			st.name = s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
+			st.user, _ = strconv.Atoi(f[11])
+			st.sys, _ = strconv.Atoi(f[12])
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", p, tid)); err == nil {
+				for _, l := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {
+						st.volCS, _ = strconv.Atoi(strings.TrimSpace(v))
+					} else if v, ok := strings.CutPrefix(l, "nonvoluntary_ctxt_switches:"); ok {
+						st.inv, _ = strconv.Atoi(strings.TrimSpace(v))
+					}
+				}
+			}
+			out[tid] = st
+		}
+	}
+	return out
+}
+
+// threadReport prints, for the threads that ran in the window, their
+// share of a CPU (user + sys) and context switches a second, busiest
+// first.
+func threadReport(name string, before, after map[int]threadStat, secs float64) {
+	type row struct {
+		tid int
+		d   threadStat
+	}
+	var rows []row
+	for tid, a := range after {
+		b := before[tid]
+		d := threadStat{name: a.name, user: a.user - b.user, sys: a.sys - b.sys, volCS: a.volCS - b.volCS, inv: a.inv - b.inv}
+		if d.user+d.sys+d.volCS+d.inv > 0 {
+			rows = append(rows, row{tid, d})
+		}
+	}
+	slices.SortFunc(rows, func(x, y row) int { return (y.d.user + y.d.sys) - (x.d.user + x.d.sys) })
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, " [%d: %.1f+%.1f %%, %.0f+%.0f cs/s]", r.tid, float64(r.d.user)/secs, float64(r.d.sys)/secs, float64(r.d.volCS)/secs, float64(r.d.inv)/secs)
+	}
+	fmt.Printf("BENCH   (%s threads, user+sys %% and voluntary+involuntary switches a second:%s)\n", name, b.String())
+}
+
 // rssKB returns the summed VmRSS of the processes.
 func rssKB(pids []int) int {
 	n := 0
@@ -663,11 +730,14 @@ func benchTogether(t *testing.T, b *benchNet, srv *benchServerProc, cfg, kcfg st
 	pin(append(tpids(), kpids()...), 0)
 	tu0, ts0 := cpuSplit(tpids())
 	ku0, ks0 := cpuSplit(kpids())
+	tth0, kth0 := threadStats(tpids()), threadStats(kpids())
 	busy0 := cpuBusy()
 	wstart := time.Now()
 	time.Sleep(window)
 	tu1, ts1 := cpuSplit(tpids())
 	ku1, ks1 := cpuSplit(kpids())
+	threadReport("tandem", tth0, threadStats(tpids()), window.Seconds())
+	threadReport(second, kth0, threadStats(kpids()), window.Seconds())
 	busy1 := cpuBusy()
 	secs := window.Seconds()
 	tc := float64(tu1+ts1-tu0-ts0) / secs
