@@ -243,7 +243,7 @@ func (p *connectPoller) stepHTTP(pr *pollProbe, events uint32, timedOut bool) (f
 	req := x.req
 	if x.wrote < len(req) {
 		for x.wrote < len(req) {
-			n, err := unix.Write(fd, req[x.wrote:])
+			n, err := rawWrite(fd, req[x.wrote:])
 			switch {
 			case err == unix.EINTR:
 				continue
@@ -264,7 +264,7 @@ func (p *connectPoller) stepHTTP(pr *pollProbe, events uint32, timedOut bool) (f
 		return false, nil // the answer comes with an event of its own
 	}
 	for {
-		n, err := unix.Read(fd, p.rbuf)
+		n, err := rawRead(fd, p.rbuf)
 		switch {
 		case err == unix.EINTR:
 			continue

@@ -196,17 +196,17 @@ func newHTTPProbe() *pollProbe {
 func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
 	t := pr.t
 	pr.fd, pr.connected = -1, false
-	fd, serr := unix.Socket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, serr := rawSocket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 	if serr != nil {
 		return true, t.opError(os.NewSyscallError("socket", serr))
 	}
 	if t.src != nil {
 		if err := unix.Bind(fd, t.src); err != nil {
-			unix.Close(fd)
+			rawClose(fd)
 			return true, t.opError(os.NewSyscallError("bind", err))
 		}
 	}
-	switch err := unix.Connect(fd, t.sa); err {
+	switch err := rawConnect(fd, unsafe.Pointer(&t.csa), t.csaLen); err {
 	case nil:
 		if pr.x == nil {
 			closeReset(fd)
@@ -215,13 +215,13 @@ func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
 		pr.connected = true
 	case unix.EINPROGRESS:
 	default:
-		unix.Close(fd)
+		rawClose(fd)
 		return true, t.opError(os.NewSyscallError("connect", err))
 	}
 	pr.fd = int32(fd)
 	if err := p.add(pr, unix.EPOLL_CTL_ADD); err != nil {
 		pr.fd, pr.connected = -1, false
-		unix.Close(fd)
+		rawClose(fd)
 		return true, t.opError(os.NewSyscallError("epoll_ctl", err))
 	}
 	return false, nil
@@ -242,7 +242,7 @@ func (p *connectPoller) add(pr *pollProbe, op int) error {
 	p.seq++
 	pr.seq = p.seq
 	ev := unix.EpollEvent{Events: events, Fd: pr.fd, Pad: int32(pr.seq)}
-	if err := unix.EpollCtl(p.epfd, op, int(pr.fd), &ev); err != nil {
+	if err := rawEpollCtl(p.epfd, op, int(pr.fd), &ev); err != nil {
 		p.mu.Unlock()
 		return err
 	}
@@ -287,14 +287,14 @@ func (p *connectPoller) reconnect(pr *pollProbe) (ended bool, err error) {
 	fd := int(pr.fd)
 	pr.connected = false
 	fail := func(err error) (bool, error) {
-		unix.Close(fd)
+		rawClose(fd)
 		pr.fd = -1
 		return true, pr.t.opError(err)
 	}
 	if err := disconnect(fd); err != nil {
 		return fail(err)
 	}
-	switch err := unix.Connect(fd, pr.t.sa); err {
+	switch err := rawConnect(fd, unsafe.Pointer(&pr.t.csa), pr.t.csaLen); err {
 	case nil:
 		pr.connected = true
 	case unix.EINPROGRESS:
@@ -307,17 +307,6 @@ func (p *connectPoller) reconnect(pr *pollProbe) (ended bool, err error) {
 	return false, nil
 }
 
-// disconnect dissolves the connection or association of socket fd
-// (connect with AF_UNSPEC): a TCP socket sends a reset if its connection
-// was open, and can connect again.
-func disconnect(fd int) error {
-	var unspec unix.RawSockaddr // AF_UNSPEC
-	if _, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec)); e != 0 {
-		return os.NewSyscallError("connect AF_UNSPEC", e)
-	}
-	return nil
-}
-
 // redial replaces the kept connection of pr, which the server closed, by
 // a fresh one (see httpExchange.stale); finished when that fails at once.
 // It runs on the loop, outside mu, while pr is busy. pr is then twice in
@@ -327,7 +316,7 @@ func (p *connectPoller) redial(pr *pollProbe) (finished bool, err error) {
 	p.mu.Lock()
 	delete(p.inflight, pr.fd)
 	p.mu.Unlock()
-	unix.Close(int(pr.fd)) // a plain close: the server has gone from it
+	rawClose(int(pr.fd)) // a plain close: the server has gone from it
 	pr.x.init(pr.x.c, 0)
 	return p.dial(pr) // an http probe: it does not end on its connect
 }
@@ -352,7 +341,7 @@ func (p *connectPoller) wakeBy(t time.Time) bool {
 // passes, as a net.Conn read does.
 func (p *connectPoller) wait(events []unix.EpollEvent, timeout int) (int, error) {
 	if timeout == 0 {
-		return unix.EpollWait(p.epfd, events, 0)
+		return rawEpollPoll(p.epfd, events)
 	}
 	// The read calls waitRead first, and parks only if it finds nothing.
 	var dl time.Time
@@ -372,14 +361,14 @@ func (p *connectPoller) wait(events []unix.EpollEvent, timeout int) (int, error)
 // waitRead is wait's read of the epoll instance, made once into waitFn
 // (a closure per wait would be an allocation per wake-up).
 func (p *connectPoller) waitRead(fd uintptr) bool {
-	p.waitN, p.waitErr = unix.EpollWait(int(fd), p.waitEvents, 0)
+	p.waitN, p.waitErr = rawEpollPoll(int(fd), p.waitEvents)
 	return p.waitN != 0 || (p.waitErr != nil && p.waitErr != unix.EINTR)
 }
 
 // kick wakes the loop from its wait.
 func (p *connectPoller) kick() {
 	var one = [8]byte{1}
-	unix.Write(p.evfd, one[:])
+	rawWrite(p.evfd, one[:])
 }
 
 // arm implements probeTimers: t.f runs on the loop at at.
@@ -429,7 +418,7 @@ func (pr *pollProbe) abortWith(err error) {
 	err = pr.ctxError(err) // the loop is done with pr: its state is ours
 	p.mu.Unlock()
 	if pr.half == nil {
-		unix.Close(int(pr.fd))
+		rawClose(int(pr.fd))
 	}
 	pr.done(err)
 }
@@ -503,7 +492,7 @@ func (p *connectPoller) loop() {
 		for _, ev := range events[:max(n, 0)] {
 			if int(ev.Fd) == p.evfd {
 				var b [8]byte
-				unix.Read(p.evfd, b[:])
+				rawRead(p.evfd, b[:])
 				continue
 			}
 			pr := p.inflight[ev.Fd]
@@ -651,7 +640,7 @@ func (pr *pollProbe) finish(err error) {
 	case pr.connected:
 		closeReset(int(pr.fd))
 	default:
-		unix.Close(int(pr.fd))
+		rawClose(int(pr.fd))
 	}
 	pr.done(err)
 }
@@ -668,12 +657,6 @@ func lateResult(fd int) (ok bool, err error) {
 		return true, nil
 	}
 	return false, errTimeout
-}
-
-// closeReset closes a connected socket with a reset: no TIME_WAIT.
-func closeReset(fd int) {
-	_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	unix.Close(fd)
 }
 
 // opError words err as net.Dialer would: "dial tcp ADDR: connect: …".

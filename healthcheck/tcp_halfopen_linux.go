@@ -476,7 +476,7 @@ func (p *connectPoller) readHalfOpen(out []synResult) []synResult {
 			// Any change (or an overflow: ENOBUFS) may move sources.
 			changed := false
 			for range 1 << 12 {
-				if _, err := unix.Read(hs.routes, hs.bufs[0][:]); err == unix.EAGAIN {
+				if _, err := rawRead(hs.routes, hs.bufs[0][:]); err == unix.EAGAIN {
 					break
 				}
 				changed = true

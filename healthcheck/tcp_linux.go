@@ -34,8 +34,12 @@ type rawTarget struct {
 	// a raw socket takes it (a struct sockaddr without the port), the
 	// IPV6_PKTINFO of an IPv6 source, and the IPv4 source with its
 	// IP_PKTINFO, learned and kept under srcMu.
-	rsa      unix.RawSockaddrInet6 // or, cast, a RawSockaddrInet4
-	rsaLen   uint32
+	rsa    unix.RawSockaddrInet6 // or, cast, a RawSockaddrInet4
+	rsaLen uint32
+	// The destination as connect takes it (rsa with the port), for the
+	// poller's raw connect (rawsys_linux.go).
+	csa      unix.RawSockaddrInet6
+	csaLen   uint32
 	oob6     []byte
 	srcMu    sync.Mutex
 	srcAt    time.Time // when src4 was learned; zero: not known
@@ -61,6 +65,10 @@ func newRawTarget(s Spec) *rawTarget {
 		t.rsa.Family, t.rsa.Addr, t.rsa.Scope_id = unix.AF_INET6, sa.Addr, sa.ZoneId
 		t.rsaLen = unix.SizeofSockaddrInet6
 	}
+	t.csa, t.csaLen = t.rsa, t.rsaLen
+	// The port in network byte order, in the same place for both families.
+	port := (*[2]byte)(unsafe.Pointer(&t.csa.Port))
+	port[0], port[1] = byte(s.Target.Port()>>8), byte(s.Target.Port())
 	if s.Source.IsValid() {
 		src := netip.AddrPortFrom(s.Source, 0)
 		if family == unix.AF_INET6 && s.Source.Is4() {
