@@ -97,6 +97,21 @@
 // system call makes the runtime take its P back and then poll every
 // 20 µs; in the lab VM that cost as much CPU as the probes themselves.
 //
+// For the same reason the poller's system calls on its non-blocking
+// sockets (socket, connect, write, read, close, epoll_ctl, a non-waiting
+// epoll_wait) are raw (rawsys_linux.go): none of them blocks, and the
+// usual syscall.Syscall tells the scheduler that one might. While every P
+// is idle the runtime's monitor thread sleeps; the first such call after
+// that wakes it into polling every 20 µs for a millisecond or more. At
+// 500 probes a second in the lab VM that monitor took 7-9 % of a CPU, a
+// third of tandem's whole cost; with raw calls 2.5 % (BENCHMARKS.md).
+//
+// A check that reuses its http connection renews it on the same socket:
+// a connect with AF_UNSPEC drops the old connection (with a reset, so no
+// TIME_WAIT), a connect starts the new one, and EPOLL_CTL_MOD re-arms the
+// socket's registration under a new sequence number: three system calls
+// where a close and a new socket took five.
+//
 // No goroutine waits between probes. A check on the probe poller (tcp,
 // and http on Linux) is a timer in the poller's own heap: the poller
 // starts all the probes of an instant itself, one after the other, on

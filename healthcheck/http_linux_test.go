@@ -5,6 +5,8 @@ package healthcheck
 import (
 	"crypto/sha256"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +165,46 @@ func TestHTTPReuseReconnect(t *testing.T) {
 	}
 	if fd, _, _ := idle(); fd >= 0 {
 		t.Errorf("after a failed probe the check keeps socket %d, want none", fd)
+	}
+}
+
+// TestPollerFamilies checks the poller's connects (raw, from the target's
+// own socket address, rawsys_linux.go) over IPv4 and IPv6: a tcp probe
+// and an http probe are up against a listener, and a closed port is
+// refused.
+func TestPollerFamilies(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6"} {
+		t.Run(network, func(t *testing.T) {
+			host := map[string]string{"tcp4": "127.0.0.1", "tcp6": "[::1]"}[network]
+			ln, err := net.Listen(network, host+":0")
+			if err != nil {
+				t.Skipf("no %s loopback: %v", network, err)
+			}
+			srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+			target := addrOf(ln)
+			for _, kind := range []Kind{KindTCP, KindHTTP} {
+				c := mustChecker(t, Spec{Kind: kind, Target: target})
+				if tc, ok := c.(*tcpChecker); ok && tc.raw == nil {
+					t.Fatalf("%v: the tcp checker is not on the poller", target)
+				} else if _, ok := c.(*httpRawChecker); !ok && kind == KindHTTP {
+					t.Fatalf("%v: checker %T, want the poller's", target, c)
+				}
+				if err := probe(t, c, 5*time.Second); err != nil {
+					t.Errorf("%v probe of %v: %v", kind, target, err)
+				}
+			}
+			ln2, err := net.Listen(network, host+":0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed := addrOf(ln2)
+			ln2.Close()
+			c := mustChecker(t, Spec{Kind: KindTCP, Target: closed})
+			if err := probe(t, c, 5*time.Second); err == nil || !strings.Contains(err.Error(), "connection refused") {
+				t.Errorf("probe of closed %v: %v, want connection refused", closed, err)
+			}
+		})
 	}
 }
