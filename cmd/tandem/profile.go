@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -47,3 +49,38 @@ func startCPUProfile(path string) (stop func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// startMemProfile writes the heap profile into path (the TANDEM_MEMPROFILE
+// variable of tandem run) after TANDEM_MEMPROFILE_DELAY (a duration;
+// default 30s), right after a collection, and logs the runtime's memory
+// statistics then; the returned func cancels it if it has not run.
+func startMemProfile(path string, log *slog.Logger) (stop func(), err error) {
+	delay := 30 * time.Second
+	if v := os.Getenv("TANDEM_MEMPROFILE_DELAY"); v != "" {
+		if delay, err = time.ParseDuration(v); err != nil {
+			return nil, fmt.Errorf("TANDEM_MEMPROFILE_DELAY: %w", err)
+		}
+	}
+	t := time.AfterFunc(delay, func() {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		log.Warn("memory before the profile's collection",
+			"heap_inuse_mb", mb(ms.HeapInuse), "heap_idle_mb", mb(ms.HeapIdle), "heap_released_mb", mb(ms.HeapReleased),
+			"stack_mb", mb(ms.StackInuse), "sys_mb", mb(ms.Sys), "next_gc_mb", mb(ms.NextGC), "gcs", ms.NumGC)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		log.Warn("memory after a collection", "heap_live_mb", mb(ms.HeapAlloc), "objects", ms.HeapObjects)
+		f, err := os.Create(path)
+		if err != nil {
+			log.Warn("heap profile not written", "err", err)
+			return
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			log.Warn("heap profile not written", "err", err)
+		}
+	})
+	return func() { t.Stop() }, nil
+}
+
+func mb(n uint64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }

@@ -66,6 +66,16 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
+	if f := os.Getenv("TANDEM_MEMPROFILE"); f != "" {
+		// Its heap counterpart: a heap profile and memory statistics,
+		// once, a while into the run.
+		stopProfile, err := startMemProfile(f, log)
+		if err != nil {
+			log.Error("tandem not started", "err", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 	d := &daemon{log: log, path: *path, nodeName: *node, resync: *resync, noIPVS: *noIPVS}
 	if err := d.run(ctx, hup); err != nil {
 		log.Error("tandem stopped", "err", err)

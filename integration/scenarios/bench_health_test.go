@@ -453,7 +453,9 @@ func acceptAndClose(ln net.Listener) {
 // tandem only (say GODEBUG=...).
 // TANDEM_BENCH_KEEPALIVE_REQUESTS=<n> sets keepalive_requests in the
 // http-reuse checks (default 10). TANDEM_BENCH_CPUPROFILE=<delay> prints tandem's CPU profile of each run
-// from that long after its start (22s: about the measured window).
+// from that long after its start (22s: about the measured window), and
+// TANDEM_BENCH_MEMPROFILE=<delay> its heap profile and memory statistics
+// at that point.
 func TestBenchHealthScale(t *testing.T) {
 	vmOnly(t)
 	if os.Getenv("TANDEM_LAB_BENCH") != "1" {
@@ -652,6 +654,13 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		t.Setenv("TANDEM_CPUPROFILE", prof)
 		t.Setenv("TANDEM_CPUPROFILE_DELAY", v)
 	}
+	mprof := ""
+	if v := os.Getenv("TANDEM_BENCH_MEMPROFILE"); v != "" {
+		// Its heap profile and memory statistics, v after its start.
+		mprof = filepath.Join(t.TempDir(), "tandem.mprof")
+		t.Setenv("TANDEM_MEMPROFILE", mprof)
+		t.Setenv("TANDEM_MEMPROFILE_DELAY", v)
+	}
 	var p *tandemProc
 	onCPU(0, func() { p = startTandem(t, b.dirT, "run", "-c", cfg, "--node", "director", "--log-level", "warn") })
 	measure("tandem", b.dirT, func() []int { return []int{p.cmd.Process.Pid} })
@@ -664,6 +673,16 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		b, err := os.ReadFile(prof)
 		must(t, err)
 		fmt.Printf("PROFILE-BEGIN %s-%ds\n%s\nPROFILE-END\n", kind, interval, base64.StdEncoding.EncodeToString(b))
+	}
+	if mprof != "" {
+		for _, l := range p.tail.Lines() {
+			if strings.Contains(l, "memory") {
+				fmt.Println("BENCH   (tandem:", l+")")
+			}
+		}
+		if b, err := os.ReadFile(mprof); err == nil {
+			fmt.Printf("MEMPROFILE-BEGIN %s-%ds\n%s\nMEMPROFILE-END\n", kind, interval, base64.StdEncoding.EncodeToString(b))
+		}
 	}
 
 	if kind == "tcp-half" {
