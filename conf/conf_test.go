@@ -331,6 +331,30 @@ director {
     vrrp      = "nope"
   }
 }`, wantErr: `there is no vrrp "nope"`, line: 4, col: 17},
+		{name: "conn_sync group not multicast", src: `
+director {
+  conn_sync {
+    interface = "eth1"
+    vrrp      = "public"
+    group     = "192.0.2.81"
+  }
+}`, wantErr: "conn_sync group: 192.0.2.81 is not a multicast address", line: 5, col: 17},
+		{name: "conn_sync port 0", src: `
+director {
+  conn_sync {
+    interface = "eth1"
+    vrrp      = "public"
+    port      = 0
+  }
+}`, wantErr: "port must be between 1 and 65535, got 0", line: 5, col: 17},
+		{name: "conn_sync ttl too big", src: `
+director {
+  conn_sync {
+    interface = "eth1"
+    vrrp      = "public"
+    ttl       = 256
+  }
+}`, wantErr: "ttl must be between 1 and 255, got 256", line: 5, col: 17},
 
 		// Virtual servers.
 		{name: "fwmark with address", src: `
@@ -1016,6 +1040,21 @@ virtual_server "web" {
 			got: func(c *Cluster) any { return c.VirtualServers[0].Check },
 			want: &Check{Type: CheckHTTPS, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2,
 				ReuseConnection: true, KeepaliveRequests: 100, Path: "/", Status: []StatusRange{{200, 299}}},
+		},
+		{
+			name: "conn_sync group, port and ttl",
+			src: `
+director {
+  conn_sync {
+    interface = "eth1"
+    vrrp      = "public"
+    group     = "ff02::81"
+    port      = 8849
+    ttl       = 2
+  }
+}`,
+			got:  func(c *Cluster) any { return c.Director.ConnSync },
+			want: &ConnSync{Interface: "eth1", VRRP: "public", Group: netip.MustParseAddr("ff02::81"), Port: 8849, TTL: 2},
 		},
 		{
 			name: "conn_sync defaults to the only vrrp instance",

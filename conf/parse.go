@@ -87,7 +87,7 @@ var (
 		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"))
 	directorSchema = schema([]string{"ip_forward", "send_redirects", "masquerade", "static_vips"},
 		blk("conn_sync"), blk("timeouts"))
-	connSyncSchema = schema([]string{"interface", "sync_id", "vrrp"})
+	connSyncSchema = schema([]string{"interface", "sync_id", "vrrp", "group", "port", "ttl"})
 	timeoutsSchema = schema([]string{"tcp", "tcp_fin", "udp"})
 	nodeSchema     = schema([]string{"hostname", "priority", "interfaces"})
 	vrrpSchema     = schema([]string{"vrid", "interface", "addresses", "version", "advert_interval",
@@ -582,6 +582,17 @@ func (p *parser) director(b *hcl.Block) {
 			}
 		}
 		setInt(d, &cs.SyncID, cbd.attrs["sync_id"], 0, 255)
+		if a := cbd.attrs["group"]; a != nil {
+			if g, ok := d.addrAttr(a); ok {
+				if g.IsMulticast() {
+					cs.Group = g
+				} else {
+					p.errf(a.Expr.Range(), "Invalid multicast group", "conn_sync group: %s is not a multicast address, and the kernel sends sync messages to a group only. Hint: use an IPv4 group in 224.0.0.0/4 (the default is 224.0.0.81) or an IPv6 one in ff00::/8.", g)
+				}
+			}
+		}
+		setInt(d, &cs.Port, cbd.attrs["port"], 1, 65535)
+		setInt(d, &cs.TTL, cbd.attrs["ttl"], 1, 255)
 		if a := cbd.attrs["vrrp"]; a != nil {
 			if setStr(d, &cs.VRRP, a) {
 				if _, ok := p.vrrpNames[cs.VRRP]; !ok {

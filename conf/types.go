@@ -59,6 +59,11 @@ const (
 type ConnSync struct {
 	Interface string
 	SyncID    uint8
+	// Group, Port and TTL address the sync messages; zero values keep
+	// the kernel's defaults (224.0.0.81, 8848, 1).
+	Group netip.Addr
+	Port  uint16
+	TTL   uint8
 	// VRRP names the instance whose state decides the daemon's role. It
 	// defaults to the only VRRP instance when there is exactly one.
 	VRRP string

@@ -99,6 +99,9 @@ func (d Daemon) String() string {
 	if d.Port != 0 {
 		s += fmt.Sprintf(" port %d", d.Port)
 	}
+	if d.TTL != 0 {
+		s += fmt.Sprintf(" ttl %d", d.TTL)
+	}
 	return s
 }
 

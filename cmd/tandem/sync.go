@@ -59,9 +59,11 @@ func wantDaemons(cs *conf.ConnSync, master bool) []ipvs.Daemon {
 	if cs == nil {
 		return nil
 	}
-	want := []ipvs.Daemon{{State: ipvs.DaemonBackup, Interface: cs.Interface, SyncID: cs.SyncID}}
+	d := ipvs.Daemon{State: ipvs.DaemonBackup, Interface: cs.Interface, SyncID: cs.SyncID, Group: cs.Group, Port: cs.Port, TTL: cs.TTL}
+	want := []ipvs.Daemon{d}
 	if master {
-		want = append(want, ipvs.Daemon{State: ipvs.DaemonMaster, Interface: cs.Interface, SyncID: cs.SyncID})
+		d.State = ipvs.DaemonMaster
+		want = append(want, d)
 	}
 	return want
 }

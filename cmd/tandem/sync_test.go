@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -160,11 +161,12 @@ func TestConnSyncOff(t *testing.T) {
 }
 
 func TestWantDaemons(t *testing.T) {
-	cs := &conf.ConnSync{Interface: "eth1", SyncID: 3, VRRP: "v"}
+	g := netip.MustParseAddr("239.0.0.81")
+	cs := &conf.ConnSync{Interface: "eth1", SyncID: 3, VRRP: "v", Group: g, Port: 8849, TTL: 2}
 	got := wantDaemons(cs, true)
 	want := []ipvs.Daemon{
-		{State: ipvs.DaemonBackup, Interface: "eth1", SyncID: 3},
-		{State: ipvs.DaemonMaster, Interface: "eth1", SyncID: 3},
+		{State: ipvs.DaemonBackup, Interface: "eth1", SyncID: 3, Group: g, Port: 8849, TTL: 2},
+		{State: ipvs.DaemonMaster, Interface: "eth1", SyncID: 3, Group: g, Port: 8849, TTL: 2},
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b ipvs.Daemon) bool { return a == b })); diff != "" {
 		t.Error(diff)

@@ -27,6 +27,7 @@ type syncLab struct {
 	d      [2]*netlab.NS
 	rs     []*netlab.NS
 	cfg    string
+	mode   string // nat or dr
 }
 
 const syncVIP = "10.0.0.100"
@@ -39,7 +40,12 @@ func syncConfig(mode string, withSync bool) string {
 		if mode == "dr" {
 			iface = "eth0"
 		}
-		fmt.Fprintf(&b, "  conn_sync {\n    interface = %q\n    sync_id   = 7\n    vrrp      = \"public\"\n  }\n", iface)
+		extra := ""
+		if mode == "dr" {
+			// Not the kernel's defaults: both directors must use them.
+			extra = "    group     = \"239.0.0.81\"\n    port      = 8849\n    ttl       = 2\n"
+		}
+		fmt.Fprintf(&b, "  conn_sync {\n    interface = %q\n    sync_id   = 7\n    vrrp      = \"public\"\n%s  }\n", iface, extra)
 	}
 	b.WriteString("  timeouts {\n    tcp = \"1h\"\n  }\n}\n")
 	b.WriteString(`
@@ -89,7 +95,7 @@ virtual_server "echo" {
 
 func newSyncLab(t *testing.T, prefix, mode string, withSync bool) *syncLab {
 	t.Helper()
-	l := &syncLab{lan: newLAN(t, prefix, "br0", "br1")}
+	l := &syncLab{lan: newLAN(t, prefix, "br0", "br1"), mode: mode}
 	l.client = l.lan.host("client")
 	l.lan.plug(l.client, "eth0", "br0", "10.0.0.2/24")
 	for i := range l.d {
@@ -157,8 +163,17 @@ func connSyncScenario(t *testing.T, l *syncLab, withSync bool) {
 		}
 	}
 	if withSync {
-		say(t, "d1$ ipvsadm -L --daemon\n%s", strings.TrimRight(ipvsadm(t, l.d[0], "-L", "--daemon"), "\n"))
-		say(t, "d2$ ipvsadm -L --daemon\n%s", strings.TrimRight(ipvsadm(t, l.d[1], "-L", "--daemon"), "\n"))
+		want := "group=224.0.0.81, port=8848, ttl=1)"
+		if l.mode == "dr" {
+			want = "group=239.0.0.81, port=8849, ttl=2)"
+		}
+		for i, d := range l.d {
+			out := strings.TrimRight(ipvsadm(t, d, "-L", "--daemon"), "\n")
+			say(t, "d%d$ ipvsadm -L --daemon\n%s", i+1, out)
+			if n := strings.Count(out, want); n != 2-i {
+				t.Errorf("d%d: %d sync daemons with %q, want %d", i+1, n, want, 2-i)
+			}
+		}
 	}
 
 	s := startSession(t, l.client, syncVIP+":9000", 100*time.Millisecond)
