@@ -13,7 +13,12 @@ import (
 // NetlinkVIPs adds and removes VIPs through route netlink. IPv4 VIPs carry
 // the label Label(interface) so `ip addr` shows them apart; IPv6 has no
 // labels, so IPv6 VIPs are added with IFA_F_NODAD (a VIP is not tentative:
-// only the master holds it) and remembered.
+// only the master holds it) and remembered. IPv6 VIPs are also deprecated
+// (preferred lifetime 0, valid forever): they receive as any address, but
+// the director never picks one as the source of its own connections. A
+// preferred VIP could be: IPv6 has no primary address to prefer, and then
+// a health check of a DR or TUN real server, which holds the VIP too,
+// would come from the VIP and its answer would stay on the real server.
 //
 // Adding an address that is there and removing one that is not are not
 // errors. It is safe for concurrent use.
@@ -47,9 +52,13 @@ func vipAddr(ifname string, p netip.Prefix) *netlink.Addr {
 		a.Label = Label(ifname)
 	} else {
 		a.Flags = unix.IFA_F_NODAD
+		a.PreferedLft, a.ValidLft = 0, infiniteLifetime
 	}
 	return a
 }
+
+// infiniteLifetime is the kernel's "forever" for an address lifetime.
+const infiniteLifetime = 0xffffffff
 
 // AddVIP adds p to ifname.
 func (v *NetlinkVIPs) AddVIP(ifname string, p netip.Prefix) error {
@@ -58,7 +67,13 @@ func (v *NetlinkVIPs) AddVIP(ifname string, p netip.Prefix) error {
 		return opError("add vip", ifname, p.Addr(), err)
 	}
 	a := vipAddr(ifname, p)
-	err = netlink.AddrAdd(l, a)
+	if p.Addr().Is6() {
+		// Replace: a VIP adopted from an earlier run becomes deprecated
+		// too (in place: the address stays).
+		err = netlink.AddrReplace(l, a)
+	} else {
+		err = netlink.AddrAdd(l, a)
+	}
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return opError("add vip", ifname, p.Addr(), err)
 	}

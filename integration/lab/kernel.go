@@ -93,7 +93,8 @@ func cachedKernel(cache string) (*Kernel, error) {
 }
 
 // Modules the lab loads at boot: IPVS with every scheduler, conntrack and
-// NAT, nftables masquerading, veth, bridge, ipip, macvlan and dummy links.
+// NAT, nftables masquerading, veth, bridge, ipip, ip6_tunnel, macvlan and
+// dummy links.
 // The kernel cannot autoload them (there is no modprobe in the VM), so the
 // init loads them all, dependencies first.
 var Modules = []string{
@@ -101,7 +102,7 @@ var Modules = []string{
 	"ip_vs_lblcr", "ip_vs_dh", "ip_vs_sh", "ip_vs_sed", "ip_vs_nq", "ip_vs_fo",
 	"ip_vs_ovf", "ip_vs_mh",
 	"nf_conntrack", "nf_nat", "nf_tables", "nft_chain_nat", "nft_masq", "nft_nat",
-	"veth", "bridge", "ipip", "macvlan", "dummy",
+	"veth", "bridge", "ipip", "ip6_tunnel", "macvlan", "dummy",
 }
 
 // ResolveModules returns the .ko files (relative to the modules dir) for

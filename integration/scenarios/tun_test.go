@@ -1,10 +1,15 @@
 package scenarios
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-lb/tandem/integration/internal/netlab"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // TestTUN: IP-in-IP tunnelling. The real servers sit on a subnet the
@@ -50,6 +55,114 @@ func TestTUN(t *testing.T) {
 		must(t, err)
 		if link.Attrs().Flags&net.FlagUp != 0 {
 			t.Errorf("rs%d: tunl0 still up after undo", i+1)
+		}
+	}
+}
+
+// TestTUN6: IPv6 tunnelling (IPv6 in IPv6), TestTUN's topology in IPv6:
+// `tandem realserver` puts the VIP on ip6tnl0 and brings it up, the
+// director encapsulates to the real servers' own addresses behind the
+// router, and they answer the client directly.
+//
+//	client 2001:db8:c::2 ── router ── br0 2001:db8::/64 (director ::1, VIP ::100)
+//	                          └────── br1 2001:db8:1::/64 (rs1 ::11, rs2 ::12)
+func TestTUN6(t *testing.T) {
+	vmOnly(t)
+	const vip = "2001:db8::100"
+	l := &routedLab{lan: newLAN(t, "tun6", "br0", "br1")}
+	l.client = l.lan.host("client")
+	l.router = l.lan.host("router")
+	l.director = l.lan.host("dir")
+	must(t, netlab.Veth(l.client, "eth0", l.router, "eth1"))
+	must(t, l.client.Addr("eth0", "2001:db8:c::2/64"))
+	must(t, l.client.DefaultRoute("2001:db8:c::1"))
+	must(t, l.router.Addr("eth1", "2001:db8:c::1/64"))
+	l.lan.plug(l.router, "eth0", "br0", "2001:db8::254/64")
+	l.lan.plug(l.router, "eth2", "br1", "2001:db8:1::254/64")
+	must(t, l.router.Sysctl("net/ipv6/conf/all/forwarding", "1"))
+	l.lan.plug(l.director, "eth0", "br0", "2001:db8::1/64")
+	// The static VIP deprecated (preferred_lft 0), as the director must
+	// hold an IPv6 VIP (tandem does so with its VRRP VIPs): else its own
+	// connections, the health checks included, may come from the VIP,
+	// which the real servers hold too, and their answers stay there.
+	link, err := l.director.Netlink().LinkByName("eth0")
+	must(t, err)
+	must(t, l.director.Netlink().AddrAdd(link, &netlink.Addr{
+		IPNet: &net.IPNet{IP: net.ParseIP(vip), Mask: net.CIDRMask(64, 128)},
+		Flags: unix.IFA_F_NODAD, PreferedLft: 0, ValidLft: 0xffffffff,
+	}))
+	must(t, l.director.DefaultRoute("2001:db8::254"))
+	for i := 1; i <= 2; i++ {
+		rs := l.lan.host(fmt.Sprintf("rs%d", i))
+		addr := fmt.Sprintf("2001:db8:1::%d", 10+i)
+		l.lan.plug(rs, "eth0", "br1", addr+"/64")
+		must(t, rs.DefaultRoute("2001:db8:1::254"))
+		serveHTTP(t, rs, ":80", fmt.Sprintf("This is real server %d", i))
+		l.rs = append(l.rs, rs)
+		l.rsAddr = append(l.rsAddr, addr)
+	}
+	cfg := fmt.Sprintf(`
+director {
+  static_vips = [%q]
+}
+
+node "director" {
+  interfaces = ["eth0"]
+}
+
+virtual_server "web" {
+  address   = "[%s]:80"
+  scheduler = "rr"
+  forward   = "tun"
+
+  check "http" {
+    interval = "300ms"
+    timeout  = "200ms"
+    rise     = 1
+    fall     = 1
+  }
+
+  real_server "rs1" { address = %q }
+  real_server "rs2" { address = %q }
+}
+`, vip, vip, l.rsAddr[0], l.rsAddr[1])
+	say(t, "$ cat cluster.hcl%s", cfg)
+	path := writeConfig(t, cfg)
+	states := prepareRealServers(t, l, path, "added "+vip+"/128 to ip6tnl0 (tun)")
+
+	p := startTandem(t, l.director, "run", "-c", path, "--node", "director")
+	p.reconciled(0)
+	out := waitIPVS(t, l.director, `\[2001:db8:1::11\]:80 +Tunnel +1 .*\[2001:db8:1::12\]:80 +Tunnel +1`, 10*time.Second, "-Ln")
+	say(t, "director$ ipvsadm -Ln\n%s", strings.TrimRight(out, "\n"))
+	alternate(t, l.client, "["+vip+"]")
+	// The director forwarded the client's packets and saw none of the
+	// answers (its counters refresh every 2 s).
+	deadline := time.Now().Add(6 * time.Second)
+	for {
+		conns, in, outPkts := ipvsStats(t, l.director, "["+vip+"]:80")
+		if conns >= 4 && in > 0 {
+			if outPkts != 0 {
+				t.Errorf("the director saw %d packets of the answers, want 0", outPkts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("IPVS stats: %d connections, %d packets in, %d out", conns, in, outPkts)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	must(t, p.stop())
+	for i, rs := range l.rs {
+		out := runIn(t, rs, "/tandem", "realserver", "--undo", "--state", states[i])
+		say(t, "rs%d$ tandem realserver --undo\n%s", i+1, strings.TrimRight(out, "\n"))
+		link, err := rs.Netlink().LinkByName("ip6tnl0")
+		must(t, err)
+		addrs, err := rs.Netlink().AddrList(link, netlink.FAMILY_V6)
+		must(t, err)
+		for _, a := range addrs {
+			if a.IP.String() == vip {
+				t.Errorf("rs%d: VIP still on ip6tnl0 after undo", i+1)
+			}
 		}
 	}
 }

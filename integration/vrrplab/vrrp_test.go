@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // tandem is the binary TestMain built ("" when the lab is skipped).
@@ -320,6 +323,9 @@ func TestTrackInterface(t *testing.T) {
 func TestIPv6(t *testing.T) {
 	l := lab(t, "tvl-v6")
 	must(t, l.Client.Addr("eth0", "fd00:77::100/64"))
+	// The directors' own addresses, which their packets must come from.
+	must(t, l.Director("d1").NS.Addr("eth0", "fd00:77::1/64"))
+	must(t, l.Director("d2").NS.Addr("eth0", "fd00:77::2/64"))
 	l.WaitLinkLocal(5 * time.Second)
 	cfg := WriteConfig(t, `
 node "d1" { priority = 150 }
@@ -338,6 +344,7 @@ vrrp "public6" {
 	p2 := l.Start(l.Director("d2"), cfg)
 	waitState(p2, "public6", "BACKUP", 0)
 	l.WaitHolder(vip6, "d1", 2*time.Second)
+	notSource(t, l.Director("d1"), vip6, netip.MustParseAddr("fd00:77::100"))
 	pl := Poll(l.Client, "[fd00:77::10]:80", 10*time.Millisecond, 300*time.Millisecond, 1000)
 	t.Cleanup(pl.Stop)
 	pl.WaitAnswer(t, time.Now(), "d1", 3*time.Second)
@@ -494,4 +501,32 @@ track_script "alive" {
 	waitState(p1, "public", "MASTER", n1)
 	l.WaitHolder(vip, "d1", 2*time.Second)
 	steady(t, l, vip, "d1", 300*time.Millisecond)
+}
+
+// notSource checks that the master holds the IPv6 VIP deprecated and does
+// not pick it as the source of its own packets to dst (a health check of
+// a DR or TUN real server that holds the VIP too would never be answered).
+func notSource(t *testing.T, d *Director, vip, dst netip.Addr) {
+	t.Helper()
+	addrs, err := d.NS.Netlink().AddrList(nil, netlink.FAMILY_V6)
+	must(t, err)
+	found := false
+	for _, a := range addrs {
+		if ip, _ := netip.AddrFromSlice(a.IP); ip == vip {
+			found = true
+			if a.Flags&unix.IFA_F_DEPRECATED == 0 || a.PreferedLft != 0 {
+				t.Errorf("%s holds VIP %s with flags %#x, preferred lifetime %d: want deprecated", d.Name, vip, a.Flags, a.PreferedLft)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("%s does not hold VIP %s", d.Name, vip)
+	}
+	routes, err := d.NS.Netlink().RouteGet(dst.AsSlice())
+	must(t, err)
+	for _, r := range routes {
+		if src, _ := netip.AddrFromSlice(r.Src); src == vip {
+			t.Errorf("%s's packets to %s would come from the VIP %s", d.Name, dst, vip)
+		}
+	}
 }
