@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,29 +34,81 @@ type routedLab struct {
 const drVIP = "10.0.0.100"
 
 func newRoutedLab(t *testing.T, prefix, mode string, nrs int) *routedLab {
+	return newRoutedLabPlan(t, prefix, mode, nrs, routed4)
+}
+
+// routedPlan is a routed lab's addressing: the prefixes are the client's
+// link, the router's LAN (br0) and the TUN subnet (br1), each a format
+// for the host part; hosts are 1 (router on the client link) and 2
+// (client), 254 (router) and 1 (director) on the LANs, 1N for rsN, and vip
+// is the director's VIP.
+type routedPlan struct {
+	client, lan0, lan1 string // fmt formats of one host number, with a %d
+	bits               int
+	vip                string
+	forwarding         string // the router's sysctl
+}
+
+var (
+	routed4 = routedPlan{client: "198.51.100.%d", lan0: "10.0.0.%d", lan1: "10.0.1.%d", bits: 24,
+		vip: drVIP, forwarding: "net/ipv4/ip_forward"}
+	routed6 = routedPlan{client: "2001:db8:c::%x", lan0: "2001:db8::%x", lan1: "2001:db8:1::%x", bits: 64,
+		vip: "2001:db8::100", forwarding: "net/ipv6/conf/all/forwarding"}
+)
+
+// host returns host n of the network format f, with the prefix length
+// when cidr is set.
+func (p routedPlan) host(f string, n int, cidr bool) string {
+	a := fmt.Sprintf(f, n)
+	if strings.Contains(f, ":") {
+		a = fmt.Sprintf(f, hexDecimal(n)) // ::11 reads as 11
+	}
+	if cidr {
+		a += fmt.Sprintf("/%d", p.bits)
+	}
+	return a
+}
+
+// hexDecimal is the number whose hex digits are n's decimal ones.
+func hexDecimal(n int) int {
+	v, _ := strconv.ParseInt(strconv.Itoa(n), 16, 64)
+	return int(v)
+}
+
+func newRoutedLabPlan(t *testing.T, prefix, mode string, nrs int, p routedPlan) *routedLab {
 	t.Helper()
 	l := &routedLab{lan: newLAN(t, prefix, "br0", "br1")}
 	l.client = l.lan.host("client")
 	l.router = l.lan.host("router")
 	l.director = l.lan.host("dir")
 	must(t, netlab.Veth(l.client, "eth0", l.router, "eth1"))
-	must(t, l.client.Addr("eth0", "198.51.100.2/24"))
-	must(t, l.client.DefaultRoute("198.51.100.1"))
-	must(t, l.router.Addr("eth1", "198.51.100.1/24"))
-	l.lan.plug(l.router, "eth0", "br0", "10.0.0.254/24")
-	l.lan.plug(l.router, "eth2", "br1", "10.0.1.254/24")
-	must(t, l.router.Sysctl("net/ipv4/ip_forward", "1"))
-	l.lan.plug(l.director, "eth0", "br0", "10.0.0.1/24")
-	must(t, l.director.Addr("eth0", drVIP+"/24"))
-	must(t, l.director.DefaultRoute("10.0.0.254"))
+	must(t, l.client.Addr("eth0", p.host(p.client, 2, true)))
+	must(t, l.client.DefaultRoute(p.host(p.client, 1, false)))
+	must(t, l.router.Addr("eth1", p.host(p.client, 1, true)))
+	l.lan.plug(l.router, "eth0", "br0", p.host(p.lan0, 254, true))
+	l.lan.plug(l.router, "eth2", "br1", p.host(p.lan1, 254, true))
+	must(t, l.router.Sysctl(p.forwarding, "1"))
+	l.lan.plug(l.director, "eth0", "br0", p.host(p.lan0, 1, true))
+	vip := p.vip + fmt.Sprintf("/%d", p.bits)
+	if p.bits == 64 {
+		// An IPv6 VIP deprecated (preferred_lft 0), as tandem adds its
+		// VRRP VIPs: else the director's own connections, the health
+		// checks included, may come from the VIP, which the real
+		// servers hold too, and their answers stay there.
+		must(t, l.director.AddrDeprecated("eth0", vip))
+	} else {
+		must(t, l.director.Addr("eth0", vip))
+	}
+	must(t, l.director.DefaultRoute(p.host(p.lan0, 254, false)))
 	for i := 1; i <= nrs; i++ {
 		rs := l.lan.host(fmt.Sprintf("rs%d", i))
-		addr, br, gw := fmt.Sprintf("10.0.0.%d", 10+i), "br0", "10.0.0.254"
+		net, br := p.lan0, "br0"
 		if mode == "tun" {
-			addr, br, gw = fmt.Sprintf("10.0.1.%d", 10+i), "br1", "10.0.1.254"
+			net, br = p.lan1, "br1"
 		}
-		l.lan.plug(rs, "eth0", br, addr+"/24")
-		must(t, rs.DefaultRoute(gw))
+		addr := p.host(net, 10+i, false)
+		l.lan.plug(rs, "eth0", br, p.host(net, 10+i, true))
+		must(t, rs.DefaultRoute(p.host(net, 254, false)))
 		// Every address, the VIP included once prepared.
 		serveHTTP(t, rs, ":80", fmt.Sprintf("This is real server %d", i))
 		l.rs = append(l.rs, rs)

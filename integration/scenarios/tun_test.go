@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tandem-lb/tandem/integration/internal/netlab"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // TestTUN: IP-in-IP tunnelling. The real servers sit on a subnet the
@@ -68,39 +66,8 @@ func TestTUN(t *testing.T) {
 //	                          └────── br1 2001:db8:1::/64 (rs1 ::11, rs2 ::12)
 func TestTUN6(t *testing.T) {
 	vmOnly(t)
-	const vip = "2001:db8::100"
-	l := &routedLab{lan: newLAN(t, "tun6", "br0", "br1")}
-	l.client = l.lan.host("client")
-	l.router = l.lan.host("router")
-	l.director = l.lan.host("dir")
-	must(t, netlab.Veth(l.client, "eth0", l.router, "eth1"))
-	must(t, l.client.Addr("eth0", "2001:db8:c::2/64"))
-	must(t, l.client.DefaultRoute("2001:db8:c::1"))
-	must(t, l.router.Addr("eth1", "2001:db8:c::1/64"))
-	l.lan.plug(l.router, "eth0", "br0", "2001:db8::254/64")
-	l.lan.plug(l.router, "eth2", "br1", "2001:db8:1::254/64")
-	must(t, l.router.Sysctl("net/ipv6/conf/all/forwarding", "1"))
-	l.lan.plug(l.director, "eth0", "br0", "2001:db8::1/64")
-	// The static VIP deprecated (preferred_lft 0), as the director must
-	// hold an IPv6 VIP (tandem does so with its VRRP VIPs): else its own
-	// connections, the health checks included, may come from the VIP,
-	// which the real servers hold too, and their answers stay there.
-	link, err := l.director.Netlink().LinkByName("eth0")
-	must(t, err)
-	must(t, l.director.Netlink().AddrAdd(link, &netlink.Addr{
-		IPNet: &net.IPNet{IP: net.ParseIP(vip), Mask: net.CIDRMask(64, 128)},
-		Flags: unix.IFA_F_NODAD, PreferedLft: 0, ValidLft: 0xffffffff,
-	}))
-	must(t, l.director.DefaultRoute("2001:db8::254"))
-	for i := 1; i <= 2; i++ {
-		rs := l.lan.host(fmt.Sprintf("rs%d", i))
-		addr := fmt.Sprintf("2001:db8:1::%d", 10+i)
-		l.lan.plug(rs, "eth0", "br1", addr+"/64")
-		must(t, rs.DefaultRoute("2001:db8:1::254"))
-		serveHTTP(t, rs, ":80", fmt.Sprintf("This is real server %d", i))
-		l.rs = append(l.rs, rs)
-		l.rsAddr = append(l.rsAddr, addr)
-	}
+	vip := routed6.vip
+	l := newRoutedLabPlan(t, "tun6", "tun", 2, routed6)
 	cfg := fmt.Sprintf(`
 director {
   static_vips = [%q]

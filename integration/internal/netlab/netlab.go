@@ -222,6 +222,26 @@ func (n *NS) Addr(link, cidr string) error {
 	return nil
 }
 
+// AddrDeprecated adds an IPv6 cidr to link deprecated (preferred lifetime
+// 0, valid forever, no duplicate address detection): it receives, but the
+// namespace does not pick it as a source address.
+func (n *NS) AddrDeprecated(link, cidr string) error {
+	l, err := n.nl.LinkByName(link)
+	if err != nil {
+		return fmt.Errorf("netlab: %s in %s: %w", link, n.Name, err)
+	}
+	a, err := netlink.ParseAddr(cidr)
+	if err != nil {
+		return err
+	}
+	a.Flags |= unix.IFA_F_NODAD
+	a.PreferedLft, a.ValidLft = 0, 0xffffffff
+	if err := n.nl.AddrAdd(l, a); err != nil {
+		return fmt.Errorf("netlab: add %s to %s in %s: %w", cidr, link, n.Name, err)
+	}
+	return nil
+}
+
 // DefaultRoute sets the default route via gw.
 func (n *NS) DefaultRoute(gw string) error {
 	ip, err := netip.ParseAddr(gw)
