@@ -29,6 +29,15 @@ type routedLab struct {
 	client, router, director *netlab.NS
 	rs                       []*netlab.NS
 	rsAddr                   []string
+	vip                      string
+}
+
+// vipHost is the VIP as a URL host or an ipvsadm address takes it.
+func (l *routedLab) vipHost() string {
+	if strings.Contains(l.vip, ":") {
+		return "[" + l.vip + "]"
+	}
+	return l.vip
 }
 
 const drVIP = "10.0.0.100"
@@ -77,7 +86,7 @@ func hexDecimal(n int) int {
 
 func newRoutedLabPlan(t *testing.T, prefix, mode string, nrs int, p routedPlan) *routedLab {
 	t.Helper()
-	l := &routedLab{lan: newLAN(t, prefix, "br0", "br1")}
+	l := &routedLab{lan: newLAN(t, prefix, "br0", "br1"), vip: p.vip}
 	l.client = l.lan.host("client")
 	l.router = l.lan.host("router")
 	l.director = l.lan.host("dir")
@@ -175,7 +184,7 @@ func prepareRealServers(t *testing.T, l *routedLab, cfg, wantLine string) []stri
 // answers alternate between the two real servers.
 func alternates(t *testing.T, l *routedLab) {
 	t.Helper()
-	alternate(t, l.client, drVIP)
+	alternate(t, l.client, l.vipHost())
 }
 
 // inboundOnly checks, from the director's IPVS counters (refreshed every
@@ -185,7 +194,7 @@ func inboundOnly(t *testing.T, l *routedLab) {
 	t.Helper()
 	deadline := time.Now().Add(6 * time.Second)
 	for {
-		conns, in, out := ipvsStats(t, l.director, drVIP+":80")
+		conns, in, out := ipvsStats(t, l.director, l.vipHost()+":80")
 		if conns >= 4 && in > 0 {
 			say(t, "director$ ipvsadm -Ln --stats\n%s", strings.TrimRight(ipvsadm(t, l.director, "-Ln", "--stats"), "\n"))
 			if out != 0 {
@@ -229,15 +238,19 @@ func undoRealServers(t *testing.T, l *routedLab, states []string, dev string) {
 	for i, rs := range l.rs {
 		out := runIn(t, rs, "/tandem", "realserver", "--undo", "--state", states[i])
 		say(t, "rs%d$ tandem realserver --undo\n%s", i+1, strings.TrimRight(out, "\n"))
-		if v, _ := rs.ReadSysctl("net/ipv4/conf/all/arp_ignore"); strings.TrimSpace(v) != "0" {
-			t.Errorf("rs%d: arp_ignore %q after undo, want 0", i+1, v)
+		family := netlink.FAMILY_V6
+		if !strings.Contains(l.vip, ":") {
+			family = netlink.FAMILY_V4
+			if v, _ := rs.ReadSysctl("net/ipv4/conf/all/arp_ignore"); strings.TrimSpace(v) != "0" {
+				t.Errorf("rs%d: arp_ignore %q after undo, want 0", i+1, v)
+			}
 		}
 		link, err := rs.Netlink().LinkByName(dev)
 		must(t, err)
-		addrs, err := rs.Netlink().AddrList(link, netlink.FAMILY_V4)
+		addrs, err := rs.Netlink().AddrList(link, family)
 		must(t, err)
 		for _, a := range addrs {
-			if a.IP.String() == drVIP {
+			if a.IP.String() == l.vip {
 				t.Errorf("rs%d: VIP still on %s after undo", i+1, dev)
 			}
 		}

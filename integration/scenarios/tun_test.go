@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
 )
 
 // TestTUN: IP-in-IP tunnelling. The real servers sit on a subnet the
@@ -101,35 +99,8 @@ virtual_server "web" {
 	p.reconciled(0)
 	out := waitIPVS(t, l.director, `\[2001:db8:1::11\]:80 +Tunnel +1 .*\[2001:db8:1::12\]:80 +Tunnel +1`, 10*time.Second, "-Ln")
 	say(t, "director$ ipvsadm -Ln\n%s", strings.TrimRight(out, "\n"))
-	alternate(t, l.client, "["+vip+"]")
-	// The director forwarded the client's packets and saw none of the
-	// answers (its counters refresh every 2 s).
-	deadline := time.Now().Add(6 * time.Second)
-	for {
-		conns, in, outPkts := ipvsStats(t, l.director, "["+vip+"]:80")
-		if conns >= 4 && in > 0 {
-			if outPkts != 0 {
-				t.Errorf("the director saw %d packets of the answers, want 0", outPkts)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("IPVS stats: %d connections, %d packets in, %d out", conns, in, outPkts)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	alternates(t, l)
+	inboundOnly(t, l)
 	must(t, p.stop())
-	for i, rs := range l.rs {
-		out := runIn(t, rs, "/tandem", "realserver", "--undo", "--state", states[i])
-		say(t, "rs%d$ tandem realserver --undo\n%s", i+1, strings.TrimRight(out, "\n"))
-		link, err := rs.Netlink().LinkByName("ip6tnl0")
-		must(t, err)
-		addrs, err := rs.Netlink().AddrList(link, netlink.FAMILY_V6)
-		must(t, err)
-		for _, a := range addrs {
-			if a.IP.String() == vip {
-				t.Errorf("rs%d: VIP still on ip6tnl0 after undo", i+1)
-			}
-		}
-	}
+	undoRealServers(t, l, states, "ip6tnl0")
 }

@@ -204,7 +204,14 @@ func (n *NS) Up(name string) error {
 }
 
 // Addr adds an address (CIDR) to a link; IPv6 addresses skip DAD.
-func (n *NS) Addr(link, cidr string) error {
+func (n *NS) Addr(link, cidr string) error { return n.addAddr(link, cidr, false) }
+
+// AddrDeprecated adds an IPv6 cidr to link deprecated (preferred lifetime
+// 0, valid forever, no duplicate address detection): it receives, but the
+// namespace does not pick it as a source address.
+func (n *NS) AddrDeprecated(link, cidr string) error { return n.addAddr(link, cidr, true) }
+
+func (n *NS) addAddr(link, cidr string, deprecated bool) error {
 	l, err := n.nl.LinkByName(link)
 	if err != nil {
 		return fmt.Errorf("netlab: %s in %s: %w", link, n.Name, err)
@@ -216,26 +223,9 @@ func (n *NS) Addr(link, cidr string) error {
 	if a.IP.To4() == nil {
 		a.Flags |= unix.IFA_F_NODAD
 	}
-	if err := n.nl.AddrAdd(l, a); err != nil {
-		return fmt.Errorf("netlab: add %s to %s in %s: %w", cidr, link, n.Name, err)
+	if deprecated {
+		a.PreferedLft, a.ValidLft = 0, 0xffffffff
 	}
-	return nil
-}
-
-// AddrDeprecated adds an IPv6 cidr to link deprecated (preferred lifetime
-// 0, valid forever, no duplicate address detection): it receives, but the
-// namespace does not pick it as a source address.
-func (n *NS) AddrDeprecated(link, cidr string) error {
-	l, err := n.nl.LinkByName(link)
-	if err != nil {
-		return fmt.Errorf("netlab: %s in %s: %w", link, n.Name, err)
-	}
-	a, err := netlink.ParseAddr(cidr)
-	if err != nil {
-		return err
-	}
-	a.Flags |= unix.IFA_F_NODAD
-	a.PreferedLft, a.ValidLft = 0, 0xffffffff
 	if err := n.nl.AddrAdd(l, a); err != nil {
 		return fmt.Errorf("netlab: add %s to %s in %s: %w", cidr, link, n.Name, err)
 	}
