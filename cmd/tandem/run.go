@@ -240,6 +240,7 @@ func (d *daemon) adopt(ctx context.Context, c *conf.Cluster, node *conf.Node) er
 		d.log.Info("director setting", "changed", ch)
 	}
 	d.adoptSync(c)
+	d.warnPreferredVIPs(c)
 	return d.apply(ctx, want, true, retire...)
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // TestTUN: IP-in-IP tunnelling. The real servers sit on a subnet the
@@ -101,6 +103,22 @@ virtual_server "web" {
 	say(t, "director$ ipvsadm -Ln\n%s", strings.TrimRight(out, "\n"))
 	alternates(t, l)
 	inboundOnly(t, l)
+	if strings.Contains(p.tail.String(), "preferred address") {
+		t.Errorf("tandem warned about the deprecated static VIP:\n%s", p.tail)
+	}
+	must(t, p.stop())
+
+	// The same VIP made preferred, as `ip addr add` makes it: tandem
+	// warns at start (its health checks may now fail).
+	link, err := l.director.Netlink().LinkByName("eth0")
+	must(t, err)
+	a, err := netlink.ParseAddr(vip + "/64")
+	must(t, err)
+	a.PreferedLft, a.ValidLft = 0xffffffff, 0xffffffff
+	must(t, l.director.Netlink().AddrReplace(link, a))
+	p = startTandem(t, l.director, "run", "-c", path, "--node", "director")
+	line, _ := p.waitLog(`IPv6 static VIP is a preferred address.*vip=2001:db8::100`, 0, 5*time.Second)
+	say(t, "with the VIP preferred, tandem says:\n%s", line)
 	must(t, p.stop())
 	undoRealServers(t, l, states, "ip6tnl0")
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+func heldAddrs6() ([]heldAddr, error) { return nil, errors.New("not on Linux") }
