@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,10 +78,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 		defer stopProfile()
 	}
 	d := &daemon{log: log, path: *path, nodeName: *node, resync: *resync, noIPVS: *noIPVS}
-	if err := d.run(ctx, hup); err != nil {
+	if err := d.run(ctx, hup); err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 		log.Error("tandem stopped", "err", err)
 		return 1
 	}
+	// A signal during the start (the first apply cancelled) is an
+	// ordinary stop too.
 	log.Info("tandem stopped", "reason", "signal", "ipvs", "left in place")
 	return 0
 }

@@ -119,6 +119,7 @@ virtual_server "web" {
 	p = startTandem(t, l.director, "run", "-c", path, "--node", "director")
 	line, _ := p.waitLog(`IPv6 static VIP is a preferred address.*vip=2001:db8::100`, 0, 5*time.Second)
 	say(t, "with the VIP preferred, tandem says:\n%s", line)
+	p.reconciled(0)
 	must(t, p.stop())
 	undoRealServers(t, l, states, "ip6tnl0")
 }
