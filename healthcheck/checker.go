@@ -49,8 +49,7 @@ type probeTimers interface {
 
 // probeTimer is one function run by a probeTimers.
 type probeTimer struct {
-	at   time.Time
-	when int64 // at, in the timers' own clock (see connectPoller.arm)
+	when int64 // its time, in the timers' own clock (see connectPoller.arm)
 	idx  int   // in the timers' heap; -1 when not armed
 	f    func()
 }

@@ -45,12 +45,7 @@ func newKeepServer(t *testing.T, tls bool, idle time.Duration, body string) *kee
 			s.closed++
 		}
 	}
-	if tls {
-		s.StartTLS()
-	} else {
-		s.Start()
-	}
-	t.Cleanup(s.Close)
+	startTestServer(t, s.Server, tls)
 	return s
 }
 

@@ -52,13 +52,19 @@ func newServer(t *testing.T, tls bool) *server {
 			s.mu.Unlock()
 		}
 	}
-	if tls {
-		s.StartTLS()
-	} else {
-		s.Start()
-	}
-	t.Cleanup(s.Close)
+	startTestServer(t, s.Server, tls)
 	return s
+}
+
+// startTestServer starts srv, over TLS when tls is set, until the test
+// ends.
+func startTestServer(t *testing.T, srv *httptest.Server, tls bool) {
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
 }
 
 func (s *server) addr() netip.AddrPort {

@@ -65,10 +65,8 @@ const verdictBuffer = 256
 // Set, Status, Verdicts and Close are safe for concurrent use.
 type Manager struct {
 	log        *slog.Logger
-	now        func() time.Time
+	now        func() time.Time // Options.Now; nil: the probes' own clock
 	newChecker func(Spec) (Checker, error)
-
-	customNow bool // Options.Now was set: stamp with it, not the probes' own clock
 
 	mu     sync.Mutex // guards rand, checks, closed
 	rand   *rand.Rand
@@ -122,10 +120,6 @@ func NewManager(opts Options) *Manager {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
-	}
-	m.customNow = m.now != nil
-	if m.now == nil {
-		m.now = time.Now
 	}
 	if m.newChecker == nil {
 		m.newChecker = NewChecker
@@ -390,7 +384,7 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 		return // stopped meanwhile: the result means nothing
 	}
 	at := now
-	if m.customNow {
+	if m.now != nil { // Options.Now: stamp with it, not the probes' own clock
 		at = m.now()
 	}
 	from := c.hyst.State()

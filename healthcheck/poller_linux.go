@@ -374,7 +374,7 @@ func (p *connectPoller) kick() {
 // arm implements probeTimers: t.f runs on the loop at at.
 func (p *connectPoller) arm(t *probeTimer, at time.Time) {
 	p.mu.Lock()
-	t.at, t.when = at, int64(at.Sub(p.epoch))
+	t.when = int64(at.Sub(p.epoch))
 	if t.idx >= 0 {
 		p.timers.fix(t.idx)
 	} else {
@@ -471,8 +471,10 @@ func (p *connectPoller) loop() {
 		if len(p.heap) > 0 {
 			p.wakeAt = p.heap[0].deadline
 		}
-		if len(p.timers) > 0 && p.timers[0].at.Before(p.wakeAt) {
-			p.wakeAt = p.timers[0].at
+		if len(p.timers) > 0 {
+			if at := p.epoch.Add(time.Duration(p.timers[0].when)); at.Before(p.wakeAt) {
+				p.wakeAt = at
+			}
 		}
 		if len(p.heap) > 0 || len(p.timers) > 0 {
 			d := time.Until(p.wakeAt)

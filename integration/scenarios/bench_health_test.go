@@ -195,18 +195,26 @@ func cpuTicks(pids []int) int {
 // ticks.
 func cpuSplit(pids []int) (user, sys int) {
 	for _, p := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
+		if _, u, st, ok := statTimes(fmt.Sprintf("/proc/%d/stat", p)); ok {
+			user += u
+			sys += st
 		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		u, _ := strconv.Atoi(f[11])
-		st, _ := strconv.Atoi(f[12])
-		user += u
-		sys += st
 	}
 	return user, sys
+}
+
+// statTimes reads a process's or thread's stat file: its name, utime and
+// stime in clock ticks.
+func statTimes(path string) (name string, user, sys int, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, 0, false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	user, _ = strconv.Atoi(f[11])
+	sys, _ = strconv.Atoi(f[12])
+	return s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')], user, sys, true
 }
 
 // threadStat is one thread's CPU (utime + stime, in clock ticks) and its
@@ -227,16 +235,11 @@ func threadStats(pids []int) map[int]threadStat {
 			if err != nil {
 				continue
 			}
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", p, tid))
-			if err != nil {
+			var st threadStat
+			var ok bool
+			if st.name, st.user, st.sys, ok = statTimes(fmt.Sprintf("/proc/%d/task/%d/stat", p, tid)); !ok {
 				continue
 			}
-			s := string(b)
-			f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-			var st threadStat
-			st.name = s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
-			st.user, _ = strconv.Atoi(f[11])
-			st.sys, _ = strconv.Atoi(f[12])
 			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", p, tid)); err == nil {
 				for _, l := range strings.Split(string(b), "\n") {
 					if v, ok := strings.CutPrefix(l, "voluntary_ctxt_switches:"); ok {

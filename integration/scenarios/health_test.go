@@ -353,12 +353,7 @@ func TestHealthStart(t *testing.T) {
 // fall × interval + timeout; started again, it comes back.
 func TestHealthHalfOpen(t *testing.T) {
 	vmOnly(t)
-	l := newNATLab(t, "hho", 3)
-	w := watchTable(t, l.director)
-	cfg := strings.Replace(healthConfig(""), `check "http" {`, `check "tcp" {
-    half_open = true`, 1)
-	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
-	w.wait(webKey, all3, 5*time.Second)
+	l, w, p := startCheckLab(t, "hho", halfOpenCheck)
 
 	before := nsCounters(t, l.rs[0])
 	time.Sleep(time.Second)
@@ -371,6 +366,26 @@ func TestHealthHalfOpen(t *testing.T) {
 
 	refusedAndBack(t, l, w, p)
 	must(t, p.stop())
+}
+
+// The check blocks of healthConfig's web service that startCheckLab swaps
+// in for its http check.
+const (
+	halfOpenCheck = "check \"tcp\" {\n    half_open = true"
+	reuseCheck    = "check \"http\" {\n    reuse_connection = true"
+)
+
+// startCheckLab starts tandem on a NAT lab (newNATLab, three real
+// servers) whose web service's check opens with check (see
+// halfOpenCheck), and waits for the three real servers in the table.
+func startCheckLab(t *testing.T, prefix, check string) (*natLab, *tableWatch, *tandemProc) {
+	t.Helper()
+	l := newNATLab(t, prefix, 3)
+	w := watchTable(t, l.director)
+	cfg := strings.Replace(healthConfig(""), `check "http" {`, check, 1)
+	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
+	w.wait(webKey, all3, 5*time.Second)
+	return l, w, p
 }
 
 // nsCounters reads the TCP counters (see netCounters) of namespace ns.
@@ -391,12 +406,7 @@ func nsCounters(t *testing.T, ns *netlab.NS) map[string]int64 {
 // refused).
 func TestHealthReuse(t *testing.T) {
 	vmOnly(t)
-	l := newNATLab(t, "hru", 3)
-	w := watchTable(t, l.director)
-	cfg := strings.Replace(healthConfig(""), `check "http" {`, `check "http" {
-    reuse_connection = true`, 1)
-	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
-	w.wait(webKey, all3, 5*time.Second)
+	l, w, p := startCheckLab(t, "hru", reuseCheck)
 
 	before := nsCounters(t, l.rs[0])
 	time.Sleep(2 * time.Second)
@@ -421,12 +431,7 @@ func TestHealthReuse(t *testing.T) {
 // They stay up.
 func TestHealthHalfOpenSourceChange(t *testing.T) {
 	vmOnly(t)
-	l := newNATLab(t, "hhs", 3)
-	w := watchTable(t, l.director)
-	cfg := strings.Replace(healthConfig(""), `check "http" {`, `check "tcp" {
-    half_open = true`, 1)
-	p := startTandem(t, l.director, "run", "-c", writeConfig(t, cfg), "--node", "director")
-	w.wait(webKey, all3, 5*time.Second)
+	l, w, p := startCheckLab(t, "hhs", halfOpenCheck)
 
 	nl := l.director.Netlink()
 	br, err := nl.LinkByName("br0")
