@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-//go:generate stringer -type=State,EventKind,ActionKind -linecomment -output=state_string.go
+//go:generate go tool stringer -type=State,EventKind,ActionKind -linecomment -output=state_string.go
 
 // State is a virtual router's state: RFC 5798 §6.4's Initialize, Backup and
 // Master, plus Fault (keepalived's), in which the router takes no part.
