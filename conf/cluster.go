@@ -150,3 +150,34 @@ func (c *Cluster) Interfaces(n *Node) []string {
 	}
 	return out
 }
+
+// InterfaceUse is one place the file names an interface of a node.
+type InterfaceUse struct {
+	Name string
+	Use  string // what names it: `vrrp "public"`, `node "d1" interfaces`, `director conn_sync`
+	Pos  string // file:line:col of the name, when known
+}
+
+// InterfaceUses returns every interface node n must have: its own list,
+// every VRRP instance's and conn_sync's, in that order, each name once.
+func (c *Cluster) InterfaceUses(n *Node) []InterfaceUse {
+	var out []InterfaceUse
+	add := func(name, use string) {
+		for _, u := range out {
+			if u.Name == name {
+				return
+			}
+		}
+		out = append(out, InterfaceUse{Name: name, Use: use})
+	}
+	for _, ifc := range n.Interfaces {
+		add(ifc, fmt.Sprintf("node %q interfaces", n.Name))
+	}
+	for _, v := range c.VRRP {
+		add(v.Interface, fmt.Sprintf("vrrp %q", v.Name))
+	}
+	if c.Director.ConnSync != nil {
+		add(c.Director.ConnSync.Interface, "director conn_sync")
+	}
+	return out
+}

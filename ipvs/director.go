@@ -37,25 +37,24 @@ type DirectorSettings struct {
 	ExpireNodestConn bool
 }
 
-// ApplyDirector applies s: the sysctls ([ApplySysctls], under procRoot, ""
-// meaning [DefaultProcRoot]) and the masquerade rules ([ApplyMasquerade]) in
-// the caller's network namespace. It returns a line per change made, for the
-// log; nothing is changed, and nothing returned, when all is already in
-// place. Settings that are off are left as they are, not reverted; an empty
-// Masquerade does remove tandem's nftables tables.
-func ApplyDirector(s DirectorSettings, procRoot string) ([]string, error) {
-	changed, err := ApplySysctls(s, procRoot)
-	if err != nil {
-		return changed, err
-	}
-	more, err := ApplyMasquerade(s.Masquerade)
-	return append(changed, more...), err
+// SysctlChange is one sysctl write: Name in sysctl spelling
+// ("net.ipv4.ip_forward"), the value it had and the value written.
+type SysctlChange struct {
+	Name, Old, New string
+	path           string // the file under the proc root
 }
 
+func (c SysctlChange) String() string { return c.Name + " " + c.Old + " -> " + c.New }
+
 // ApplySysctls writes the sysctls s asks for under procRoot ("" for
-// [DefaultProcRoot]), each only if its value differs, and returns a line per
-// change like "net.ipv4.ip_forward 0 -> 1". It stops at the first error.
-func ApplySysctls(s DirectorSettings, procRoot string) ([]string, error) {
+// [DefaultProcRoot]), each only if its value differs, and returns the
+// changes made ("net.ipv4.ip_forward 0 -> 1"). Settings that are off are
+// left as they are, not reverted.
+//
+// Nothing is applied half-way: every setting is read before any is
+// written, so a missing one (an unknown interface) changes nothing, and a
+// write that fails undoes the writes before it.
+func ApplySysctls(s DirectorSettings, procRoot string) ([]SysctlChange, error) {
 	if procRoot == "" {
 		procRoot = DefaultProcRoot
 	}
@@ -83,17 +82,41 @@ func ApplySysctls(s DirectorSettings, procRoot string) ([]string, error) {
 	if s.ExpireNodestConn {
 		want = append(want, setting{"net/ipv4/vs/expire_nodest_conn", "1"})
 	}
-	var changed []string
+	var todo []SysctlChange
 	for _, w := range want {
-		old, did, err := writeSysctl(filepath.Join(procRoot, filepath.FromSlash(w.path)), w.value)
+		path := filepath.Join(procRoot, filepath.FromSlash(w.path))
+		old, err := readSysctl(path)
 		if err != nil {
-			return changed, fmt.Errorf("ipvs: sysctl %s: %w", sysctlName(w.path), err)
+			return nil, fmt.Errorf("ipvs: sysctl %s: %w", sysctlName(w.path), err)
 		}
-		if did {
-			changed = append(changed, fmt.Sprintf("%s %s -> %s", sysctlName(w.path), old, w.value))
+		if old != w.value {
+			todo = append(todo, SysctlChange{Name: sysctlName(w.path), Old: old, New: w.value, path: path})
 		}
 	}
-	return changed, nil
+	for i, c := range todo {
+		if err := writeSysctl(c.path, c.New); err != nil {
+			UndoSysctls(todo[:i])
+			return nil, fmt.Errorf("ipvs: sysctl %s: %w", c.Name, err)
+		}
+	}
+	return todo, nil
+}
+
+// UndoSysctls puts back the old value of each change, last first, where
+// the setting still holds the value written (one changed since by someone
+// else is left alone). It returns the first error and goes on past it.
+func UndoSysctls(changes []SysctlChange) error {
+	var first error
+	for i := len(changes) - 1; i >= 0; i-- {
+		c := changes[i]
+		if cur, err := readSysctl(c.path); err != nil || cur != c.New {
+			continue
+		}
+		if err := writeSysctl(c.path, c.Old); err != nil && first == nil {
+			first = fmt.Errorf("ipvs: sysctl %s: %w", c.Name, err)
+		}
+	}
+	return first
 }
 
 // sysctlName turns "net/ipv4/conf/eth0.100/send_redirects" into the sysctl
@@ -106,27 +129,24 @@ func sysctlName(path string) string {
 	return strings.Join(parts, ".")
 }
 
-// writeSysctl writes value to path unless it already holds it, and returns
-// the old value and whether it wrote.
-func writeSysctl(path, value string) (old string, wrote bool, err error) {
+// readSysctl returns the value of the setting at path.
+func readSysctl(path string) (string, error) {
 	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", false, fmt.Errorf("no such setting (unknown interface?): %w", err)
-		}
-		return "", false, err
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("no such setting (unknown interface?): %w", err)
 	}
-	old = strings.TrimSpace(string(b))
-	if old == value {
-		return old, false, nil
-	}
+	return strings.TrimSpace(string(b)), err
+}
+
+// writeSysctl writes value to path.
+func writeSysctl(path, value string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
-		return old, false, err
+		return err
 	}
 	if _, err := f.WriteString(value + "\n"); err != nil {
 		f.Close()
-		return old, false, err
+		return err
 	}
-	return old, true, f.Close()
+	return f.Close()
 }

@@ -44,10 +44,11 @@ func TestApplySysctls(t *testing.T) {
 	})
 	s := DirectorSettings{IPForward: true, SendRedirectsOff: true, Interfaces: []string{"eth1", "eth0.100", "eth1"}}
 
-	changed, err := ApplySysctls(s, root)
+	changes, err := ApplySysctls(s, root)
 	if err != nil {
 		t.Fatal(err)
 	}
+	changed := lines(changes)
 	want := []string{
 		"net.ipv4.ip_forward 0 -> 1",
 		"net.ipv4.conf.all.send_redirects 1 -> 0",
@@ -75,8 +76,8 @@ func TestApplySysctls(t *testing.T) {
 	if err := os.Chmod(ro, 0o444); err != nil {
 		t.Fatal(err)
 	}
-	changed, err = ApplySysctls(s, root)
-	if err != nil || len(changed) != 0 {
+	changes, err = ApplySysctls(s, root)
+	if err != nil || len(changes) != 0 {
 		t.Errorf("second run: %v, %v; want no changes", changed, err)
 	}
 
@@ -89,7 +90,7 @@ func TestApplySysctls(t *testing.T) {
 func TestApplySysctlsExpireNodestConn(t *testing.T) {
 	root := procTree(t, map[string]string{"net/ipv4/vs/expire_nodest_conn": "0\n"})
 	changed, err := ApplySysctls(DirectorSettings{ExpireNodestConn: true}, root)
-	if err != nil || len(changed) != 1 || changed[0] != "net.ipv4.vs.expire_nodest_conn 0 -> 1" {
+	if err != nil || len(changed) != 1 || changed[0].String() != "net.ipv4.vs.expire_nodest_conn 0 -> 1" {
 		t.Fatalf("first run: %v, %v", changed, err)
 	}
 	if got := readProc(t, root, "net/ipv4/vs/expire_nodest_conn"); got != "1" {
@@ -116,5 +117,77 @@ func TestApplySysctlsErrors(t *testing.T) {
 				t.Errorf("error = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func lines(cs []SysctlChange) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.String())
+	}
+	return out
+}
+
+// A setting that is missing (an unknown interface) fails the whole apply
+// before anything is written; a write that fails undoes the ones before
+// it; UndoSysctls restores what is still as written.
+func TestApplySysctlsAllOrNothing(t *testing.T) {
+	root := procTree(t, map[string]string{
+		"net/ipv4/ip_forward":                  "0\n",
+		"net/ipv4/conf/all/send_redirects":     "1\n",
+		"net/ipv4/conf/default/send_redirects": "1\n",
+	})
+	s := DirectorSettings{IPForward: true, SendRedirectsOff: true, Interfaces: []string{"eth9"}}
+	if _, err := ApplySysctls(s, root); err == nil || !strings.Contains(err.Error(), "eth9.send_redirects: no such setting") {
+		t.Fatalf("error = %v, want eth9 missing", err)
+	}
+	for _, p := range []string{"net/ipv4/ip_forward", "net/ipv4/conf/all/send_redirects"} {
+		if got := readProc(t, root, p); got != map[string]string{"net/ipv4/ip_forward": "0", "net/ipv4/conf/all/send_redirects": "1"}[p] {
+			t.Errorf("%s = %q: written although the apply failed", p, got)
+		}
+	}
+
+	// A write that fails (a read-only file: not when running as root,
+	// which ignores the mode, so a directory stands in) undoes the others.
+	ro := filepath.Join(root, "net/ipv4/conf/default/send_redirects")
+	if err := os.Remove(ro); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.Interfaces = nil
+	if _, err := ApplySysctls(s, root); err == nil {
+		t.Fatal("a failed write was not reported")
+	}
+	if got := readProc(t, root, "net/ipv4/ip_forward"); got != "0" {
+		t.Errorf("ip_forward = %q after a failed apply, want 0 (undone)", got)
+	}
+	if err := os.Remove(ro); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ro, []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	changes, err := ApplySysctls(s, root)
+	if err != nil || len(changes) != 3 {
+		t.Fatalf("apply: %v, %v", changes, err)
+	}
+	// Someone sets default back by hand: the undo leaves that one alone.
+	if err := os.WriteFile(ro, []byte("7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := UndoSysctls(changes); err != nil {
+		t.Fatal(err)
+	}
+	for p, v := range map[string]string{
+		"net/ipv4/ip_forward":                  "0",
+		"net/ipv4/conf/all/send_redirects":     "1",
+		"net/ipv4/conf/default/send_redirects": "7",
+	} {
+		if got := readProc(t, root, p); got != v {
+			t.Errorf("after undo %s = %q, want %q", p, got, v)
+		}
 	}
 }

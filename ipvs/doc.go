@@ -70,7 +70,7 @@
 // out; [Control.SetDaemons] reads, diffs and applies, so a second call
 // writes nothing. A Control is safe for concurrent use.
 //
-// The director settings ([ApplyDirector], [ApplySysctls], [ApplyMasquerade],
+// The director settings ([ApplySysctls], [UndoSysctls], [ApplyMasquerade],
 // [RemoveMasquerade]) are plain functions for the main loop to call; they take
 // no locks, and two concurrent calls may race on the same files.
 package ipvs

@@ -3,6 +3,7 @@
 package ipvs
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"golang.org/x/sys/unix"
 )
 
 // ApplyMasquerade makes tandem's nftables tables "ip tandem" and "ip6
@@ -27,6 +29,10 @@ import (
 // alone; any other is deleted and rebuilt, all in one atomic nftables
 // transaction, so packets never see a half-built chain. Nobody else's
 // tables, chains or rules are touched. It returns a line per table changed.
+//
+// On a kernel without nftables an empty list is a no-op (no table of
+// tandem's can exist there), and a non-empty one an error naming the
+// modules to load.
 func ApplyMasquerade(prefixes []netip.Prefix) ([]string, error) {
 	c, err := nftables.New()
 	if err != nil {
@@ -56,7 +62,13 @@ func applyMasquerade(c *nftables.Conn, prefixes []netip.Prefix) ([]string, error
 		{nftables.TableFamilyIPv6, "ip6", v6},
 	} {
 		exists, current, err := currentMasquerade(c, f.fam)
-		if err != nil {
+		switch {
+		case err != nil && nftMissing(err) && len(prefixes) == 0:
+			// No nftables in this kernel: no table of tandem's to remove.
+			return nil, nil
+		case err != nil && nftMissing(err):
+			return nil, fmt.Errorf("ipvs: masquerade needs nftables, which this kernel does not offer (%w). Hint: load the modules: modprobe -a nf_tables nft_chain_nat nft_masq", err)
+		case err != nil:
 			return nil, fmt.Errorf("ipvs: masquerade: list %s %s: %w", f.name, NFTTable, err)
 		}
 		want := make([]string, len(f.ps))
@@ -86,6 +98,12 @@ func applyMasquerade(c *nftables.Conn, prefixes []netip.Prefix) ([]string, error
 		return nil, fmt.Errorf("ipvs: masquerade: commit: %w", err)
 	}
 	return changed, nil
+}
+
+// nftMissing reports whether err says the kernel has no nftables (the
+// nfnetlink or nf_tables module is not loaded and cannot be).
+func nftMissing(err error) bool {
+	return errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.EAFNOSUPPORT) || errors.Is(err, unix.EOPNOTSUPP)
 }
 
 // currentMasquerade reports whether tandem's table of family fam exists and,

@@ -2,10 +2,15 @@ package ipvs
 
 import (
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 func TestSplitPrefixes(t *testing.T) {
@@ -53,5 +58,26 @@ func TestMasqueradeExprs(t *testing.T) {
 	got = masqueradeExprs(netip.MustParsePrefix("2001:db8::5/128"))
 	if len(got) != 3 || got[0].(*expr.Payload).Offset != 8 || got[0].(*expr.Payload).Len != 16 {
 		t.Errorf("IPv6 host: %#v", got)
+	}
+}
+
+// On a kernel without nftables (the netlink family is missing), an empty
+// masquerade list is a no-op and a non-empty one names the modules.
+func TestMasqueradeWithoutNFTables(t *testing.T) {
+	missing := &nftables.Conn{TestDial: func([]netlink.Message) ([]netlink.Message, error) {
+		return nil, os.NewSyscallError("socket", unix.EPROTONOSUPPORT)
+	}}
+	if changed, err := applyMasquerade(missing, nil); err != nil || changed != nil {
+		t.Errorf("no prefixes: %v, %v; want nothing done and no error", changed, err)
+	}
+	_, err := applyMasquerade(missing, []netip.Prefix{netip.MustParsePrefix("192.168.100.0/24")})
+	if err == nil || !strings.Contains(err.Error(), "modprobe -a nf_tables nft_chain_nat nft_masq") {
+		t.Errorf("with prefixes: error %v, want the modules named", err)
+	}
+	other := &nftables.Conn{TestDial: func([]netlink.Message) ([]netlink.Message, error) {
+		return nil, os.NewSyscallError("recvmsg", unix.EPERM)
+	}}
+	if _, err := applyMasquerade(other, nil); err == nil || strings.Contains(err.Error(), "modprobe") {
+		t.Errorf("another error: %v, want it reported as it is", err)
 	}
 }

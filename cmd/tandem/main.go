@@ -21,6 +21,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,15 +53,19 @@ func tandem(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return cmdRun(args[1:], stderr)
+		return cmdRun(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
 	case "realserver":
 		return cmdRealServer(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "tandem version: unexpected argument %q\n%s", args[1], usage)
+			return 2
+		}
 		fmt.Fprintln(stdout, "tandem", versionString())
 		return 0
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
@@ -82,4 +88,30 @@ func versionString() string {
 		}
 	}
 	return v + " " + bi.GoVersion
+}
+
+// parseFlags parses a subcommand's flags. It returns -1 when the command
+// should go on, or the exit status: 0 after --help (the usage went to
+// stdout), 2 for a bad flag or a trailing argument (flags take every
+// value; no subcommand takes operands).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage of tandem %s:\n", fs.Name())
+		fs.PrintDefaults()
+	}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0
+	case err != nil:
+		return 2
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "tandem %s: unexpected argument %q (every value is given with a flag)\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	return -1
 }

@@ -382,7 +382,6 @@ func cmdRealServer(args []string, stdout, stderr io.Writer) int {
 
 func realServer(args []string, stdout, stderr io.Writer, host func() (rsHost, error)) int {
 	fs := flag.NewFlagSet("realserver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	path := fs.String("c", "", "cluster file: prepare the VIPs of the DR/TUN real servers that are this host")
 	var names, vipArgs, addrs listFlag
 	fs.Var(&names, "name", "with -c: the real_server block name(s) of this host, instead of matching its addresses")
@@ -392,15 +391,12 @@ func realServer(args []string, stdout, stderr io.Writer, host func() (rsHost, er
 	undo := fs.Bool("undo", false, "remove exactly what earlier runs added, and restore the sysctls they set")
 	statePath := fs.String("state", defaultRSState, "where the changes are recorded for --undo")
 	dryRun := fs.Bool("n", false, "print the VIPs this host would prepare and change nothing")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "tandem realserver: "+format+"\n", a...)
 		return code
-	}
-	if fs.NArg() > 0 {
-		return fail(2, "unexpected argument %q", fs.Arg(0))
 	}
 	if *undo && (*path != "" || *mode != "" || len(vipArgs) > 0) {
 		return fail(2, "--undo takes no -c, --mode or --vip: it reverts what the state file records")
