@@ -428,4 +428,5 @@ func (d *daemon) apply(ctx context.Context, want ipvs.Table, always bool, retire
 	}
 	return nil
 }
+
 const maxLoggedDiagnostics = 20
