@@ -2,8 +2,10 @@
 // pair from one cluster file.
 //
 //	tandem run -c FILE [--node NAME]   apply the file and keep it applied
-//	tandem check -c FILE               validate the file: exit 0, or print
-//	                                   every diagnostic and exit 1
+//	tandem check -c FILE [--node NAME] validate the file: exit 0, or print
+//	                                   every diagnostic and exit 1; with
+//	                                   --node, that node's view, and on that
+//	                                   node its interfaces and addresses
 //	tandem realserver -c FILE          prepare this host as a DR/TUN real
 //	                                   server of the file (--undo reverts)
 //	tandem version                     print the version
@@ -14,8 +16,11 @@
 // config) and exits on SIGTERM or SIGINT leaving the table in place, so
 // connections survive a restart. It runs the node's VRRP instances
 // (VIPs, gratuitous ARPs, notify hooks) and, on SIGTERM, hands the VIPs
-// over (priority 0). --no-ipvs runs VRRP only, leaving IPVS alone, for
-// hosts without IPVS and for tests. --realtime and --lock-memory are
+// over (priority 0). --no-ipvs runs VRRP only, leaving IPVS and the
+// director settings alone, for hosts without IPVS and for tests. One run
+// per node: a second is refused (a lock under /run/tandem). Flags, the
+// file, privileges and interfaces are all checked before anything is
+// written, and a start that fails undoes the sysctls it wrote. --realtime and --lock-memory are
 // keepalived's vrrp_rt_priority and vrrp_no_swap: SCHED_RR for the whole
 // process and mlockall, against false failovers on a loaded host.
 package main
@@ -40,7 +45,7 @@ func main() {
 const usage = `usage:
   tandem run -c FILE [--node NAME] [--log-format text|json] [--log-level LEVEL] [--resync DURATION] [--no-ipvs]
              [--realtime PRIORITY] [--lock-memory]
-  tandem check -c FILE
+  tandem check -c FILE [--node NAME [--local]]
   tandem realserver (-c FILE [--name NAME | --address IP] | --mode dr|tun --vip ADDR...) [-n] [--state FILE]
   tandem realserver --undo [--state FILE]
   tandem version
