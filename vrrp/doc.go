@@ -54,8 +54,10 @@
 //     rate-limit repeated bursts.
 //   - SetTimer: (re)arm the machine's single timer to deliver a Timer event
 //     at Action.At; a zero At stops it.
-//   - Transition: the state changed from Action.From to Action.To. Log it,
-//     run the notify hook, tell the main loop (the connection-sync role
+//   - Transition: the state changed from Action.From to Action.To, for
+//     Action.Reason (startup, advert timeout, priority 0 received, preempt,
+//     higher priority seen, fault, fault cleared, sync group, shutdown).
+//     Log it with its reason, run the notify hook, tell the main loop (the connection-sync role
 //     follows Master), and, if the machine is in a sync group, pass it to
 //     Group.Transition and Step the returned orders into the other members'
 //     machines at once, performing their actions the same way.
@@ -100,6 +102,19 @@
 // notify hooks and Options.OnTransition run off the loop, in order.
 // cmd/tandem builds the Runner's Options from the cluster file and logs
 // its transitions.
+//
+// What the runner logs: each transition once (at Info, by the runner when
+// Options.OnTransition is nil, else by the callback's owner); each VIP
+// added or removed, and each GARP/NA burst (once, not per packet), at
+// Info; the periodic refresh at Debug. A refused advert is counted in
+// Stats by reason and logged at Debug; when the reason says that another
+// router on one of our VRIDs is configured differently (password,
+// version, VRRPv2 interval, TTL other than 255) it is also logged at Warn,
+// at most once per 30 s for each instance, reason and source, with the
+// count refused in between, and as a possible split brain while the
+// instance is master: two such routers do not hear each other and both
+// take the VIPs. Adverts for a VRID the node does not run (another cluster
+// on the segment) are normal: counted, logged at Debug.
 //
 // On a loaded host a late timer or a late read makes a backup believe the
 // master dead. SetRealtime (SCHED_RR for the whole process: in Go a timer

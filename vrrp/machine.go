@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-//go:generate go tool stringer -type=State,EventKind,ActionKind -linecomment -output=state_string.go
+//go:generate go tool stringer -type=State,EventKind,ActionKind,Reason -linecomment -output=state_string.go
 
 // State is a virtual router's state: RFC 5798 §6.4's Initialize, Backup and
 // Master, plus Fault (keepalived's), in which the router takes no part.
@@ -82,9 +82,49 @@ const (
 	// SetTimer: deliver a Timer event at Action.At, replacing the one
 	// timer of the machine; a zero At stops it.
 	SetTimer // SetTimer
-	// Transition: the state changed from Action.From to Action.To (logs,
-	// notify hooks, sync groups, the connection-sync role).
+	// Transition: the state changed from Action.From to Action.To for
+	// Action.Reason (logs, notify hooks, sync groups, the connection-sync
+	// role).
 	Transition // Transition
+)
+
+// Reason says why a Transition happened: which event, in which
+// circumstances, made the machine change state. Its String is meant for
+// logs.
+type Reason uint8
+
+// Reasons. The zero Reason is that of actions other than Transition.
+const (
+	ReasonNone Reason = iota // none
+	// ReasonStartup: Startup (Initialize → Backup, or → Master for the
+	// owner, priority 255).
+	ReasonStartup // startup
+	// ReasonShutdown: Shutdown (→ Initialize).
+	ReasonShutdown // shutdown
+	// ReasonMasterDown: Backup → Master because the Master_Down_Timer
+	// expired: no advert from a master for Master_Down_Interval.
+	ReasonMasterDown // advert timeout (master down timer expired)
+	// ReasonMasterLeft: Backup → Master after an advert with priority 0
+	// (the master resigned): at once with PairHandover, else when the
+	// Skew_Time timer it armed expired.
+	ReasonMasterLeft // priority 0 received (the master resigned)
+	// ReasonPreempt: Backup → Master because the master's priority is
+	// lower and this router preempts: its adverts were discarded until
+	// the Master_Down_Timer expired.
+	ReasonPreempt // preempt: the master has a lower priority
+	// ReasonHigherPriority: Master → Backup on an advert with a higher
+	// priority.
+	ReasonHigherPriority // higher priority master seen
+	// ReasonHigherAddress: Master → Backup on an advert with the same
+	// priority from a higher address (the tie-breaker).
+	ReasonHigherAddress // equal priority master with a higher address seen
+	// ReasonFault: Fail (interface down, failing tracker) → Fault.
+	ReasonFault // fault
+	// ReasonFaultCleared: Recover, Fault → Backup (or Master for the owner).
+	ReasonFaultCleared // fault cleared
+	// ReasonSyncGroup: ForceMaster or ForceBackup, following another
+	// member of the sync group.
+	ReasonSyncGroup // sync group
 )
 
 // An Action is an output of Machine.Step, to be performed in order.
@@ -93,6 +133,7 @@ type Action struct {
 	Priority uint8     // SendAdvert
 	At       time.Time // SetTimer; zero stops the timer
 	From, To State     // Transition
+	Reason   Reason    // Transition
 }
 
 // A Config is one virtual router's settings, as NewMachine checks them.
@@ -193,6 +234,9 @@ type Machine struct {
 	master              netip.Addr
 	held                bool       // ForceBackup: do not become master by own timer
 	primary             netip.Addr // cfg.Primary without zone, for comparisons
+	// downReason is the Reason of Backup → Master when the armed
+	// Master_Down_Timer expires: what the last advert made of it.
+	downReason Reason
 }
 
 // NewMachine returns a machine in Initialize, or an error if cfg is not
@@ -327,7 +371,7 @@ func (s *stepper) stopTimer() {
 }
 
 // become records the state change; every change goes through here.
-func (s *stepper) become(to State) {
+func (s *stepper) become(to State, why Reason) {
 	from := s.m.state
 	if from == to {
 		panic(fmt.Sprintf("vrrp: transition from %v to itself", from))
@@ -337,27 +381,28 @@ func (s *stepper) become(to State) {
 	if to != Backup {
 		s.m.master = netip.Addr{}
 	}
-	s.emit(Action{Kind: Transition, From: from, To: to})
+	s.emit(Action{Kind: Transition, From: from, To: to, Reason: why})
 }
 
 // toMaster is §6.4.1's owner startup and §6.4.2's Master_Down_Timer
 // expiry: send an advert, announce the addresses, arm the Adver_Timer.
 // The addresses are taken before the announcement that points at them.
-func (s *stepper) toMaster() {
+func (s *stepper) toMaster(why Reason) {
 	s.m.held = false
 	s.emit(Action{Kind: SendAdvert, Priority: s.m.prio})
 	s.emit(Action{Kind: TakeVIPs})
 	s.emit(Action{Kind: Announce})
 	s.setTimer(s.m.cfg.AdvertInterval)
-	s.become(Master)
+	s.become(Master, why)
 }
 
 // toBackup enters Backup from Initialize or Fault with the configured
 // interval (§6.4.1).
-func (s *stepper) toBackup() {
+func (s *stepper) toBackup(why Reason) {
 	s.m.masterAdverInterval = s.m.cfg.AdvertInterval
+	s.m.downReason = ReasonMasterDown
 	s.setTimer(s.m.MasterDownInterval())
-	s.become(Backup)
+	s.become(Backup, why)
 }
 
 // leaveMaster stops being master for Shutdown, Fail and ForceBackup: it
@@ -378,6 +423,7 @@ func (s *stepper) learn(p *Packet, from netip.Addr) {
 		s.m.masterAdverInterval = p.Interval
 	}
 	s.m.master = from
+	s.m.downReason = ReasonMasterDown
 	s.setTimer(s.m.MasterDownInterval())
 }
 
@@ -386,10 +432,10 @@ func (s *stepper) startup() {
 		return
 	}
 	if s.m.prio == Owner {
-		s.toMaster()
+		s.toMaster(ReasonStartup)
 		return
 	}
-	s.toBackup()
+	s.toBackup(ReasonStartup)
 }
 
 func (s *stepper) shutdown() {
@@ -404,7 +450,7 @@ func (s *stepper) shutdown() {
 	if !m.timer.IsZero() {
 		s.stopTimer()
 	}
-	s.become(Initialize)
+	s.become(Initialize, ReasonShutdown)
 }
 
 func (s *stepper) timer() {
@@ -419,7 +465,7 @@ func (s *stepper) timer() {
 		if m.held {
 			return // the sync group holds this router in Backup
 		}
-		s.toMaster()
+		s.toMaster(m.downReason)
 	case Master:
 		// Adver_Timer fired.
 		s.emit(Action{Kind: SendAdvert, Priority: m.prio})
@@ -435,9 +481,10 @@ func (s *stepper) advert(p *Packet, from netip.Addr) {
 		case p.Priority == 0:
 			// The master is leaving.
 			if m.cfg.PairHandover && !m.held {
-				s.toMaster()
+				s.toMaster(ReasonMasterLeft)
 				return
 			}
+			m.downReason = ReasonMasterLeft
 			s.setTimer(m.skewTime())
 		case !m.preempts() || p.Priority >= m.prio:
 			m.preemptAt = time.Time{}
@@ -452,6 +499,7 @@ func (s *stepper) advert(p *Packet, from netip.Addr) {
 		default:
 			// A lower master and Preempt_Mode: discard, so that the
 			// Master_Down_Timer fires.
+			m.downReason = ReasonPreempt
 		}
 	case Master:
 		switch {
@@ -475,7 +523,12 @@ func (s *stepper) advert(p *Packet, from netip.Addr) {
 				m.masterAdverInterval = p.Interval
 			}
 			s.setTimer(m.MasterDownInterval())
-			s.become(Backup)
+			why := ReasonHigherPriority
+			if p.Priority == m.prio {
+				why = ReasonHigherAddress
+			}
+			m.downReason = ReasonMasterDown
+			s.become(Backup, why)
 			m.master = from
 		default:
 			// A lower master: RFC 5798 discards it; like keepalived, this
@@ -516,7 +569,7 @@ func (s *stepper) fault() {
 	if !m.timer.IsZero() {
 		s.stopTimer()
 	}
-	s.become(Fault)
+	s.become(Fault, ReasonFault)
 }
 
 func (s *stepper) recover() {
@@ -524,17 +577,17 @@ func (s *stepper) recover() {
 		return
 	}
 	if s.m.prio == Owner {
-		s.toMaster()
+		s.toMaster(ReasonFaultCleared)
 		return
 	}
-	s.toBackup()
+	s.toBackup(ReasonFaultCleared)
 }
 
 func (s *stepper) forceMaster() {
 	m := s.m
 	m.held = false
 	if m.state == Backup {
-		s.toMaster()
+		s.toMaster(ReasonSyncGroup)
 	}
 }
 
@@ -547,7 +600,8 @@ func (s *stepper) forceBackup() {
 		m.held = true
 		s.leaveMaster()
 		m.masterAdverInterval = m.cfg.AdvertInterval
+		m.downReason = ReasonMasterDown
 		s.setTimer(m.MasterDownInterval())
-		s.become(Backup)
+		s.become(Backup, ReasonSyncGroup)
 	}
 }

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,19 @@ var (
 	noTimer  = Action{Kind: SetTimer}
 )
 
-// becomeMaster is what every way into Master emits at d.
+// withReason returns acts with the Reason of each Transition set to why.
+func withReason(acts []Action, why Reason) []Action {
+	acts = slices.Clone(acts)
+	for i := range acts {
+		if acts[i].Kind == Transition {
+			acts[i].Reason = why
+		}
+	}
+	return acts
+}
+
+// becomeMaster is what every way into Master emits at d (the reason left
+// to the table's column).
 func becomeMaster(p uint8, from State, d, ivl time.Duration) []Action {
 	return []Action{send(p), take, announce, timer(d + ivl), trans(from, Master)}
 }
@@ -81,7 +94,8 @@ func TestStep(t *testing.T) {
 		setup []step
 		at    time.Duration
 		ev    Event
-		want  []Action
+		want  []Action // Transition actions get the Reason why
+		why   Reason
 		state State
 		check func(t *testing.T, m *Machine)
 	}{
@@ -89,13 +103,13 @@ func TestStep(t *testing.T) {
 		{
 			name: "initialize/startup: backup, Master_Down_Timer",
 			ev:   ev(Startup),
-			want: []Action{timer(mdi100), trans(Initialize, Backup)}, state: Backup,
+			want: []Action{timer(mdi100), trans(Initialize, Backup)}, why: ReasonStartup, state: Backup,
 		},
 		{
 			name: "initialize/startup owner: master at once",
 			cfg:  func(c *Config) { c.Priority = 255 },
 			ev:   ev(Startup),
-			want: becomeMaster(255, Initialize, 0, time.Second), state: Master,
+			want: becomeMaster(255, Initialize, 0, time.Second), why: ReasonStartup, state: Master,
 		},
 		{name: "initialize/advert ignored", ev: adv(200, peerHigh, 0), state: Initialize},
 		{name: "initialize/timer ignored", ev: ev(Timer), state: Initialize},
@@ -106,17 +120,17 @@ func TestStep(t *testing.T) {
 		{
 			name:  "backup/shutdown: cancel timer, initialize",
 			setup: []step{startup}, at: time.Second, ev: ev(Shutdown),
-			want: []Action{noTimer, trans(Backup, Initialize)}, state: Initialize,
+			want: []Action{noTimer, trans(Backup, Initialize)}, why: ReasonShutdown, state: Initialize,
 		},
 		{
 			name:  "backup/Master_Down_Timer fires: advert, GARP, Adver_Timer, master",
 			setup: []step{startup}, at: mdi100, ev: ev(Timer),
-			want: becomeMaster(100, Backup, mdi100, time.Second), state: Master,
+			want: becomeMaster(100, Backup, mdi100, time.Second), why: ReasonMasterDown, state: Master,
 		},
 		{
 			name:  "backup/late timer still fires",
 			setup: []step{startup}, at: mdi100 + time.Millisecond, ev: ev(Timer),
-			want: becomeMaster(100, Backup, mdi100+time.Millisecond, time.Second), state: Master,
+			want: becomeMaster(100, Backup, mdi100+time.Millisecond, time.Second), why: ReasonMasterDown, state: Master,
 		},
 		{name: "backup/early timer ignored", setup: []step{startup}, at: time.Second, ev: ev(Timer), state: Backup},
 		{name: "backup/startup again ignored", setup: []step{startup}, at: time.Second, ev: ev(Startup), state: Backup},
@@ -134,7 +148,24 @@ func TestStep(t *testing.T) {
 			name:  "backup/priority 0 with pair handover: master at once",
 			cfg:   func(c *Config) { c.PairHandover = true },
 			setup: []step{startup}, at: time.Second, ev: adv(0, peerHigh, 0),
-			want: becomeMaster(100, Backup, time.Second, time.Second), state: Master,
+			want: becomeMaster(100, Backup, time.Second, time.Second), why: ReasonMasterLeft, state: Master,
+		},
+		{
+			name:  "backup/Skew_Time after priority 0 expires: master, the master resigned",
+			setup: []step{startup, {time.Second, adv(0, peerHigh, 0)}}, at: time.Second + skew100, ev: ev(Timer),
+			want: becomeMaster(100, Backup, time.Second+skew100, time.Second), why: ReasonMasterLeft, state: Master,
+		},
+		{
+			name:  "backup/an advert after priority 0: the reason is a timeout again",
+			setup: []step{startup, {time.Second, adv(0, peerHigh, 0)}, {time.Second + skew100/2, adv(200, peerHigh, 0)}},
+			at:    time.Second + skew100/2 + mdi100, ev: ev(Timer),
+			want: becomeMaster(100, Backup, time.Second+skew100/2+mdi100, time.Second), why: ReasonMasterDown, state: Master,
+		},
+		{
+			name:  "backup/Master_Down_Timer after discarding a lower master: preempt",
+			setup: []step{startup, {time.Second, adv(200, peerHigh, 0)}, {2 * time.Second, adv(50, peerHigh, 0)}},
+			at:    time.Second + mdi100, ev: ev(Timer),
+			want: becomeMaster(100, Backup, time.Second+mdi100, time.Second), why: ReasonPreempt, state: Master,
 		},
 		{
 			name:  "backup/higher advert: learn Master_Adver_Interval, reset timer",
@@ -196,7 +227,7 @@ func TestStep(t *testing.T) {
 			name: "backup/10ms adverts: Master_Down_Interval 36.09375ms",
 			cfg:  func(c *Config) { c.AdvertInterval = 10 * time.Millisecond },
 			ev:   ev(Startup),
-			want: []Action{timer(30*time.Millisecond + 6093750), trans(Initialize, Backup)}, state: Backup,
+			want: []Action{timer(30*time.Millisecond + 6093750), trans(Initialize, Backup)}, why: ReasonStartup, state: Backup,
 		},
 		{
 			name:  "backup/v2 keeps its own interval, skew in seconds",
@@ -228,7 +259,7 @@ func TestStep(t *testing.T) {
 		{
 			name:  "master/shutdown: priority 0, release, initialize",
 			setup: []step{startup, toMaster}, at: masterAt + time.Second/2, ev: ev(Shutdown),
-			want: []Action{send(0), release, noTimer, trans(Master, Initialize)}, state: Initialize,
+			want: []Action{send(0), release, noTimer, trans(Master, Initialize)}, why: ReasonShutdown, state: Initialize,
 		},
 		{
 			name:  "master/Adver_Timer fires: advert, reset",
@@ -243,12 +274,12 @@ func TestStep(t *testing.T) {
 		{
 			name:  "master/higher advert: release, Master_Down_Timer from its interval, backup",
 			setup: []step{startup, toMaster}, at: masterAt + time.Second/2, ev: adv(101, peerLow, 2*time.Second),
-			want: []Action{release, send(100), timer(masterAt + time.Second/2 + 6*time.Second + 2*skew100), trans(Master, Backup)}, state: Backup,
+			want: []Action{release, send(100), timer(masterAt + time.Second/2 + 6*time.Second + 2*skew100), trans(Master, Backup)}, why: ReasonHigherPriority, state: Backup,
 		},
 		{
 			name:  "master/equal advert from a higher address: backup",
 			setup: []step{startup, toMaster}, at: masterAt + time.Second/2, ev: adv(100, peerHigh, 0),
-			want: []Action{release, send(100), timer(masterAt + time.Second/2 + mdi100), trans(Master, Backup)}, state: Backup,
+			want: []Action{release, send(100), timer(masterAt + time.Second/2 + mdi100), trans(Master, Backup)}, why: ReasonHigherAddress, state: Backup,
 		},
 		{
 			name:  "master/equal advert from a lower address: re-assert and announce",
@@ -264,7 +295,7 @@ func TestStep(t *testing.T) {
 			name:  "master/ipv6 tie-break by address",
 			cfg:   func(c *Config) { c.Primary = netip.MustParseAddr("fe80::2") },
 			setup: []step{startup, toMaster}, at: masterAt + time.Second/2, ev: adv(100, "fe80::10", 0),
-			want: []Action{release, send(100), timer(masterAt + time.Second/2 + mdi100), trans(Master, Backup)}, state: Backup,
+			want: []Action{release, send(100), timer(masterAt + time.Second/2 + mdi100), trans(Master, Backup)}, why: ReasonHigherAddress, state: Backup,
 		},
 
 		// Tracking.
@@ -286,7 +317,7 @@ func TestStep(t *testing.T) {
 			name:  "priority/skew follows the effective priority",
 			setup: []step{{0, Event{Kind: SetPriority, Priority: 228}}}, ev: ev(Startup),
 			// 3s + 28/256 s
-			want: []Action{timer(3*time.Second + 109375*time.Microsecond), trans(Initialize, Backup)}, state: Backup,
+			want: []Action{timer(3*time.Second + 109375*time.Microsecond), trans(Initialize, Backup)}, why: ReasonStartup, state: Backup,
 		},
 		{
 			name:  "priority/clamped to 1..254",
@@ -317,17 +348,17 @@ func TestStep(t *testing.T) {
 		{
 			name: "fault/from initialize",
 			ev:   ev(Fail),
-			want: []Action{trans(Initialize, Fault)}, state: Fault,
+			want: []Action{trans(Initialize, Fault)}, why: ReasonFault, state: Fault,
 		},
 		{
 			name:  "fault/from backup: stop the timer",
 			setup: []step{startup}, at: time.Second, ev: ev(Fail),
-			want: []Action{noTimer, trans(Backup, Fault)}, state: Fault,
+			want: []Action{noTimer, trans(Backup, Fault)}, why: ReasonFault, state: Fault,
 		},
 		{
 			name:  "fault/from master: priority 0, release, stop the timer",
 			setup: []step{startup, toMaster}, at: masterAt + time.Second/2, ev: ev(Fail),
-			want: []Action{send(0), release, noTimer, trans(Master, Fault)}, state: Fault,
+			want: []Action{send(0), release, noTimer, trans(Master, Fault)}, why: ReasonFault, state: Fault,
 		},
 		{name: "fault/again ignored", setup: []step{{0, ev(Fail)}}, ev: ev(Fail), state: Fault},
 		{name: "fault/advert ignored", setup: []step{{0, ev(Fail)}}, ev: adv(200, peerHigh, 0), state: Fault},
@@ -338,32 +369,32 @@ func TestStep(t *testing.T) {
 			name:  "fault/recover: backup with the configured interval",
 			setup: []step{startup, {time.Second, adv(200, peerHigh, 2*time.Second)}, {2 * time.Second, ev(Fail)}},
 			at:    3 * time.Second, ev: ev(Recover),
-			want: []Action{timer(3*time.Second + mdi100), trans(Fault, Backup)}, state: Backup,
+			want: []Action{timer(3*time.Second + mdi100), trans(Fault, Backup)}, why: ReasonFaultCleared, state: Backup,
 		},
 		{
 			name:  "fault/recover owner: master",
 			cfg:   func(c *Config) { c.Priority = 255 },
 			setup: []step{{0, ev(Fail)}}, at: time.Second, ev: ev(Recover),
-			want: becomeMaster(255, Fault, time.Second, time.Second), state: Master,
+			want: becomeMaster(255, Fault, time.Second, time.Second), why: ReasonFaultCleared, state: Master,
 		},
 		{name: "fault/recover when not in fault ignored", setup: []step{startup}, at: time.Second, ev: ev(Recover), state: Backup},
 		{
 			name:  "fault/shutdown",
 			setup: []step{{0, ev(Fail)}}, at: time.Second, ev: ev(Shutdown),
-			want: []Action{trans(Fault, Initialize)}, state: Initialize,
+			want: []Action{trans(Fault, Initialize)}, why: ReasonShutdown, state: Initialize,
 		},
 
 		// Sync group orders.
 		{
 			name:  "force/master from backup",
 			setup: []step{startup}, at: time.Second, ev: ev(ForceMaster),
-			want: becomeMaster(100, Backup, time.Second, time.Second), state: Master,
+			want: becomeMaster(100, Backup, time.Second, time.Second), why: ReasonSyncGroup, state: Master,
 		},
 		{name: "force/master when master ignored", setup: []step{startup, toMaster}, at: masterAt + 1, ev: ev(ForceMaster), state: Master},
 		{
 			name:  "force/backup from master: priority 0, release, backup",
 			setup: []step{startup, toMaster}, at: masterAt + time.Second/2, ev: ev(ForceBackup),
-			want: []Action{send(0), release, timer(masterAt + time.Second/2 + mdi100), trans(Master, Backup)}, state: Backup,
+			want: []Action{send(0), release, timer(masterAt + time.Second/2 + mdi100), trans(Master, Backup)}, why: ReasonSyncGroup, state: Backup,
 		},
 		{
 			name:  "force/backup holds: Master_Down_Timer does not make it master",
@@ -371,7 +402,7 @@ func TestStep(t *testing.T) {
 			state: Backup,
 			check: func(t *testing.T, m *Machine) {
 				got := m.Step(at(masterAt+5*time.Second), ev(ForceMaster))
-				if diff := cmp.Diff(becomeMaster(100, Backup, masterAt+5*time.Second, time.Second), got); diff != "" {
+				if diff := cmp.Diff(withReason(becomeMaster(100, Backup, masterAt+5*time.Second, time.Second), ReasonSyncGroup), got); diff != "" {
 					t.Errorf("ForceMaster (-want +got):\n%s", diff)
 				}
 			},
@@ -386,7 +417,7 @@ func TestStep(t *testing.T) {
 			name:  "force/hold ends with a fault",
 			setup: []step{startup, {time.Second, ev(ForceBackup)}, {2 * time.Second, ev(Fail)}, {3 * time.Second, ev(Recover)}},
 			at:    3*time.Second + mdi100, ev: ev(Timer),
-			want: becomeMaster(100, Backup, 3*time.Second+mdi100, time.Second), state: Master,
+			want: becomeMaster(100, Backup, 3*time.Second+mdi100, time.Second), why: ReasonMasterDown, state: Master,
 		},
 	}
 	for _, tt := range tests {
@@ -403,7 +434,11 @@ func TestStep(t *testing.T) {
 				m.Step(at(s.at), s.ev)
 			}
 			got := m.Step(at(tt.at), tt.ev)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			want := withReason(tt.want, tt.why)
+			if slices.ContainsFunc(want, func(a Action) bool { return a.Kind == Transition }) != (tt.why != ReasonNone) {
+				t.Fatalf("a row with a transition needs a reason, and only such a row")
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("actions (-want +got):\n%s", diff)
 			}
 			if m.State() != tt.state {
@@ -455,8 +490,8 @@ func TestNewMachineValidates(t *testing.T) {
 }
 
 func TestStrings(t *testing.T) {
-	got := []string{Initialize.String(), Backup.String(), Master.String(), Fault.String(), State(9).String(), Fail.String(), Announce.String()}
-	want := []string{"INIT", "BACKUP", "MASTER", "FAULT", "State(9)", "Fail", "Announce"}
+	got := []string{Initialize.String(), Backup.String(), Master.String(), Fault.String(), State(9).String(), Fail.String(), Announce.String(), ReasonMasterLeft.String(), ReasonSyncGroup.String()}
+	want := []string{"INIT", "BACKUP", "MASTER", "FAULT", "State(9)", "Fail", "Announce", "priority 0 received (the master resigned)", "sync group"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

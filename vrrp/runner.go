@@ -111,8 +111,10 @@ type Options struct {
 	TrackScripts []TrackScript
 	// OnTransition is called on every state change, in order, from a
 	// goroutine of the runner's own (so it may block without stalling
-	// VRRP); calls may still arrive shortly after Run returns.
-	OnTransition func(instance string, from, to State, priority uint8)
+	// VRRP); calls may still arrive shortly after Run returns. reason is
+	// the machine's (Action.Reason). When it is set, the caller logs the
+	// transitions; when nil, the runner logs each at Info.
+	OnTransition func(instance string, from, to State, priority uint8, reason Reason)
 	// Log receives the runner's log; nil discards it.
 	Log *slog.Logger
 	// HookTimeout bounds each notify hook and track script run; default 10s
@@ -129,21 +131,41 @@ type Options struct {
 	Exec func(ctx context.Context, argv []string) error
 }
 
-// Stats counts the runner's packets. Dropped packets are counted by reason.
+// Stats counts the runner's packets. Dropped packets are counted by
+// reason, each under one: those that say another router on one of our
+// VRIDs is configured differently (BadTTL, AuthFailed, VersionMismatch,
+// IntervalMismatch) are also logged at Warn, at most once per 30 s for
+// each instance, reason and source.
 type Stats struct {
-	Received    uint64 // adverts handed to a machine
-	Sent        uint64
-	SendErrors  uint64
-	BadTTL      uint64 // TTL / hop limit not 255
-	Malformed   uint64 // refused by Parse (length, checksum, version, ...)
-	UnknownVRID uint64 // no instance with that VRID on the interface
-	NotPeer     uint64 // unicast instance, source not a peer
-	AuthFailed  uint64 // VRRPv2 password mismatch
-	Refused     uint64 // refused by Machine.Check (version, own address, v2 interval)
+	Received         uint64 // adverts handed to a machine
+	Sent             uint64
+	SendErrors       uint64
+	BadTTL           uint64 // TTL / hop limit not 255
+	Malformed        uint64 // refused by Parse (length, checksum, version, ...)
+	UnknownVRID      uint64 // no instance with that VRID on the interface (another cluster)
+	NotPeer          uint64 // unicast instance, source not a peer
+	AuthFailed       uint64 // VRRPv2 authentication type or password mismatch
+	VersionMismatch  uint64 // VRRP version other than the instance's
+	IntervalMismatch uint64 // VRRPv2 interval other than the instance's (or zero)
+	OwnAddress       uint64 // from the instance's own primary address
+	Refused          uint64 // refused by Machine.Check for another reason
 }
 
+// counters are the Stats, updated by the runner goroutine (and the
+// senders) and read by Stats from any goroutine.
 type counters struct {
-	received, sent, sendErrors, badTTL, malformed, unknownVRID, notPeer, authFailed, refused atomic.Uint64
+	received, sent, sendErrors atomic.Uint64
+	drops                      [nDrops]atomic.Uint64
+}
+
+func (c *counters) stats() Stats {
+	d := func(k drop) uint64 { return c.drops[k].Load() }
+	return Stats{
+		Received: c.received.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
+		BadTTL: d(dropTTL), Malformed: d(dropMalformed), UnknownVRID: d(dropUnknownVRID),
+		NotPeer: d(dropNotPeer), AuthFailed: d(dropAuth), VersionMismatch: d(dropVersion),
+		IntervalMismatch: d(dropInterval), OwnAddress: d(dropSelf), Refused: d(dropOther),
+	}
 }
 
 // A Runner runs the VRRP instances of one node: one goroutine (Run) owns
@@ -219,14 +241,7 @@ func NewRunner(opts Options) (*Runner, error) {
 }
 
 // Stats returns the packet counters.
-func (r *Runner) Stats() Stats {
-	c := &r.cnt
-	return Stats{
-		Received: c.received.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
-		BadTTL: c.badTTL.Load(), Malformed: c.malformed.Load(), UnknownVRID: c.unknownVRID.Load(),
-		NotPeer: c.notPeer.Load(), AuthFailed: c.authFailed.Load(), Refused: c.refused.Load(),
-	}
-}
+func (r *Runner) Stats() Stats { return r.cnt.stats() }
 
 // SetTrack sets the priority adjustment that source (a name of the
 // caller's choosing, such as "health") applies to instance; 0 removes it.
@@ -305,8 +320,8 @@ func (r *Runner) Start() error {
 		}
 	}
 	if r.opts.OnTransition != nil {
-		c.onTransition = func(name string, from, to State, prio uint8) {
-			calls.push(func() { r.opts.OnTransition(name, from, to, prio) })
+		c.onTransition = func(name string, from, to State, prio uint8, why Reason) {
+			calls.push(func() { r.opts.OnTransition(name, from, to, prio, why) })
 		}
 	}
 	hooksDone := hooks.run()
@@ -378,12 +393,7 @@ func (r *Runner) read(ctx context.Context, k tkey, t Transport) {
 			var de *DropError
 			switch {
 			case errors.As(err, &de):
-				if errors.Is(err, ErrTTL) {
-					r.cnt.badTTL.Add(1)
-				} else {
-					r.cnt.malformed.Add(1)
-				}
-				r.log.Debug("vrrp packet dropped", "interface", k.ifname, "err", err)
+				r.post(func(now time.Time) { r.core.dropped(now, k, de) })
 				continue
 			case ctx.Err() != nil || errors.Is(err, net.ErrClosed):
 				return
@@ -550,9 +560,13 @@ type core struct {
 	tr      map[tkey]Transport
 	scripts map[string]*scriptState
 
-	stopping     bool
-	hook         func(argv []string)
-	onTransition func(name string, from, to State, prio uint8)
+	refusals map[refKey]*refLog // rate limit of the refused adverts' warnings
+
+	stopping bool
+	hook     func(argv []string)
+	// onTransition is Options.OnTransition (queued); nil when none, and
+	// then the core logs the transitions itself.
+	onTransition func(name string, from, to State, prio uint8, why Reason)
 }
 
 func newCore(opts Options, log *slog.Logger, cnt *counters) (*core, error) {
@@ -560,7 +574,8 @@ func newCore(opts Options, log *slog.Logger, cnt *counters) (*core, error) {
 		opts: opts, log: log, cnt: cnt,
 		byName: map[string]*inst{}, byVRID: map[tkey]map[uint8]*inst{},
 		tr: map[tkey]Transport{}, scripts: map[string]*scriptState{},
-		hook: func([]string) {}, onTransition: func(string, State, State, uint8) {},
+		refusals: map[refKey]*refLog{},
+		hook:     func([]string) {},
 	}
 	for _, s := range opts.TrackScripts {
 		if len(s.Command) == 0 || s.Interval <= 0 || s.Timeout <= 0 {
@@ -695,6 +710,7 @@ func (c *core) fire(now time.Time) {
 		}
 		if !i.refreshAt.IsZero() && !now.Before(i.refreshAt) {
 			i.refreshAt = now.Add(i.GARP.Refresh)
+			c.log.Debug("vrrp announce refresh", "instance", i.Name, "interface", i.Interface, "kind", announceKind(i), "addresses", len(i.vips))
 			c.announce(i)
 		}
 	}
@@ -712,32 +728,48 @@ func (c *core) step(now time.Time, i *inst, ev Event, depth int) {
 		case TakeVIPs:
 			for _, p := range i.Addresses {
 				if err := c.opts.VIPs.AddVIP(i.Interface, p); err != nil {
-					c.log.Error("cannot add vip", "instance", i.Name, "err", err)
+					c.log.Error("cannot add vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
+					continue
 				}
+				c.log.Info("vrrp vip added", "instance", i.Name, "address", p, "interface", i.Interface)
 			}
 		case ReleaseVIPs:
-			c.releaseVIPs(i)
+			c.releaseVIPs(i, true)
 		case Announce:
 			c.burst(now, i)
 		case SetTimer:
 			i.deadline = a.At
 		case Transition:
-			c.transition(now, i, a.From, a.To, depth)
+			c.transition(now, i, a, depth)
 		}
 	}
 }
 
-func (c *core) releaseVIPs(i *inst) {
+// releaseVIPs removes i's addresses, logging each at Info when loud (the
+// machine's ReleaseVIPs; the clean-up of a fresh start cannot tell
+// whether an address was there, so it is quiet).
+func (c *core) releaseVIPs(i *inst, loud bool) {
 	for _, p := range i.Addresses {
 		if err := c.opts.VIPs.DelVIP(i.Interface, p); err != nil {
-			c.log.Error("cannot remove vip", "instance", i.Name, "err", err)
+			c.log.Error("cannot remove vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
+			continue
+		}
+		if loud {
+			c.log.Info("vrrp vip removed", "instance", i.Name, "address", p, "interface", i.Interface)
 		}
 	}
 }
 
-func (c *core) transition(now time.Time, i *inst, from, to State, depth int) {
+// transition performs a Transition action: exactly one log line, by the
+// core at Info when no OnTransition is set, else by whoever set it.
+func (c *core) transition(now time.Time, i *inst, a Action, depth int) {
+	from, to := a.From, a.To
 	prio := i.m.Priority()
-	c.log.Debug("vrrp transition", "instance", i.Name, "from", from.String(), "to", to.String(), "priority", prio)
+	if c.onTransition == nil {
+		c.log.Info("vrrp transition", "instance", i.Name, "from", from.String(), "to", to.String(), "priority", prio, "reason", a.Reason.String())
+	} else {
+		c.onTransition(i.Name, from, to, prio, a.Reason)
+	}
 	if from == Master {
 		i.garp, i.refreshAt = nil, time.Time{}
 	}
@@ -749,10 +781,10 @@ func (c *core) transition(now time.Time, i *inst, from, to State, depth int) {
 	if !i.cleaned && from == Initialize {
 		i.cleaned = true
 		if to != Master {
-			c.releaseVIPs(i)
+			c.log.Debug("vrrp vips removed in case an earlier run left them", "instance", i.Name, "interface", i.Interface)
+			c.releaseVIPs(i, false)
 		}
 	}
-	c.onTransition(i.Name, from, to, prio)
 	if i.Notify != nil {
 		c.hook(append(slices.Clip(i.Notify), "INSTANCE", i.Name, stateWord(to), strconv.Itoa(int(prio))))
 	}
@@ -802,12 +834,21 @@ func stateWord(s State) string {
 // interval ago (a lower master that keeps asserting itself must not make
 // this one flood the link).
 func (c *core) burst(now time.Time, i *inst) {
-	if c.stopping || (!i.lastBurst.IsZero() && now.Sub(i.lastBurst) < i.Config.AdvertInterval) {
+	if c.stopping {
+		return
+	}
+	if !i.lastBurst.IsZero() && now.Sub(i.lastBurst) < i.Config.AdvertInterval {
+		c.log.Debug("vrrp announce burst skipped: one started less than an advert interval ago", "instance", i.Name)
 		return
 	}
 	i.lastBurst = now
 	i.garp = i.garp[:0]
 	g := i.GARP
+	if g.Count+g.RepeatCount > 0 {
+		c.log.Info("vrrp announce burst", "instance", i.Name, "interface", i.Interface, "kind", announceKind(i),
+			"addresses", len(i.vips), "count", g.Count, "interval", g.Interval,
+			"repeat", g.RepeatCount, "repeat_after", g.RepeatAfter, "packets", len(i.vips)*(g.Count+g.RepeatCount))
+	}
 	for k := range g.Count {
 		i.garp = append(i.garp, now.Add(time.Duration(k)*g.Interval))
 	}
@@ -824,6 +865,14 @@ func (c *core) burst(now time.Time, i *inst) {
 	for range n {
 		c.announce(i)
 	}
+}
+
+// announceKind names what an announcement of i sends.
+func announceKind(i *inst) string {
+	if i.key.v6 {
+		return "unsolicited NA"
+	}
+	return "gratuitous ARP"
 }
 
 func (c *core) announce(i *inst) {
@@ -870,31 +919,45 @@ func (c *core) send(i *inst, prio uint8) {
 	}
 }
 
-// packet handles a received advert.
+// packet handles a received advert. Machine.Check comes before the
+// password, so that a VRRPv3 advert to a VRRPv2 instance with a password
+// counts as the version mismatch it is.
 func (c *core) packet(now time.Time, k tkey, p *Packet, src, dst netip.Addr) {
 	i := c.byVRID[k][p.VRID]
 	if i == nil {
-		c.cnt.unknownVRID.Add(1)
+		c.refused(now, k, nil, dropUnknownVRID, p.VRID, src, nil)
 		return
 	}
 	if len(i.UnicastPeers) > 0 && !slices.Contains(i.UnicastPeers, src.WithZone("")) {
-		c.cnt.notPeer.Add(1)
-		return
-	}
-	if err := p.CheckAuth(i.AuthPass); err != nil {
-		c.cnt.authFailed.Add(1)
-		c.log.Debug("vrrp advert refused", "instance", i.Name, "from", src, "err", err)
+		c.refused(now, k, i, dropNotPeer, p.VRID, src, nil)
 		return
 	}
 	if err := i.m.Check(p, src); err != nil {
-		c.cnt.refused.Add(1)
-		if !errors.Is(err, ErrSelf) {
-			c.log.Debug("vrrp advert refused", "instance", i.Name, "from", src, "err", err)
-		}
+		c.refused(now, k, i, checkDrop(err), p.VRID, src, err)
+		return
+	}
+	if err := p.CheckAuth(i.AuthPass); err != nil {
+		c.refused(now, k, i, dropAuth, p.VRID, src, err)
 		return
 	}
 	c.cnt.received.Add(1)
 	c.step(now, i, Event{Kind: Advert, Packet: p, From: src}, 0)
+}
+
+// dropped handles a packet the transport dropped: a TTL other than 255
+// (an advert for one of the VRIDs when it parsed) or a malformed one.
+func (c *core) dropped(now time.Time, k tkey, e *DropError) {
+	if !errors.Is(e.Err, ErrTTL) {
+		c.refused(now, k, nil, dropMalformed, 0, e.Src, e.Err)
+		return
+	}
+	var i *inst
+	var vrid uint8
+	if e.Packet != nil {
+		vrid = e.Packet.VRID
+		i = c.byVRID[k][vrid]
+	}
+	c.refused(now, k, i, dropTTL, vrid, e.Src, e.Err)
 }
 
 // link applies an interface's state to the instances that track it.

@@ -1,11 +1,13 @@
 package vrrp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ type rtNode struct {
 	garps int
 	hooks [][]string
 	trans []string
+	logs  *syncBuf // the core's log, at debug, without times
 }
 
 func (n *rtNode) AddVIP(ifname string, p netip.Prefix) error {
@@ -106,13 +109,21 @@ func (s *rtNet) addWith(name string, opts Options, vips map[string]map[netip.Pre
 	s.t.Helper()
 	n := &rtNode{name: name, net: s, vips: vips}
 	opts.VIPs, opts.Announcer = n, n
-	c, err := newCore(opts, rtLog(s.t), &counters{})
+	var log *slog.Logger
+	log, n.logs = rtCapture()
+	if opts.Log != nil {
+		log = opts.Log
+	}
+	c, err := newCore(opts, log, &counters{})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	c.hook = func(argv []string) { n.hooks = append(n.hooks, argv) }
-	c.onTransition = func(inst string, from, to State, prio uint8) {
-		n.trans = append(n.trans, fmt.Sprintf("%s %v>%v %d", inst, from, to, prio))
+	c.onTransition = func(inst string, from, to State, prio uint8, why Reason) {
+		n.trans = append(n.trans, fmt.Sprintf("%s %v>%v %d (%v)", inst, from, to, prio, why))
+		if opts.OnTransition != nil {
+			opts.OnTransition(inst, from, to, prio, why)
+		}
 	}
 	for _, k := range c.keys {
 		c.tr[k] = &rtTransport{n: n, key: k}
@@ -193,6 +204,49 @@ func (n *rtNode) holds(ifname string, p netip.Prefix) bool { return n.vips[ifnam
 
 func rtLog(*testing.T) *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// syncBuf is a log destination safe for concurrent use.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// lines returns the logged lines that match re.
+func (b *syncBuf) lines(re string) []string {
+	rx := regexp.MustCompile(re)
+	var out []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if rx.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// rtCapture returns a text logger at debug level, without times (the
+// core's clock is the test's), and what it writes.
+func rtCapture() (*slog.Logger, *syncBuf) {
+	b := &syncBuf{}
+	h := slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.Attr{}
+		}
+		return a
+	}})
+	return slog.New(h), b
+}
+
 var (
 	rtVIP1 = netip.MustParsePrefix("192.0.2.10/24")
 	rtVIP2 = netip.MustParsePrefix("198.51.100.1/24")
@@ -253,7 +307,7 @@ func TestCoreElection(t *testing.T) {
 	if b.garps != 0 {
 		t.Errorf("b announced %d times", b.garps)
 	}
-	if got := a.trans; !slices.Equal(got, []string{"public INIT>BACKUP 150", "public BACKUP>MASTER 150"}) {
+	if got := a.trans; !slices.Equal(got, []string{"public INIT>BACKUP 150 (startup)", "public BACKUP>MASTER 150 (advert timeout (master down timer expired))"}) {
 		t.Errorf("a's transitions: %q", got)
 	}
 }
@@ -455,15 +509,15 @@ func TestCoreDrops(t *testing.T) {
 		return p
 	}
 	stranger, group := netip.MustParseAddr("192.0.2.99"), GroupV4
-	peer := netip.MustParseAddr("192.0.2.2")
+	peer := netip.MustParseAddr("192.0.2.1") // a
 	b.c.packet(s.now, k, adv(51, "secret"), stranger, group)
 	b.c.packet(s.now, k, adv(51, "wrong"), peer, group)
 	b.c.packet(s.now, k, adv(9, "secret"), peer, group)
 	b.c.packet(s.now, k, adv(51, "secret"), netip.MustParseAddr("192.0.2.2"), group) // its own
-	cnt := b.c.cnt
-	got := [4]uint64{cnt.notPeer.Load(), cnt.authFailed.Load(), cnt.unknownVRID.Load(), cnt.refused.Load()}
+	st := b.c.cnt.stats()
+	got := [4]uint64{st.NotPeer, st.AuthFailed, st.UnknownVRID, st.OwnAddress}
 	if got != [4]uint64{1, 1, 1, 1} {
-		t.Errorf("notPeer, authFailed, unknownVRID, refused = %v, want 1 each", got)
+		t.Errorf("NotPeer, AuthFailed, UnknownVRID, OwnAddress = %v, want 1 each", got)
 	}
 	if b.state("public") != Backup {
 		t.Error("a dropped advert changed b's state")
@@ -556,9 +610,12 @@ func TestRunnerRun(t *testing.T) {
 			mu.Unlock()
 			return nil
 		},
-		OnTransition: func(inst string, from, to State, prio uint8) {
+		OnTransition: func(inst string, from, to State, prio uint8, why Reason) {
 			mu.Lock()
 			calls = append(calls, fmt.Sprintf("%s %v>%v", inst, from, to))
+			if from == Initialize && why != ReasonStartup || to == Initialize && why != ReasonShutdown {
+				t.Errorf("%s %v>%v for %q", inst, from, to, why)
+			}
 			mu.Unlock()
 		},
 		Log: rtLog(t),

@@ -380,7 +380,7 @@ func (s *sim) step(n *simNode, ev Event) {
 		case Announce:
 			fmt.Fprintf(s.out, "%v %s: announce\n", s.now, n.name)
 		case Transition:
-			fmt.Fprintf(s.out, "%v %s: %v -> %v\n", s.now, n.name, a.From, a.To)
+			fmt.Fprintf(s.out, "%v %s: %v -> %v (%v)\n", s.now, n.name, a.From, a.To, a.Reason)
 			if n.group != nil {
 				for _, o := range n.group.g.Transition(n.name, a.From, a.To) {
 					fmt.Fprintf(s.out, "%v %s: group orders %s %v\n", s.now, n.name, o.Member, o.Event.Kind)

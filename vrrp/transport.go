@@ -41,6 +41,9 @@ type Transport interface {
 type DropError struct {
 	Src netip.Addr
 	Err error
+	// Packet is the advert, for ErrTTL, when it parses: whose VRID it was
+	// for (a router on that VRID is misconfigured, or adverts are routed).
+	Packet *Packet
 }
 
 func (e *DropError) Error() string {

@@ -176,7 +176,11 @@ func opError(op, ifname string, addr netip.Addr, err error) error {
 // VRRP payload.
 func decode(ttl int, b []byte, src, dst netip.Addr) (*Packet, error) {
 	if ttl != TTL {
-		return nil, &DropError{Src: src, Err: ErrTTL}
+		p, err := Parse(b, src, dst)
+		if err != nil {
+			p = nil
+		}
+		return nil, &DropError{Src: src, Err: ErrTTL, Packet: p}
 	}
 	p, err := Parse(b, src, dst)
 	if err != nil {

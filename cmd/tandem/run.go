@@ -174,6 +174,20 @@ func (d *daemon) post(ctx context.Context, fn func()) {
 	}
 }
 
+// drainEvents runs the work already posted to the loop, from the loop:
+// a step that waited for other goroutines (a VRRP stop) has its effects
+// handled, and logged, before the step's own conclusion.
+func (d *daemon) drainEvents() {
+	for {
+		select {
+		case fn := <-d.events:
+			fn()
+		default:
+			return
+		}
+	}
+}
+
 // run starts the director on c for node and runs its loop until ctx is
 // done. A start that fails undoes the sysctls it wrote.
 func (d *daemon) run(ctx context.Context, hup <-chan os.Signal, c *conf.Cluster, node *conf.Node) (err error) {

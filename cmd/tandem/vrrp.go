@@ -71,9 +71,12 @@ func (d *daemon) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) e
 	}
 	run := opts
 	run.Log = d.log.With("component", "vrrp")
-	run.OnTransition = func(inst string, from, to vrrp.State, prio uint8) {
+	// The runner leaves the transition's log line to this callback: one
+	// line, in the main loop's order, without the component attribute
+	// (tests and operators match `msg="vrrp transition" instance=`).
+	run.OnTransition = func(inst string, from, to vrrp.State, prio uint8, reason vrrp.Reason) {
 		line := func() {
-			d.log.Info("vrrp transition", "instance", inst, "from", from.String(), "to", to.String(), "priority", prio)
+			d.log.Info("vrrp transition", "instance", inst, "from", from.String(), "to", to.String(), "priority", prio, "reason", reason.String())
 			d.onTransition(inst, from, to)
 		}
 		if ctx.Err() != nil { // the main loop is gone (shutting down)
@@ -105,6 +108,7 @@ func (d *daemon) reloadVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) 
 	}
 	d.log.Info("vrrp config changed: restarting the vrrp runner")
 	d.stopVRRP()
+	d.drainEvents() // the stop's transitions are logged before "reloaded"
 	if err := d.startVRRP(ctx, c, n); err != nil {
 		d.log.Error("vrrp not restarted", "err", err)
 	}

@@ -449,6 +449,11 @@ func TestNotifyAndReload(t *testing.T) {
 	n = p1.Lines()
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
 	p1.WaitLog(`restarting the vrrp runner`, n, 5*time.Second)
+	// The stop's transition is logged before "reloaded", not after.
+	stopped := p1.WaitLog(fmt.Sprintf(transition, "public", "INIT"), n, 5*time.Second)
+	if reloaded := p1.WaitLog(`msg=reloaded`, n, 5*time.Second); reloaded < stopped {
+		t.Errorf("\"reloaded\" logged before the stop's transition:\n%s", p1.LogSince(n))
+	}
 	p1.WaitLog(fmt.Sprintf(transition, "public", "MASTER")+` priority=160`, n, 5*time.Second)
 	l.WaitHolder(vip, "d1", 2*time.Second)
 }
