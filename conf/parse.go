@@ -1,32 +1,89 @@
 package conf
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
+// MaxFileSize is the largest cluster file Load reads (8 MiB). The
+// largest real files, 10 000 real servers each with a check, are about a
+// megabyte; the limit is there so that no file (a device, a runaway
+// generator) can exhaust the director's memory. MaxTokens bounds what a
+// file under this size can cost.
+const MaxFileSize = 8 << 20
+
+// MaxTokens is the most tokens (words, numbers, strings, punctuation, as
+// scan counts them) a file may have. hcl's lexer and parser cost a few
+// hundred bytes a token, so this bounds what any file can make tandem
+// allocate (about 600 MB and 5 s on the project's machine, measured with
+// the worst shape: one list of numbers), while a file of 130 000 real
+// servers (1.3 million tokens, 8 MB) still loads.
+const MaxTokens = 1_500_000
+
+// MaxNesting is the deepest nesting of brackets, braces, parentheses and
+// template sequences a file may have. A cluster file nests four or five
+// deep; hcl's parser recurses once per level, so without a bound a file of
+// nested brackets would overflow the stack (a crash no recover catches).
+const MaxNesting = 64
+
 // Load reads the cluster file at path and returns Parse's result, together
 // with the file's source for WriteDiagnostics. Files is never nil.
+//
+// It reads only a regular file of at most MaxFileSize bytes: a device, a
+// FIFO, a socket or a directory is refused without blocking.
 func Load(path string) (*Cluster, Files, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
 		return nil, Files{}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read cluster file",
-			Detail:   err.Error() + ". Hint: check the path given with --config.",
+			Detail:   err.Error(),
 			Subject:  &hcl.Range{Filename: path},
 		}}
 	}
 	c, diags := Parse(src, path)
 	return c, Files{path: src}, diags
+}
+
+// readFile reads a regular file of at most MaxFileSize bytes. It opens
+// without blocking (a FIFO with no writer would block the open) and
+// checks the type on the open descriptor.
+func readFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w. Hint: check the path given with -c", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (a device, FIFO, socket or directory: %s). Hint: give the path of the cluster file itself", path, fi.Mode().Type())
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d MiB a cluster file may have. Hint: is this the cluster file?", path, fi.Size(), MaxFileSize>>20)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxFileSize { // it grew while read
+		return nil, fmt.Errorf("%s is larger than the %d MiB a cluster file may have", path, MaxFileSize>>20)
+	}
+	return src, nil
 }
 
 // Parse parses, decodes, defaults and validates one cluster file. filename
@@ -35,20 +92,113 @@ func Load(path string) (*Cluster, Files, hcl.Diagnostics) {
 // On success it returns the Cluster and no error diagnostics. Otherwise it
 // returns a nil Cluster and every error found, sorted by position; each
 // error has a Subject range and a Detail with a hint.
-func Parse(src []byte, filename string) (*Cluster, hcl.Diagnostics) {
+//
+// No input makes it crash: before hcl's parser sees the source it is
+// checked for size, NUL bytes, UTF-8 and nesting depth (MaxNesting), and
+// a panic anywhere below is turned into an error.
+func Parse(src []byte, filename string) (c *Cluster, diags hcl.Diagnostics) {
+	defer func() {
+		if r := recover(); r != nil {
+			c = nil
+			diags = hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Internal error",
+				Detail:   fmt.Sprintf("tandem failed while reading this file (%v). Hint: please report it, with the file.", r),
+				Subject:  &hcl.Range{Filename: filename},
+			}}
+		}
+	}()
+	if d := screen(src, filename); d != nil {
+		return nil, hcl.Diagnostics{d}
+	}
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		sortDiags(diags)
-		return nil, diags
+		return nil, capSyntax(diags, filename)
+	}
+	if parseHook != nil {
+		parseHook()
 	}
 	p := newParser()
-	c := p.cluster(f.Body.(*hclsyntax.Body))
+	c = p.cluster(f.Body.(*hclsyntax.Body))
 	diags = append(diags, p.diags...)
 	sortDiags(diags)
+	if d := p.droppedDiag(filename); d != nil {
+		diags = append(diags, d)
+	}
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return c, diags
+}
+
+// maxSyntaxErrors is how many syntax errors Parse returns. A file that is
+// not HCL at all (a password file given by mistake) has one on nearly
+// every line, and each is printed with its line: the first few are
+// enough to fix a real typo, and do not echo the file.
+const maxSyntaxErrors = 3
+
+// capSyntax keeps the first maxSyntaxErrors of diags and counts the rest.
+func capSyntax(diags hcl.Diagnostics, filename string) hcl.Diagnostics {
+	if len(diags) <= maxSyntaxErrors {
+		return diags
+	}
+	return append(diags[:maxSyntaxErrors:maxSyntaxErrors], &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "More syntax errors",
+		Detail:   fmt.Sprintf("%d more syntax errors follow, not shown. Hint: is this an HCL cluster file? Fix the first ones and check again.", len(diags)-maxSyntaxErrors),
+		Subject:  &hcl.Range{Filename: filename},
+	})
+}
+
+// parseHook, when set (tests only), runs in Parse after hcl's parser.
+var parseHook func()
+
+// screen returns an error for a source hcl's parser must not see: larger
+// than MaxFileSize, with a NUL byte or invalid UTF-8 (not a text file), or
+// nested deeper than MaxNesting, or with more than MaxTokens tokens
+// (scan: one pass, no allocation per token; hcl's own lexer costs as
+// much memory as its parser). Brackets inside strings and comments do
+// not count.
+func screen(src []byte, filename string) *hcl.Diagnostic {
+	at := func(off int) *hcl.Range {
+		pos := hcl.Pos{Line: 1 + bytes.Count(src[:off], []byte("\n")), Byte: off}
+		pos.Column = 1 + utf8.RuneCount(src[bytes.LastIndexByte(src[:off], '\n')+1:off])
+		return &hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Line: pos.Line, Column: pos.Column + 1, Byte: off + 1}}
+	}
+	if len(src) > MaxFileSize {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File too large",
+			Detail:  fmt.Sprintf("the file is %d bytes, more than the %d MiB a cluster file may have. Hint: is this the cluster file?", len(src), MaxFileSize>>20),
+			Subject: &hcl.Range{Filename: filename}}
+	}
+	if i := bytes.IndexByte(src, 0); i >= 0 {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Not a text file",
+			Detail: "the file contains a NUL byte: it is not an HCL cluster file. Hint: check the path given with -c.", Subject: at(i)}
+	}
+	if !utf8.Valid(src) {
+		i := 0
+		for i < len(src) {
+			r, n := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid UTF-8",
+			Detail: "the file is not valid UTF-8 text. Hint: save it as UTF-8; check the path given with -c.", Subject: at(i)}
+	}
+	tokens, deep := scan(src, MaxNesting)
+	if deep >= 0 {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Nested too deeply",
+			Detail:  fmt.Sprintf("brackets, braces, strings and templates nest more than %d deep here. Hint: a cluster file nests a few levels; check for unbalanced brackets.", MaxNesting),
+			Subject: at(deep)}
+	}
+	if tokens > MaxTokens {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File too large",
+			Detail:  fmt.Sprintf("the file has more than %d tokens (words, numbers, strings and punctuation). Hint: a cluster file of 130 000 real servers has about 1.3 million; is this the cluster file?", MaxTokens),
+			Subject: &hcl.Range{Filename: filename}}
+	}
+	return nil
 }
 
 func sortDiags(diags hcl.Diagnostics) {
@@ -131,7 +281,7 @@ func (d *decoder) open(b *hcl.Block, body0 hcl.Body, s *hcl.BodySchema) *body {
 	for _, diag := range diags {
 		addHint(diag)
 	}
-	d.diags = append(d.diags, diags...)
+	d.add(diags...)
 	bd := &body{block: b, attrs: content.Attributes, blocks: map[string][]*hcl.Block{}, typos: map[string]bool{}}
 	for _, blk := range content.Blocks {
 		bd.blocks[blk.Type] = append(bd.blocks[blk.Type], blk)

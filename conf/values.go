@@ -15,12 +15,13 @@ import (
 // helper reports its own errors and returns ok=false on failure, so callers
 // go on with the next attribute and all errors of a file are reported.
 type decoder struct {
-	diags hcl.Diagnostics
+	diags   hcl.Diagnostics
+	dropped int // errors past maxErrors, counted but not kept
 }
 
 func (d *decoder) errf(rng hcl.Range, summary, format string, args ...any) {
 	r := rng
-	d.diags = append(d.diags, &hcl.Diagnostic{
+	d.add(&hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(format, args...),
@@ -42,7 +43,7 @@ func (d *decoder) eval(name string, e hcl.Expression) (cty.Value, bool) {
 		addHint(diag)
 	}
 	if diags.HasErrors() {
-		d.diags = append(d.diags, diags...)
+		d.add(diags...)
 		return cty.NilVal, false
 	}
 	if v.IsNull() {
