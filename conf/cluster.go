@@ -162,22 +162,24 @@ type InterfaceUse struct {
 // every VRRP instance's and conn_sync's, in that order, each name once.
 func (c *Cluster) InterfaceUses(n *Node) []InterfaceUse {
 	var out []InterfaceUse
-	add := func(name, use string) {
+	add := func(name, use, key string) {
 		for _, u := range out {
 			if u.Name == name {
 				return
 			}
 		}
-		out = append(out, InterfaceUse{Name: name, Use: use})
+		out = append(out, InterfaceUse{Name: name, Use: use, Pos: c.ifacePos[key]})
 	}
 	for _, ifc := range n.Interfaces {
-		add(ifc, fmt.Sprintf("node %q interfaces", n.Name))
+		use := fmt.Sprintf("node %q interfaces", n.Name)
+		add(ifc, use, use+" "+ifc)
 	}
 	for _, v := range c.VRRP {
-		add(v.Interface, fmt.Sprintf("vrrp %q", v.Name))
+		use := fmt.Sprintf("vrrp %q", v.Name)
+		add(v.Interface, use, use)
 	}
 	if c.Director.ConnSync != nil {
-		add(c.Director.ConnSync.Interface, "director conn_sync")
+		add(c.Director.ConnSync.Interface, "director conn_sync", "director conn_sync")
 	}
 	return out
 }

@@ -419,6 +419,14 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 	return &p.c
 }
 
+// notePos records where an interface use is written (Cluster.InterfaceUses).
+func (p *parser) notePos(use string, rng hcl.Range) {
+	if p.c.ifacePos == nil {
+		p.c.ifacePos = map[string]string{}
+	}
+	p.c.ifacePos[use] = fmt.Sprintf("%s:%d:%d", rng.Filename, rng.Start.Line, rng.Start.Column)
+}
+
 // checkIface reports an interface missing from a node's interfaces list.
 func (p *parser) checkIface(what string, it item) {
 	for _, n := range p.c.Nodes {
@@ -453,6 +461,7 @@ func (p *parser) node(b *hcl.Block) {
 		for _, it := range items {
 			if p.ifname("interfaces", it) && p.unique(seen, it.s, it.rng, "Duplicate interface", fmt.Sprintf("interface %q", it.s), "list each interface once.") {
 				n.Interfaces = append(n.Interfaces, it.s)
+				p.notePos(fmt.Sprintf("node %q interfaces", name)+" "+it.s, it.rng)
 			}
 		}
 	}
@@ -502,6 +511,7 @@ func (p *parser) vrrp(b *hcl.Block) {
 	ifOK := false
 	if a := p.required(bd, "interface", `add interface = "eth0", the interface the VRRP adverts use.`); a != nil && setStr(d, &v.Interface, a) {
 		it := item{v.Interface, a.Expr.Range()}
+		p.notePos(fmt.Sprintf("vrrp %q", name), it.rng)
 		if ifOK = p.ifname("interface", it); ifOK {
 			p.checkIface("interface", it)
 		}
@@ -727,6 +737,7 @@ func (p *parser) director(b *hcl.Block) {
 		cbd := p.open(cb, cb.Body, connSyncSchema)
 		if a := p.required(cbd, "interface", `add interface = "eth1", the link the directors sync connections over.`); a != nil && setStr(d, &cs.Interface, a) {
 			it := item{cs.Interface, a.Expr.Range()}
+			p.notePos("director conn_sync", it.rng)
 			if p.ifname("interface", it) {
 				p.checkIface("conn_sync interface", it)
 			}

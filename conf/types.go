@@ -19,6 +19,10 @@ type Cluster struct {
 	SyncGroups     []SyncGroup
 	TrackScripts   []TrackScript
 	VirtualServers []VirtualServer
+
+	// ifacePos is where each interface use (InterfaceUses' Use, and for
+	// a node's list the name too) is written, as "file:line:col".
+	ifacePos map[string]string
 }
 
 // Director holds the settings of the `director` block: kernel settings that

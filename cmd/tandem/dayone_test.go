@@ -96,7 +96,7 @@ func TestCheckHost(t *testing.T) {
 		want string
 	}{
 		{"all there", map[string][]netip.Addr{"lo": {a("127.0.0.1")}, "eth0": {a("203.0.113.2")}, "eth1": {a("192.168.100.2")}}, ""},
-		{"eth1 missing", map[string][]netip.Addr{"lo": nil, "eth0": {a("203.0.113.2")}}, `interface "eth1" (vrrp "gateway") does not exist on this node ("director1"); its interfaces are: eth0, lo`},
+		{"eth1 missing", map[string][]netip.Addr{"lo": nil, "eth0": {a("203.0.113.2")}}, `interface "eth1" (vrrp "gateway", cluster.hcl:13:15) does not exist on this node ("director1"); its interfaces are: eth0, lo`},
 		{"no address", map[string][]netip.Addr{"eth0": {a("203.0.113.2")}, "eth1": {a("192.168.100.1"), a("fe80::1")}}, `vrrp "gateway": interface eth1 has no address of its own`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
