@@ -31,7 +31,7 @@ func TestFlags(t *testing.T) {
 		{"check extra", []string{"check", "-c", "x.hcl", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"run extra", []string{"run", "-c", "x.hcl", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"realserver extra", []string{"realserver", "--undo", "extra"}, 2, "", `unexpected argument "extra"`},
-		{"resync 0", []string{"run", "--resync", "0"}, 2, "", "bad --resync 0s"},
+		{"resync 0", []string{"run", "--resync", "0"}, 2, "", "bad --resync 0s: it must be between 100ms and 24h"},
 		{"resync negative", []string{"run", "--resync", "-1s"}, 2, "", "bad --resync -1s"},
 		{"resync huge", []string{"run", "--resync", "1000h"}, 2, "", "bad --resync"},
 		{"realtime 100", []string{"run", "--realtime", "100"}, 2, "", "bad --realtime 100"},
@@ -164,7 +164,7 @@ func TestLoadErrorPrinted(t *testing.T) {
 	for _, s := range []string{
 		"bad.hcl:16:5: error: Unsupported argument",
 		"\n  16 |", // the snippet, on a line of its own
-		`msg="tandem not started" err="../../conf/testdata/bad.hcl: 3 error(s)"`,
+		`msg="tandem not started" err="../../conf/testdata/bad.hcl is not valid (3 error(s)); the first: ../../conf/testdata/bad.hcl:16:5: error: Unsupported argument`,
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)

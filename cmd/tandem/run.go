@@ -26,7 +26,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	node := fs.String("node", "", "this director's node name (default: the node whose hostname matches)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	resync := fs.Duration("resync", 30*time.Second, "re-read the kernel and repair drift this often (1s..24h)")
+	resync := fs.Duration("resync", 30*time.Second, "re-read the kernel and repair drift this often (100ms..24h)")
 	noIPVS := fs.Bool("no-ipvs", false, "VRRP only: leave IPVS and the director settings alone (hosts without IPVS, tests)")
 	realtime := fs.Int("realtime", 0, "run under SCHED_RR at this priority, 1..99 (keepalived's vrrp_rt_priority); 0 = off")
 	lockMemory := fs.Bool("lock-memory", false, "lock the process's memory against swapping (keepalived's vrrp_no_swap)")
@@ -114,8 +114,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 // checkRunFlags checks the values of run's flags that their types do not.
 func checkRunFlags(resync time.Duration, realtime int) error {
-	if resync < time.Second || resync > 24*time.Hour {
-		return fmt.Errorf("bad --resync %v: it must be between 1s and 24h", resync)
+	if resync < 100*time.Millisecond || resync > 24*time.Hour {
+		return fmt.Errorf("bad --resync %v: it must be between 100ms and 24h", resync)
 	}
 	if realtime < 0 || realtime > 99 {
 		return fmt.Errorf("bad --realtime %d: it must be 1..99, or 0 for off", realtime)
@@ -312,7 +312,6 @@ func (d *daemon) logLoadError(msg string, err error) {
 				d.log.Error("cluster file", "diagnostic", conf.FormatDiagnostic(dg))
 			}
 		}
-		err = fmt.Errorf("%s: %d error(s)", le.path, len(le.diags.Errs()))
 	}
 	d.log.Error(msg, "err", err)
 }
@@ -335,6 +334,7 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	d.reloadVRRP(ctx, c, node)
 	d.reloadHealth(ctx, c)
+	d.trackQuorum() // new track_virtual_servers weights apply now, not at the next verdict
 	d.log.Info("reloaded", "file", d.path)
 }
 

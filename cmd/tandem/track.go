@@ -16,10 +16,7 @@ func (d *daemon) trackQuorum() {
 		}
 	}
 	for _, v := range d.health.c.VRRP {
-		if len(v.TrackVirtualServers) == 0 {
-			continue
-		}
-		delta := 0
+		delta := 0 // also for an instance a reload stopped tracking with
 		for name, w := range v.TrackVirtualServers {
 			if down[name] {
 				delta += w

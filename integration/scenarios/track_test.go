@@ -3,7 +3,9 @@ package scenarios
 import (
 	"bufio"
 	"context"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,6 +64,21 @@ func TestQuorumTracking(t *testing.T) {
 	if got := echoFrom(t, l); got == "" {
 		t.Error("the VIP does not answer after d2 took over")
 	}
+
+	// A reload that only changes the weight applies it at once (it used
+	// to wait for the next change of a check's verdict): 150-30 = 120,
+	// above d2's 100, so d1 preempts although its checks still fail.
+	must(t, os.WriteFile(l.cfg, []byte(strings.Replace(cfg, "echo = -60", "echo = -30", 1)), 0o644))
+	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
+	_, at1 = p1.waitLog(`vrrp priority.*priority=120`, at1, 5*time.Second)
+	_, at2 = p2.waitLog(`vrrp transition.*instance=public.*to=BACKUP`, at2, 5*time.Second)
+	_, at1 = p1.waitLog(`vrrp transition.*instance=public.*to=MASTER`, at1, 5*time.Second)
+	say(t, "a reload lowering d1's tracked weight to -30 applies at once: 120, d1 takes the VIP back")
+	// And back to -60: 90 again, d2 takes over.
+	must(t, os.WriteFile(l.cfg, []byte(cfg), 0o644))
+	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
+	_, at1 = p1.waitLog(`vrrp priority.*priority=90`, at1, 5*time.Second)
+	_, at2 = p2.waitLog(`vrrp transition.*instance=public.*to=MASTER`, at2, 5*time.Second)
 
 	// Heal: d1's checks pass, its priority is 150 again and it preempts.
 	nft("delete", "table", "ip", "cut")
