@@ -305,7 +305,7 @@ func (d *daemon) logLoadError(msg string, err error) {
 			le.files.WriteDiagnostics(d.stderr, le.diags)
 		} else {
 			for i, dg := range le.diags {
-				if i == maxLoggedDiagnostics {
+				if i == conf.MaxDiagnostics {
 					d.log.Error("cluster file", "diagnostic", fmt.Sprintf("... and %d more", len(le.diags)-i))
 					break
 				}
@@ -443,4 +443,3 @@ func (d *daemon) apply(ctx context.Context, want ipvs.Table, always bool, retire
 	return nil
 }
 
-const maxLoggedDiagnostics = 20
