@@ -442,4 +442,3 @@ func (d *daemon) apply(ctx context.Context, want ipvs.Table, always bool, retire
 	}
 	return nil
 }
-
