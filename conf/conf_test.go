@@ -273,7 +273,7 @@ vrrp "x" {
   priorities = { director2 = 120, director2 = 130 }
 }`, wantErr: `priority for node "director2" is already defined`, line: 5, col: 35},
 		{name: "variables not allowed", src: `
-director { send_redirects = var.x }`, wantErr: "Variables not allowed", line: 1, col: 29},
+director { send_redirects = var.x }`, wantErr: "Expressions are not supported", line: 1, col: 29},
 		{name: "priorities value out of range", src: `
 vrrp "x" {
   vrid       = 60

@@ -523,6 +523,11 @@ func (p *parser) vrrp(b *hcl.Block) {
 		}
 		for _, it := range items {
 			pfx, good := p.prefix("addresses", it, false)
+			if good && pfx.Bits() == 0 {
+				p.errf(it.rng, "Unusable address", "addresses: %s has a zero prefix length (the whole address space). Hint: use the length of the interface's subnet, as in 203.0.113.10/24.", pfx)
+				good = false
+			}
+			good = good && p.usable("addresses", it, pfx.Addr(), roleVIP)
 			if !good {
 				ok = false
 				continue
@@ -717,6 +722,7 @@ func (p *parser) director(b *hcl.Block) {
 		items, ok := p.strList(a)
 		for _, it := range items {
 			ip, good := p.addr("static_vips", it)
+			good = good && p.usable("static_vips", it, ip, roleVIP)
 			if !good {
 				ok = false
 				continue

@@ -38,6 +38,10 @@ type item struct {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func (d *decoder) eval(name string, e hcl.Expression) (cty.Value, bool) {
+	if !literal(e) {
+		d.errf(e.Range(), "Expressions are not supported", "%s must be a literal value, written out (no variables, functions, interpolation, conditionals or arithmetic). Hint: write the value itself.", name)
+		return cty.NilVal, false
+	}
 	v, diags := e.Value(nil)
 	for _, diag := range diags {
 		addHint(diag)
@@ -364,6 +368,10 @@ func (d *decoder) ifname(name string, it item) bool {
 	s := it.s
 	if s == "" || len(s) > 15 || s == "." || s == ".." || strings.ContainsAny(s, "/: \t\n") {
 		d.errf(it.rng, "Invalid interface name", "%s: %q is not a valid interface name. Hint: Linux interface names have 1 to 15 characters and no '/', ':' or spaces.", name, s)
+		return false
+	}
+	if s == "all" || s == "default" {
+		d.errf(it.rng, "Invalid interface name", "%s: %q is not an interface: it is a settings directory of the kernel (/proc/sys/net/ipv4/conf/%s). Hint: name the interface itself, as ip link shows it, such as eth0.", name, s, s)
 		return false
 	}
 	return true

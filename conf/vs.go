@@ -31,7 +31,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		p.errf(b.DefRange, "Missing required argument", "A virtual_server needs address or fwmark. Hint: add address = \"203.0.113.10:80\", or fwmark = 1 for a firewall-mark service.")
 	case addrA != nil:
 		if s, ok := p.strExpr("address", addrA.Expr); ok {
-			if ap, ok := p.addrPort("address", item{s, addrA.Expr.Range()}, false); ok {
+			if ap, ok := p.addrPort("address", item{s, addrA.Expr.Range()}, false); ok && p.usable("address", item{s, addrA.Expr.Range()}, ap.Addr(), roleService) {
 				vs.Address, vs.Family, keyOK = ap, FamilyOf(ap.Addr()), true
 				if p.vipsKnown && !p.staticVIPs[ap.Addr()] {
 					if _, ok := p.vipOwner[ap.Addr()]; !ok {
@@ -109,7 +109,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		setEnum(d, &ss.Forward, sbd.attrs["forward"], NAT, DR, TUN)
 		if a := p.required(sbd, "address", `add address = "192.0.2.99:80".`); a != nil {
 			if s, ok := p.strExpr("address", a.Expr); ok {
-				if ap, ok := p.addrPort("address", item{s, a.Expr.Range()}, true); ok {
+				if ap, ok := p.addrPort("address", item{s, a.Expr.Range()}, true); ok && p.usable("sorry_server address", item{s, a.Expr.Range()}, ap.Addr(), roleBackend) {
 					ss.Address = p.backendPort(&vs, keyOK, ap, ss.Forward, a.Expr.Range(), "sorry_server")
 				}
 			}
@@ -204,7 +204,7 @@ func (p *parser) realServer(b *hcl.Block, vs *VirtualServer, keyOK, checkOK bool
 	if a := p.required(bd, "address", `add address = "192.0.2.11:80" (or just the IP to use the virtual server's port).`); a != nil {
 		addrRange = a.Expr.Range()
 		if s, good := p.strExpr("address", a.Expr); good {
-			if ap, good := p.addrPort("address", item{s, addrRange}, true); good {
+			if ap, good := p.addrPort("address", item{s, addrRange}, true); good && p.usable("real_server address", item{s, addrRange}, ap.Addr(), roleBackend) {
 				rs.Address = p.backendPort(vs, keyOK, ap, rs.Forward, addrRange, "real_server")
 				if keyOK {
 					p.unique(addrs, rs.Address.String(), addrRange, "Duplicate real server", fmt.Sprintf("real server %s", rs.Address), "list each real server address:port once per virtual_server.")
