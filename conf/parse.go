@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"slices"
@@ -71,7 +72,18 @@ func readFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (a device, FIFO, socket or directory: %s). Hint: give the path of the cluster file itself", path, fi.Mode().Type())
+		kind := "not a regular file"
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			kind = "a directory"
+		case m&fs.ModeNamedPipe != 0:
+			kind = "a FIFO"
+		case m&fs.ModeSocket != 0:
+			kind = "a socket"
+		case m&fs.ModeDevice != 0:
+			kind = "a device"
+		}
+		return nil, fmt.Errorf("%s is not a regular file: it is %s. Hint: give the path of the cluster file itself", path, kind)
 	}
 	if fi.Size() > MaxFileSize {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d MiB a cluster file may have. Hint: is this the cluster file?", path, fi.Size(), MaxFileSize>>20)
