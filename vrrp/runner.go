@@ -250,6 +250,17 @@ func (r *Runner) SetTrack(instance, source string, delta int) {
 	r.post(func(now time.Time) { r.core.setTrack(now, instance, "api:"+source, delta) })
 }
 
+// SetPriority changes instance's configured priority in place, as a
+// reload does: its track adjustments still apply on top, and the machine
+// steps as for any priority change (a master stays master unless a peer
+// now preempts it; a backup with the higher priority preempts under the
+// preempt rules). Nothing else of the instance is touched: no advert gap,
+// no GARP. Changes to or from the owner priority (255) are not in place:
+// restart the runner for those.
+func (r *Runner) SetPriority(instance string, prio uint8) {
+	r.post(func(now time.Time) { r.core.setBase(now, instance, prio) })
+}
+
 // post hands fn to the runner goroutine (dropped once its loop is over).
 func (r *Runner) post(fn func(time.Time)) {
 	select {
@@ -1023,6 +1034,23 @@ func (c *core) setTrack(now time.Time, instance, source string, delta int) {
 	} else {
 		i.tracks[source] = delta
 	}
+	c.applyPriority(now, i, source)
+}
+
+// setBase sets instance's configured priority (SetPriority).
+func (c *core) setBase(now time.Time, instance string, prio uint8) {
+	i := c.byName[instance]
+	if i == nil || prio == 0 || prio == Owner || i.Config.Priority == Owner {
+		c.log.Warn("vrrp priority not changed in place", "instance", instance, "priority", prio)
+		return
+	}
+	i.Config.Priority = prio
+	c.applyPriority(now, i, "config")
+}
+
+// applyPriority gives i's machine its configured priority plus its track
+// adjustments, when that changes it.
+func (c *core) applyPriority(now time.Time, i *inst, source string) {
 	p := int(i.Config.Priority)
 	for _, d := range i.tracks {
 		p += d

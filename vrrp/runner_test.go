@@ -672,3 +672,35 @@ func TestRunnerRun(t *testing.T) {
 		t.Errorf("OnTransition calls %q", calls)
 	}
 }
+
+// A configured priority changed in place (a reload): the master stays
+// master while it still wins, hands over when the backup's is raised
+// above it, with tracks still applied on top; owner changes are refused.
+func TestCoreSetPriority(t *testing.T) {
+	s := newRTNet(t)
+	oa, ob := rtPair(150, 100, nil)
+	a, b := s.add("a", oa), s.add("b", ob)
+	s.until(2*time.Second, func() bool { return a.state("public") == Master && b.state("public") == Backup })
+
+	a.c.setBase(s.now, "public", 160)
+	s.run(time.Second)
+	if p := a.c.byName["public"].m.Priority(); p != 160 || a.state("public") != Master || b.state("public") != Backup {
+		t.Fatalf("raise the master's: priority %d, states %v / %v", p, a.state("public"), b.state("public"))
+	}
+	b.c.setBase(s.now, "public", 120) // still below: nothing moves
+	s.run(time.Second)
+	if a.state("public") != Master || b.state("public") != Backup {
+		t.Fatalf("backup to 120: %v / %v", a.state("public"), b.state("public"))
+	}
+	a.c.setTrack(s.now, "public", "api:health", -50) // 110 < 120: b preempts
+	s.until(2*time.Second, func() bool { return b.state("public") == Master && a.state("public") == Backup })
+	a.c.setBase(s.now, "public", 200) // 150 with the track: a preempts back
+	s.until(2*time.Second, func() bool { return a.state("public") == Master && b.state("public") == Backup })
+	if p := a.c.byName["public"].m.Priority(); p != 150 {
+		t.Errorf("priority %d, want 200-50", p)
+	}
+	a.c.setBase(s.now, "public", Owner)
+	if p := a.c.byName["public"].m.Priority(); p != 150 {
+		t.Errorf("owner priority applied in place: %d", p)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"reflect"
+	"slices"
 
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/vrrp"
@@ -14,8 +15,9 @@ import (
 // connection-sync daemons' roles).
 //
 // Reload keeps the runner untouched when the VRRP part of the file (as
-// this node sees it) is unchanged; otherwise the runner is stopped
-// gracefully (masters hand over with priority 0) and a new one started.
+// this node sees it) is unchanged, and changes priorities in place when
+// only they changed; otherwise the runner is stopped gracefully (masters
+// hand over with priority 0) and a new one started.
 
 // vrrpRun is the running VRRP runner and the options it was built from.
 type vrrpRun struct {
@@ -103,7 +105,17 @@ func (d *daemon) reloadVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) 
 	if d.vrrp != nil {
 		old = d.vrrp.opts
 	}
-	if reflect.DeepEqual(old, vrrpOptions(c, n)) {
+	opts := vrrpOptions(c, n)
+	if reflect.DeepEqual(old, opts) {
+		return
+	}
+	if prios, ok := priorityChanges(old, opts); ok && d.vrrp != nil {
+		// Only priorities changed: in place, no handover, no advert gap.
+		for name, p := range prios {
+			d.log.Info("vrrp priority changed in place", "instance", name, "priority", p)
+			d.vrrp.runner.SetPriority(name, p)
+		}
+		d.vrrp.opts = opts
 		return
 	}
 	d.log.Info("vrrp config changed: restarting the vrrp runner")
@@ -123,4 +135,28 @@ func (d *daemon) stopVRRP() {
 	d.vrrp.runner.Stop()
 	d.vrrp = nil
 	d.log.Info("vrrp stopped", "addresses", "released")
+}
+
+// priorityChanges reports whether new differs from old only in the
+// configured priorities of instances (none to or from the owner's 255),
+// and returns the new priority of each changed one.
+func priorityChanges(old, new vrrp.Options) (map[string]uint8, bool) {
+	if len(old.Instances) != len(new.Instances) {
+		return nil, false
+	}
+	same := new
+	same.Instances = slices.Clone(new.Instances)
+	out := map[string]uint8{}
+	for i := range same.Instances {
+		o, n := old.Instances[i].Config.Priority, new.Instances[i].Config.Priority
+		if o == n {
+			continue
+		}
+		if o == vrrp.Owner || n == vrrp.Owner {
+			return nil, false
+		}
+		out[same.Instances[i].Name] = n
+		same.Instances[i].Config.Priority = o
+	}
+	return out, len(out) > 0 && reflect.DeepEqual(old, same)
 }

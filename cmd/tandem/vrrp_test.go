@@ -57,3 +57,28 @@ func TestVRRPOptions(t *testing.T) {
 		t.Error("two builds of the same file differ")
 	}
 }
+
+func TestPriorityChanges(t *testing.T) {
+	base := func(prios ...uint8) vrrp.Options {
+		var o vrrp.Options
+		for i, p := range prios {
+			o.Instances = append(o.Instances, vrrp.Instance{Name: string(rune('a' + i)), Interface: "eth0",
+				Config: vrrp.Config{VRID: uint8(i + 1), Priority: p}})
+		}
+		return o
+	}
+	if got, ok := priorityChanges(base(150, 100), base(160, 100)); !ok || len(got) != 1 || got["a"] != 160 {
+		t.Errorf("one priority: %v %v", got, ok)
+	}
+	if _, ok := priorityChanges(base(150), base(255)); ok {
+		t.Error("to the owner priority in place")
+	}
+	if _, ok := priorityChanges(base(150), base(150, 100)); ok {
+		t.Error("an added instance in place")
+	}
+	other := base(160)
+	other.Instances[0].Interface = "eth1"
+	if _, ok := priorityChanges(base(150), other); ok {
+		t.Error("a priority and an interface in place")
+	}
+}

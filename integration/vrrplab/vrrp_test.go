@@ -415,7 +415,8 @@ vrrp "public" {
 }
 
 // TestNotifyAndReload: the notify hook runs on transitions; SIGHUP with
-// the same file leaves VRRP alone, with a changed file restarts it.
+// the same file leaves VRRP alone, a changed priority is applied in
+// place, another change restarts the runner.
 func TestNotifyAndReload(t *testing.T) {
 	l := lab(t, "tvl-hook")
 	dir := t.TempDir()
@@ -442,14 +443,29 @@ func TestNotifyAndReload(t *testing.T) {
 	if strings.Contains(p1.Log(), "restarting the vrrp runner") {
 		t.Fatal("an unchanged file restarted vrrp")
 	}
-	// A changed priority restarts the runner: d1 hands over and takes back.
+	// A changed priority is applied in place: no restart, no transition,
+	// the VIP never leaves d1.
 	b, err := os.ReadFile(cfg)
 	must(t, err)
 	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), "priority = 150", "priority = 160", 1)), 0o644))
 	n = p1.Lines()
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
+	p1.WaitLog(`msg="vrrp priority changed in place" instance=public priority=160`, n, 5*time.Second)
+	p1.WaitLog(`msg=reloaded`, n, 5*time.Second)
+	steady(t, l, vip, "d1", 500*time.Millisecond)
+	if s := p1.LogSince(n); strings.Contains(s, "restarting the vrrp runner") || strings.Contains(s, "vrrp transition") {
+		t.Errorf("a priority change restarted vrrp or moved the instance:\n%s", s)
+	}
+
+	// Another change (an added VIP) restarts the runner: d1 hands over
+	// and takes back, and the stop's transition is logged before
+	// "reloaded", not after.
+	b, err = os.ReadFile(cfg)
+	must(t, err)
+	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), `addresses       = ["10.77.0.10/24"]`, `addresses       = ["10.77.0.10/24", "10.77.0.11/24"]`, 1)), 0o644))
+	n = p1.Lines()
+	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
 	p1.WaitLog(`restarting the vrrp runner`, n, 5*time.Second)
-	// The stop's transition is logged before "reloaded", not after.
 	stopped := p1.WaitLog(fmt.Sprintf(transition, "public", "INIT"), n, 5*time.Second)
 	if reloaded := p1.WaitLog(`msg=reloaded`, n, 5*time.Second); reloaded < stopped {
 		t.Errorf("\"reloaded\" logged before the stop's transition:\n%s", p1.LogSince(n))
