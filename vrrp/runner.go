@@ -261,6 +261,15 @@ func (r *Runner) SetPriority(instance string, prio uint8) {
 	r.post(func(now time.Time) { r.core.setBase(now, instance, prio) })
 }
 
+// SetAddresses changes instance's virtual addresses in place, as a reload
+// does: a master adds the new ones, removes the dropped ones and
+// announces them all; a backup only remembers them. The state, timers and
+// socket are untouched. The addresses must keep the instance's family.
+func (r *Runner) SetAddresses(instance string, addrs []netip.Prefix) {
+	addrs = slices.Clone(addrs)
+	r.post(func(now time.Time) { r.core.setAddresses(now, instance, addrs) })
+}
+
 // post hands fn to the runner goroutine (dropped once its loop is over).
 func (r *Runner) post(fn func(time.Time)) {
 	select {
@@ -1046,6 +1055,57 @@ func (c *core) setBase(now time.Time, instance string, prio uint8) {
 	}
 	i.Config.Priority = prio
 	c.applyPriority(now, i, "config")
+}
+
+// setAddresses replaces i's addresses (SetAddresses).
+func (c *core) setAddresses(now time.Time, instance string, addrs []netip.Prefix) {
+	i := c.byName[instance]
+	if i == nil || len(addrs) == 0 {
+		c.log.Warn("vrrp addresses not changed in place", "instance", instance)
+		return
+	}
+	for _, p := range addrs {
+		if p.Addr().Is6() != i.key.v6 {
+			c.log.Warn("vrrp addresses not changed in place: another family", "instance", instance, "address", p)
+			return
+		}
+	}
+	master := i.m.State() == Master
+	old := i.Addresses
+	i.Addresses = addrs
+	i.vips = nil
+	for _, p := range addrs {
+		i.vips = append(i.vips, p.Addr())
+	}
+	if !master {
+		return
+	}
+	for _, p := range old {
+		if slices.Contains(addrs, p) {
+			continue
+		}
+		if err := c.opts.VIPs.DelVIP(i.Interface, p); err != nil {
+			c.log.Error("cannot remove vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
+			continue
+		}
+		c.log.Info("vrrp vip removed", "instance", i.Name, "address", p, "interface", i.Interface)
+	}
+	added := false
+	for _, p := range addrs {
+		if slices.Contains(old, p) {
+			continue
+		}
+		if err := c.opts.VIPs.AddVIP(i.Interface, p); err != nil {
+			c.log.Error("cannot add vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
+			continue
+		}
+		c.log.Info("vrrp vip added", "instance", i.Name, "address", p, "interface", i.Interface)
+		added = true
+	}
+	if added {
+		i.lastBurst = time.Time{} // the new addresses are announced now
+		c.burst(now, i)
+	}
 }
 
 // applyPriority gives i's machine its configured priority plus its track

@@ -704,3 +704,43 @@ func TestCoreSetPriority(t *testing.T) {
 		t.Errorf("owner priority applied in place: %d", p)
 	}
 }
+
+// Addresses changed in place (a reload): the master adds the new VIP,
+// drops the removed one and announces at once, without a transition;
+// the backup holds nothing and only remembers them, and holds the new
+// set when it takes over.
+func TestCoreSetAddresses(t *testing.T) {
+	s := newRTNet(t)
+	oa, ob := rtPair(150, 100, nil)
+	a, b := s.add("a", oa), s.add("b", ob)
+	s.until(2*time.Second, func() bool { return a.state("public") == Master && b.state("public") == Backup })
+	vip2 := netip.MustParsePrefix("192.0.2.11/24")
+	garps := a.garps
+
+	a.c.setAddresses(s.now, "public", []netip.Prefix{rtVIP1, vip2})
+	b.c.setAddresses(s.now, "public", []netip.Prefix{rtVIP1, vip2})
+	if !a.holds("eth0", rtVIP1) || !a.holds("eth0", vip2) || a.garps == garps {
+		t.Fatalf("master after adding: vips %v, garps %d -> %d", a.vips, garps, a.garps)
+	}
+	if b.holds("eth0", vip2) {
+		t.Error("the backup added the new VIP")
+	}
+	s.run(time.Second)
+	if a.state("public") != Master || b.state("public") != Backup {
+		t.Fatalf("states moved: %v / %v", a.state("public"), b.state("public"))
+	}
+	a.c.setAddresses(s.now, "public", []netip.Prefix{vip2})
+	if a.holds("eth0", rtVIP1) || !a.holds("eth0", vip2) {
+		t.Errorf("master after removing: %v", a.vips)
+	}
+	b.c.setAddresses(s.now, "public", []netip.Prefix{vip2})
+	a.dead = true
+	s.until(5*time.Second, func() bool { return b.state("public") == Master })
+	if !b.holds("eth0", vip2) || b.holds("eth0", rtVIP1) {
+		t.Errorf("the new master holds %v, want only %v", b.vips, vip2)
+	}
+	a.c.setAddresses(s.now, "public", []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")})
+	if !slices.Contains(a.c.byName["public"].Addresses, vip2) {
+		t.Error("another family applied in place")
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"reflect"
 	"slices"
 
@@ -15,8 +17,8 @@ import (
 // connection-sync daemons' roles).
 //
 // Reload keeps the runner untouched when the VRRP part of the file (as
-// this node sees it) is unchanged, and changes priorities in place when
-// only they changed; otherwise the runner is stopped gracefully (masters
+// this node sees it) is unchanged, and changes priorities and addresses
+// in place when only they changed; otherwise the runner is stopped gracefully (masters
 // hand over with priority 0) and a new one started.
 
 // vrrpRun is the running VRRP runner and the options it was built from.
@@ -109,11 +111,18 @@ func (d *daemon) reloadVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) 
 	if reflect.DeepEqual(old, opts) {
 		return
 	}
-	if prios, ok := priorityChanges(old, opts); ok && d.vrrp != nil {
-		// Only priorities changed: in place, no handover, no advert gap.
-		for name, p := range prios {
-			d.log.Info("vrrp priority changed in place", "instance", name, "priority", p)
-			d.vrrp.runner.SetPriority(name, p)
+	if changes, ok := inPlaceChanges(old, opts); ok && d.vrrp != nil {
+		// Only priorities or addresses changed: in place, no handover,
+		// no advert gap.
+		for _, ch := range changes {
+			if ch.priority != 0 {
+				d.log.Info("vrrp priority changed in place", "instance", ch.name, "priority", ch.priority)
+				d.vrrp.runner.SetPriority(ch.name, ch.priority)
+			}
+			if ch.addresses != nil {
+				d.log.Info("vrrp addresses changed in place", "instance", ch.name, "addresses", fmt.Sprint(ch.addresses))
+				d.vrrp.runner.SetAddresses(ch.name, ch.addresses)
+			}
 		}
 		d.vrrp.opts = opts
 		return
@@ -137,26 +146,44 @@ func (d *daemon) stopVRRP() {
 	d.log.Info("vrrp stopped", "addresses", "released")
 }
 
-// priorityChanges reports whether new differs from old only in the
-// configured priorities of instances (none to or from the owner's 255),
-// and returns the new priority of each changed one.
-func priorityChanges(old, new vrrp.Options) (map[string]uint8, bool) {
+// inPlaceChange is what a reload changes of one instance in place: its
+// priority (0: unchanged) and its addresses (nil: unchanged).
+type inPlaceChange struct {
+	name      string
+	priority  uint8
+	addresses []netip.Prefix
+}
+
+// inPlaceChanges reports whether new differs from old only in instances'
+// priorities (none to or from the owner's 255) and addresses (of the same
+// family), and returns those changes.
+func inPlaceChanges(old, new vrrp.Options) ([]inPlaceChange, bool) {
 	if len(old.Instances) != len(new.Instances) {
 		return nil, false
 	}
 	same := new
 	same.Instances = slices.Clone(new.Instances)
-	out := map[string]uint8{}
+	var out []inPlaceChange
 	for i := range same.Instances {
-		o, n := old.Instances[i].Config.Priority, new.Instances[i].Config.Priority
-		if o == n {
-			continue
+		o, n := &old.Instances[i], &same.Instances[i]
+		ch := inPlaceChange{name: n.Name}
+		if op, np := o.Config.Priority, n.Config.Priority; op != np {
+			if op == vrrp.Owner || np == vrrp.Owner {
+				return nil, false
+			}
+			ch.priority = np
+			n.Config.Priority = op
 		}
-		if o == vrrp.Owner || n == vrrp.Owner {
-			return nil, false
+		if !slices.Equal(o.Addresses, n.Addresses) {
+			if len(o.Addresses) == 0 || len(n.Addresses) == 0 || o.Addresses[0].Addr().Is6() != n.Addresses[0].Addr().Is6() {
+				return nil, false
+			}
+			ch.addresses = n.Addresses
+			n.Addresses = o.Addresses
 		}
-		out[same.Instances[i].Name] = n
-		same.Instances[i].Config.Priority = o
+		if ch.priority != 0 || ch.addresses != nil {
+			out = append(out, ch)
+		}
 	}
 	return out, len(out) > 0 && reflect.DeepEqual(old, same)
 }

@@ -58,27 +58,38 @@ func TestVRRPOptions(t *testing.T) {
 	}
 }
 
-func TestPriorityChanges(t *testing.T) {
+func TestInPlaceChanges(t *testing.T) {
 	base := func(prios ...uint8) vrrp.Options {
 		var o vrrp.Options
 		for i, p := range prios {
 			o.Instances = append(o.Instances, vrrp.Instance{Name: string(rune('a' + i)), Interface: "eth0",
-				Config: vrrp.Config{VRID: uint8(i + 1), Priority: p}})
+				Config:    vrrp.Config{VRID: uint8(i + 1), Priority: p},
+				Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24")}})
 		}
 		return o
 	}
-	if got, ok := priorityChanges(base(150, 100), base(160, 100)); !ok || len(got) != 1 || got["a"] != 160 {
-		t.Errorf("one priority: %v %v", got, ok)
+	if got, ok := inPlaceChanges(base(150, 100), base(160, 100)); !ok || len(got) != 1 || got[0].name != "a" || got[0].priority != 160 || got[0].addresses != nil {
+		t.Errorf("one priority: %+v %v", got, ok)
 	}
-	if _, ok := priorityChanges(base(150), base(255)); ok {
+	more := base(150, 100)
+	more.Instances[1].Addresses = append(more.Instances[1].Addresses, netip.MustParsePrefix("192.0.2.11/24"))
+	if got, ok := inPlaceChanges(base(150, 100), more); !ok || len(got) != 1 || got[0].name != "b" || len(got[0].addresses) != 2 || got[0].priority != 0 {
+		t.Errorf("an added address: %+v %v", got, ok)
+	}
+	v6 := base(150)
+	v6.Instances[0].Addresses = []netip.Prefix{netip.MustParsePrefix("2001:db8::10/64")}
+	if _, ok := inPlaceChanges(base(150), v6); ok {
+		t.Error("another family in place")
+	}
+	if _, ok := inPlaceChanges(base(150), base(255)); ok {
 		t.Error("to the owner priority in place")
 	}
-	if _, ok := priorityChanges(base(150), base(150, 100)); ok {
+	if _, ok := inPlaceChanges(base(150), base(150, 100)); ok {
 		t.Error("an added instance in place")
 	}
 	other := base(160)
 	other.Instances[0].Interface = "eth1"
-	if _, ok := priorityChanges(base(150), other); ok {
+	if _, ok := inPlaceChanges(base(150), other); ok {
 		t.Error("a priority and an interface in place")
 	}
 }

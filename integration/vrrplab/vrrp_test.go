@@ -416,7 +416,7 @@ vrrp "public" {
 
 // TestNotifyAndReload: the notify hook runs on transitions; SIGHUP with
 // the same file leaves VRRP alone, a changed priority is applied in
-// place, another change restarts the runner.
+// place, and so is an added VIP; another change restarts the runner.
 func TestNotifyAndReload(t *testing.T) {
 	l := lab(t, "tvl-hook")
 	dir := t.TempDir()
@@ -457,12 +457,26 @@ func TestNotifyAndReload(t *testing.T) {
 		t.Errorf("a priority change restarted vrrp or moved the instance:\n%s", s)
 	}
 
-	// Another change (an added VIP) restarts the runner: d1 hands over
-	// and takes back, and the stop's transition is logged before
-	// "reloaded", not after.
+	// An added VIP too: d1 adds and announces it, nothing else moves.
 	b, err = os.ReadFile(cfg)
 	must(t, err)
 	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), `addresses       = ["10.77.0.10/24"]`, `addresses       = ["10.77.0.10/24", "10.77.0.11/24"]`, 1)), 0o644))
+	n = p1.Lines()
+	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
+	p1.WaitLog(`msg="vrrp addresses changed in place" instance=public`, n, 5*time.Second)
+	p1.WaitLog(`msg="vrrp vip added" component=vrrp instance=public address=10.77.0.11/24`, n, 5*time.Second)
+	l.WaitHolder(netip.MustParseAddr("10.77.0.11"), "d1", 2*time.Second)
+	steady(t, l, vip, "d1", 300*time.Millisecond)
+	if s := p1.LogSince(n); strings.Contains(s, "restarting the vrrp runner") || strings.Contains(s, "vrrp transition") {
+		t.Errorf("an added VIP restarted vrrp or moved the instance:\n%s", s)
+	}
+
+	// Another change (the advert interval) restarts the runner: d1 hands
+	// over and takes back, and the stop's transition is logged before
+	// "reloaded", not after.
+	b, err = os.ReadFile(cfg)
+	must(t, err)
+	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), `advert_interval = "100ms"`, `advert_interval = "200ms"`, 1)), 0o644))
 	n = p1.Lines()
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
 	p1.WaitLog(`restarting the vrrp runner`, n, 5*time.Second)
