@@ -22,9 +22,9 @@ var limitedBroadcast = netip.MustParseAddr("255.255.255.255")
 
 // usable reports an address that can never work in role: the
 // unspecified address (0.0.0.0, ::), the limited broadcast, a multicast
-// group (224.0.0.18 is VRRP's own) and, for VIPs and real servers, a
-// loopback address (a VIP there is never reachable from outside; a real
-// server there is the director itself, which IPVS does not forward to).
+// group (224.0.0.18 is VRRP's own) and a loopback address (a VIP or a
+// virtual server there is never reachable from outside; a real server
+// there is the director itself, which IPVS does not forward to).
 func (d *decoder) usable(name string, it item, a netip.Addr, role addrRole) bool {
 	why := ""
 	switch {
@@ -37,7 +37,7 @@ func (d *decoder) usable(name string, it item, a netip.Addr, role addrRole) bool
 		if a == netip.MustParseAddr("224.0.0.18") || a == netip.MustParseAddr("ff02::12") {
 			why = "is the VRRP multicast group itself"
 		}
-	case a.IsLoopback() && role != roleService:
+	case a.IsLoopback():
 		why = "is a loopback address, reachable only from the director itself"
 	}
 	if why == "" {
@@ -52,58 +52,64 @@ func (d *decoder) usable(name string, it item, a netip.Addr, role addrRole) bool
 	return false
 }
 
-// literal reports whether e is a value written out: a number, a bool, a
-// quoted string or heredoc without interpolation or directives, a list
-// or map of literals (map keys may be bare names), or a negative number.
-// Everything else (variables, functions, arithmetic, conditionals,
-// templates) is refused: a cluster file is data, and an expression that
-// happened to evaluate would hide what the director is told.
-func literal(e hcl.Expression) bool {
-	switch e := e.(type) {
+// nonLiteral returns the first part of e that is not a value written
+// out, or nil when all of e is: a number, a bool, a quoted string or
+// heredoc without interpolation or directives, a list or map of literals
+// (map keys may be bare names), or a negative number. Everything else
+// (variables, functions, arithmetic, conditionals, templates) is refused:
+// a cluster file is data, and an expression that happened to evaluate
+// would hide what the director is told.
+func nonLiteral(e hcl.Expression) hcl.Expression {
+	switch x := e.(type) {
 	case *hclsyntax.LiteralValueExpr:
-		return true
+		return nil
 	case *hclsyntax.TemplateExpr:
-		// Text is a run of literal parts; an interpolation of a literal
-		// ("x${0}") is a literal part too, but with its ${ before it: a
-		// gap between two parts, or a non-string part.
-		for i, p := range e.Parts {
-			l, ok := p.(*hclsyntax.LiteralValueExpr)
-			if !ok || !l.Val.Type().Equals(cty.String) {
-				return false
-			}
-			if i > 0 && p.Range().Start.Byte != e.Parts[i-1].Range().End.Byte {
-				return false
-			}
+		// The parser melds adjacent text, escapes ($${, %%{) included,
+		// into one string part, and makes an interpolation or a directive
+		// a part of its own (a number, a nested template, a conditional):
+		// so plain text is one string part at most ("" is one empty part).
+		switch {
+		case len(x.Parts) == 0:
+			return nil
+		case len(x.Parts) > 1:
+			return e
 		}
-		// "${"x"}y": the first part starts after ${, not after the quote
-		// (a heredoc's first part starts on the line after <<EOT).
-		if p0 := e.Parts; len(p0) > 0 && p0[0].Range().Start.Line == e.SrcRange.Start.Line &&
-			p0[0].Range().Start.Byte != e.SrcRange.Start.Byte+1 {
-			return false
+		if l, ok := x.Parts[0].(*hclsyntax.LiteralValueExpr); ok && l.Val.Type().Equals(cty.String) {
+			return nil
 		}
-		return true
+		return e
 	case *hclsyntax.TupleConsExpr:
-		for _, x := range e.Exprs {
-			if !literal(x) {
-				return false
+		for _, el := range x.Exprs {
+			if bad := nonLiteral(el); bad != nil {
+				return bad
 			}
 		}
-		return true
+		return nil
 	case *hclsyntax.ObjectConsExpr:
-		for _, it := range e.Items {
-			if !literal(it.KeyExpr) || !literal(it.ValueExpr) {
-				return false
+		for _, it := range x.Items {
+			if bad := nonLiteral(it.KeyExpr); bad != nil {
+				return bad
+			}
+			if bad := nonLiteral(it.ValueExpr); bad != nil {
+				return bad
 			}
 		}
-		return true
+		return nil
 	case *hclsyntax.ObjectConsKeyExpr:
-		if t, ok := e.Wrapped.(*hclsyntax.ScopeTraversalExpr); ok && !e.ForceNonLiteral {
-			return len(t.Traversal) == 1 // a bare name: { director2 = 120 }
+		if t, ok := x.Wrapped.(*hclsyntax.ScopeTraversalExpr); ok && !x.ForceNonLiteral {
+			if len(t.Traversal) == 1 { // a bare name: { director2 = 120 }
+				return nil
+			}
+			return e
 		}
-		return literal(e.Wrapped)
+		if bad := nonLiteral(x.Wrapped); bad != nil {
+			return e
+		}
+		return nil
 	case *hclsyntax.UnaryOpExpr:
-		_, ok := e.Val.(*hclsyntax.LiteralValueExpr)
-		return ok && e.Op == hclsyntax.OpNegate
+		if l, ok := x.Val.(*hclsyntax.LiteralValueExpr); ok && x.Op == hclsyntax.OpNegate && l.Val.Type().Equals(cty.Number) {
+			return nil // a negative number: weight = -10
+		}
 	}
-	return false
+	return e
 }

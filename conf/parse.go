@@ -652,7 +652,7 @@ func (p *parser) vrrp(b *hcl.Block) {
 
 // priorities decodes a map of node name to priority.
 func (p *parser) priorities(a *hcl.Attribute) map[string]uint8 {
-	pairs, diags := hcl.ExprMap(a.Expr)
+	pairs, diags := p.exprMap(a)
 	if diags.HasErrors() {
 		p.errf(a.Expr.Range(), "Incorrect attribute value type", "priorities must be a map of node name to priority. Hint: write priorities = { director2 = 120 }.")
 		return nil
@@ -681,7 +681,7 @@ func (p *parser) priorities(a *hcl.Attribute) map[string]uint8 {
 // trackVirtualServers decodes track_virtual_servers = { name = weight };
 // the names are checked after the virtual servers are decoded.
 func (p *parser) trackVirtualServers(a *hcl.Attribute) map[string]int {
-	pairs, diags := hcl.ExprMap(a.Expr)
+	pairs, diags := p.exprMap(a)
 	if diags.HasErrors() {
 		p.errf(a.Expr.Range(), "Incorrect attribute value type", "track_virtual_servers must be a map of virtual_server name to a negative weight. Hint: write track_virtual_servers = { web = -60 }.")
 		return nil

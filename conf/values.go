@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -37,9 +38,31 @@ type item struct {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// literal reports, at its position, the first part of e that is not a
+// value written out (see nonLiteral).
+func (d *decoder) literal(name string, e hcl.Expression) bool {
+	bad := nonLiteral(e)
+	if bad == nil {
+		return true
+	}
+	d.errf(bad.Range(), "Expressions are not supported", "%s must be a literal value, written out (no variables, functions, interpolation, conditionals or arithmetic). Hint: write the value itself.", name)
+	return false
+}
+
+// exprMap returns the items of a map written out as { key = value }. A
+// map given as an expression (a variable, a function, a for) is reported
+// as such and yields no items and no error diagnostics, so that callers
+// do not report it twice; keys and values are checked as they are
+// decoded, each at its own position.
+func (d *decoder) exprMap(a *hcl.Attribute) ([]hcl.KeyValuePair, hcl.Diagnostics) {
+	if _, ok := a.Expr.(*hclsyntax.ObjectConsExpr); !ok && !d.literal(a.Name, a.Expr) {
+		return nil, nil
+	}
+	return hcl.ExprMap(a.Expr)
+}
+
 func (d *decoder) eval(name string, e hcl.Expression) (cty.Value, bool) {
-	if !literal(e) {
-		d.errf(e.Range(), "Expressions are not supported", "%s must be a literal value, written out (no variables, functions, interpolation, conditionals or arithmetic). Hint: write the value itself.", name)
+	if !d.literal(name, e) {
 		return cty.NilVal, false
 	}
 	v, diags := e.Value(nil)
