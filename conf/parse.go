@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -165,53 +163,6 @@ func capSyntax(diags hcl.Diagnostics, filename string) hcl.Diagnostics {
 
 // parseHook, when set (tests only), runs in Parse after hcl's parser.
 var parseHook func()
-
-// screen returns an error for a source hcl's parser must not see: larger
-// than MaxFileSize, with a NUL byte or invalid UTF-8 (not a text file), or
-// nested deeper than MaxNesting, or with more than MaxTokens tokens
-// (scan: one pass, no allocation per token; hcl's own lexer costs as
-// much memory as its parser). Brackets inside strings and comments do
-// not count.
-func screen(src []byte, filename string) *hcl.Diagnostic {
-	at := func(off int) *hcl.Range {
-		pos := hcl.Pos{Line: 1 + bytes.Count(src[:off], []byte("\n")), Byte: off}
-		pos.Column = 1 + utf8.RuneCount(src[bytes.LastIndexByte(src[:off], '\n')+1:off])
-		return &hcl.Range{Filename: filename, Start: pos, End: hcl.Pos{Line: pos.Line, Column: pos.Column + 1, Byte: off + 1}}
-	}
-	if len(src) > MaxFileSize {
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File too large",
-			Detail:  fmt.Sprintf("the file is %d bytes, more than the %d MiB a cluster file may have. Hint: is this the cluster file?", len(src), MaxFileSize>>20),
-			Subject: &hcl.Range{Filename: filename}}
-	}
-	if i := bytes.IndexByte(src, 0); i >= 0 {
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Not a text file",
-			Detail: "the file contains a NUL byte: it is not an HCL cluster file. Hint: check the path given with -c.", Subject: at(i)}
-	}
-	if !utf8.Valid(src) {
-		i := 0
-		for i < len(src) {
-			r, n := utf8.DecodeRune(src[i:])
-			if r == utf8.RuneError && n <= 1 {
-				break
-			}
-			i += n
-		}
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid UTF-8",
-			Detail: "the file is not valid UTF-8 text. Hint: save it as UTF-8; check the path given with -c.", Subject: at(i)}
-	}
-	tokens, deep := scan(src, MaxNesting)
-	if deep >= 0 {
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Nested too deeply",
-			Detail:  fmt.Sprintf("brackets, braces, strings and templates nest more than %d deep here. Hint: a cluster file nests a few levels; check for unbalanced brackets.", MaxNesting),
-			Subject: at(deep)}
-	}
-	if tokens > MaxTokens {
-		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "File too large",
-			Detail:  fmt.Sprintf("the file has more than %d tokens (words, numbers, strings and punctuation). Hint: a cluster file of 130 000 real servers has about 1.3 million; is this the cluster file?", MaxTokens),
-			Subject: &hcl.Range{Filename: filename}}
-	}
-	return nil
-}
 
 func sortDiags(diags hcl.Diagnostics) {
 	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int {

@@ -746,15 +746,9 @@ func (c *core) step(now time.Time, i *inst, ev Event, depth int) {
 		case SendAdvert:
 			c.send(i, a.Priority)
 		case TakeVIPs:
-			for _, p := range i.Addresses {
-				if err := c.opts.VIPs.AddVIP(i.Interface, p); err != nil {
-					c.log.Error("cannot add vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
-					continue
-				}
-				c.log.Info("vrrp vip added", "instance", i.Name, "address", p, "interface", i.Interface)
-			}
+			c.addVIPs(i, i.Addresses)
 		case ReleaseVIPs:
-			c.releaseVIPs(i, true)
+			c.delVIPs(i, i.Addresses, true)
 		case Announce:
 			c.burst(now, i)
 		case SetTimer:
@@ -765,11 +759,26 @@ func (c *core) step(now time.Time, i *inst, ev Event, depth int) {
 	}
 }
 
-// releaseVIPs removes i's addresses, logging each at Info when loud (the
-// machine's ReleaseVIPs; the clean-up of a fresh start cannot tell
+// addVIPs adds ps to i's interface, each logged at Info, and reports
+// whether any was added.
+func (c *core) addVIPs(i *inst, ps []netip.Prefix) bool {
+	added := false
+	for _, p := range ps {
+		if err := c.opts.VIPs.AddVIP(i.Interface, p); err != nil {
+			c.log.Error("cannot add vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
+			continue
+		}
+		c.log.Info("vrrp vip added", "instance", i.Name, "address", p, "interface", i.Interface)
+		added = true
+	}
+	return added
+}
+
+// delVIPs removes ps from i's interface, each logged at Info when loud
+// (the machine's ReleaseVIPs; the clean-up of a fresh start cannot tell
 // whether an address was there, so it is quiet).
-func (c *core) releaseVIPs(i *inst, loud bool) {
-	for _, p := range i.Addresses {
+func (c *core) delVIPs(i *inst, ps []netip.Prefix, loud bool) {
+	for _, p := range ps {
 		if err := c.opts.VIPs.DelVIP(i.Interface, p); err != nil {
 			c.log.Error("cannot remove vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
 			continue
@@ -802,7 +811,7 @@ func (c *core) transition(now time.Time, i *inst, a Action, depth int) {
 		i.cleaned = true
 		if to != Master {
 			c.log.Debug("vrrp vips removed in case an earlier run left them", "instance", i.Name, "interface", i.Interface)
-			c.releaseVIPs(i, false)
+			c.delVIPs(i, i.Addresses, false)
 		}
 	}
 	if i.Notify != nil {
@@ -1080,28 +1089,8 @@ func (c *core) setAddresses(now time.Time, instance string, addrs []netip.Prefix
 	if !master {
 		return
 	}
-	for _, p := range old {
-		if slices.Contains(addrs, p) {
-			continue
-		}
-		if err := c.opts.VIPs.DelVIP(i.Interface, p); err != nil {
-			c.log.Error("cannot remove vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
-			continue
-		}
-		c.log.Info("vrrp vip removed", "instance", i.Name, "address", p, "interface", i.Interface)
-	}
-	added := false
-	for _, p := range addrs {
-		if slices.Contains(old, p) {
-			continue
-		}
-		if err := c.opts.VIPs.AddVIP(i.Interface, p); err != nil {
-			c.log.Error("cannot add vip", "instance", i.Name, "address", p, "interface", i.Interface, "err", err)
-			continue
-		}
-		c.log.Info("vrrp vip added", "instance", i.Name, "address", p, "interface", i.Interface)
-		added = true
-	}
+	c.delVIPs(i, slices.DeleteFunc(slices.Clone(old), func(p netip.Prefix) bool { return slices.Contains(addrs, p) }), true)
+	added := c.addVIPs(i, slices.DeleteFunc(slices.Clone(addrs), func(p netip.Prefix) bool { return slices.Contains(old, p) }))
 	if added {
 		i.lastBurst = time.Time{} // the new addresses are announced now
 		c.burst(now, i)

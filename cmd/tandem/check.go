@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/tandem-lb/tandem/conf"
@@ -122,7 +123,8 @@ func checkHost(c *conf.Cluster, n *conf.Node, host func() (map[string][]netip.Ad
 	for name := range ifs {
 		names = append(names, name)
 	}
-	if err := checkInterfaces(c, n, sortedNames(names)); err != nil {
+	slices.Sort(names)
+	if err := checkInterfaces(c, n, names); err != nil {
 		return err
 	}
 	for i := range c.VRRP {

@@ -96,8 +96,3 @@ func checkInterfaces(c *conf.Cluster, n *conf.Node, have []string) error {
 	}
 	return nil
 }
-
-func sortedNames(s []string) []string {
-	slices.Sort(s)
-	return s
-}
