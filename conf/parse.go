@@ -198,7 +198,7 @@ func blk(typ string, labels ...string) hcl.BlockHeaderSchema {
 var (
 	rootSchema = schema(nil, blk("director"), blk("node", "name"), blk("vrrp", "name"),
 		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"))
-	directorSchema = schema([]string{"ip_forward", "send_redirects", "masquerade", "static_vips"},
+	directorSchema = schema([]string{"ip_forward", "send_redirects", "masquerade", "static_vips", "log_level"},
 		blk("conn_sync"), blk("timeouts"))
 	connSyncSchema = schema([]string{"interface", "sync_id", "vrrp", "group", "port", "ttl"})
 	timeoutsSchema = schema([]string{"tcp", "tcp_fin", "udp"})
@@ -673,6 +673,7 @@ func (p *parser) director(b *hcl.Block) {
 	dir := &p.c.Director
 	setEnum(d, &dir.IPForward, bd.attrs["ip_forward"], IPForwardAuto, IPForwardOn, IPForwardOff)
 	setBool(d, &dir.SendRedirects, bd.attrs["send_redirects"])
+	setEnum(d, &dir.LogLevel, bd.attrs["log_level"], LogDebug, LogInfo, LogWarn, LogError)
 	if a := bd.attrs["masquerade"]; a != nil {
 		items, _ := p.strList(a)
 		for _, it := range items {

@@ -46,7 +46,21 @@ type Director struct {
 	// Timeouts are the IPVS connection timeouts; zero fields keep the
 	// kernel's value.
 	Timeouts Timeouts
+	// LogLevel is tandem's log level, "" for the default (info); the
+	// --log-level flag overrides it, and a reload changes it.
+	LogLevel LogLevel
 }
+
+// LogLevel is the value of director.log_level.
+type LogLevel string
+
+// LogLevel values.
+const (
+	LogDebug LogLevel = "debug"
+	LogInfo  LogLevel = "info"
+	LogWarn  LogLevel = "warn"
+	LogError LogLevel = "error"
+)
 
 // IPForward is the value of director.ip_forward.
 type IPForward string

@@ -55,6 +55,22 @@ func (c SysctlChange) String() string { return c.Name + " " + c.Old + " -> " + c
 // written, so a missing one (an unknown interface) changes nothing, and a
 // write that fails undoes the writes before it.
 func ApplySysctls(s DirectorSettings, procRoot string) ([]SysctlChange, error) {
+	todo, err := PlanSysctls(s, procRoot)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range todo {
+		if err := writeSysctl(c.path, c.New); err != nil {
+			UndoSysctls(todo[:i])
+			return nil, fmt.Errorf("ipvs: sysctl %s: %w", c.Name, err)
+		}
+	}
+	return todo, nil
+}
+
+// PlanSysctls returns the changes ApplySysctls would make, reading every
+// setting and writing none: what `tandem plan` shows.
+func PlanSysctls(s DirectorSettings, procRoot string) ([]SysctlChange, error) {
 	if procRoot == "" {
 		procRoot = DefaultProcRoot
 	}
@@ -91,12 +107,6 @@ func ApplySysctls(s DirectorSettings, procRoot string) ([]SysctlChange, error) {
 		}
 		if old != w.value {
 			todo = append(todo, SysctlChange{Name: sysctlName(w.path), Old: old, New: w.value, path: path})
-		}
-	}
-	for i, c := range todo {
-		if err := writeSysctl(c.path, c.New); err != nil {
-			UndoSysctls(todo[:i])
-			return nil, fmt.Errorf("ipvs: sysctl %s: %w", c.Name, err)
 		}
 	}
 	return todo, nil

@@ -107,6 +107,11 @@ func (k ServiceKey) String() string {
 
 // canonical returns k with derived fields filled in and irrelevant ones
 // cleared.
+// Canonical returns k as [Normalize] keys it: the address unmapped and
+// the family derived from it, a fwmark key without protocol, address or
+// port.
+func (k ServiceKey) Canonical() ServiceKey { return k.canonical() }
+
 func (k ServiceKey) canonical() ServiceKey {
 	if k.IsFWMark() {
 		return ServiceKey{Family: k.Family, FWMark: k.FWMark}

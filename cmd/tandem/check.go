@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/conf"
 )
 
@@ -23,7 +24,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("c", "/etc/tandem/cluster.hcl", "cluster file")
 	nodeName := fs.String("node", "", "also resolve this node and print its view of the file")
 	local := fs.Bool("local", false, "with --node: check this host's interfaces and addresses even if its hostname is not the node's")
-	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+	if code := cli.ParseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
 	if *local && *nodeName == "" {

@@ -154,12 +154,13 @@ func TestLockNode(t *testing.T) {
 // real newlines), not as one log line with escaped newlines.
 func TestLoadErrorPrinted(t *testing.T) {
 	var buf bytes.Buffer
-	d := &daemon{log: slog.New(slog.NewTextHandler(&buf, nil)), stderr: &buf, text: true, path: "../../conf/testdata/bad.hcl"}
-	_, _, err := d.load()
+	const path = "../../conf/testdata/bad.hcl"
+	l := &loader{log: slog.New(slog.NewTextHandler(&buf, nil)), stderr: &buf, text: true}
+	_, _, err := l.load(path)
 	if err == nil {
 		t.Fatal("bad.hcl loaded")
 	}
-	d.logLoadError("tandem not started", err)
+	l.report("tandem not started", err)
 	out := buf.String()
 	for _, s := range []string{
 		"bad.hcl:16:5: error: Unsupported argument",
@@ -174,9 +175,9 @@ func TestLoadErrorPrinted(t *testing.T) {
 		t.Errorf("escaped newlines in the output:\n%s", out)
 	}
 	var js bytes.Buffer
-	d = &daemon{log: slog.New(slog.NewJSONHandler(&js, nil)), stderr: &js, path: d.path}
-	_, _, err = d.load()
-	d.logLoadError("tandem not started", err)
+	l = &loader{log: slog.New(slog.NewJSONHandler(&js, nil)), stderr: &js}
+	_, _, err = l.load(path)
+	l.report("tandem not started", err)
 	if n := strings.Count(js.String(), `"diagnostic":"`); n != 3 {
 		t.Errorf("json: %d diagnostic records, want 3:\n%s", n, js.String())
 	}

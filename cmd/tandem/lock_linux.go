@@ -18,15 +18,24 @@ const runDir = "/run/tandem"
 // namespace, since the VIPs, the IPVS table and the sysctls it manages
 // are the namespace's. The initial namespace (PID 1's) has run.lock; any
 // other, as in a lab of namespaces on one host, run.netns-INODE.lock.
-func lockPath(dir string) string {
+func lockPath(dir string) string { return filepath.Join(dir, "run"+netnsSuffix()+".lock") }
+
+// defaultSocket is the control socket of this node, named as its lock:
+// tandem.sock, or tandem.netns-INODE.sock outside the initial namespace,
+// so that `tandem reload` run in a node's namespace finds its daemon.
+func defaultSocket() string { return filepath.Join(runDir, "tandem"+netnsSuffix()+".sock") }
+
+// netnsSuffix is "" in the initial network namespace and
+// ".netns-INODE" in any other.
+func netnsSuffix() string {
 	var self, init unix.Stat_t
 	if unix.Stat("/proc/self/ns/net", &self) != nil {
-		return filepath.Join(dir, "run.lock")
+		return ""
 	}
 	if unix.Stat("/proc/1/ns/net", &init) == nil && init.Ino == self.Ino && init.Dev == self.Dev {
-		return filepath.Join(dir, "run.lock")
+		return ""
 	}
-	return filepath.Join(dir, fmt.Sprintf("run.netns-%d.lock", self.Ino))
+	return fmt.Sprintf(".netns-%d", self.Ino)
 }
 
 // lockNode takes this node's lock under dir, for the life of the process

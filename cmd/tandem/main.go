@@ -26,12 +26,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/realserver"
 )
 
 // version is set at link time (-ldflags "-X main.version=..."); otherwise
@@ -44,7 +44,9 @@ func main() {
 
 const usage = `usage:
   tandem run -c FILE [--node NAME] [--log-format text|json] [--log-level LEVEL] [--resync DURATION] [--no-ipvs]
-             [--realtime PRIORITY] [--lock-memory]
+             [--socket PATH] [--realtime PRIORITY] [--lock-memory]
+  tandem reload [--socket PATH] [--json]
+  tandem plan -c FILE [--socket PATH | --kernel [--node NAME]] [--json]
   tandem check -c FILE [--node NAME [--local]]
   tandem realserver (-c FILE [--name NAME | --address IP] | --mode dr|tun --vip ADDR...) [-n] [--state FILE]
   tandem realserver --undo [--state FILE]
@@ -61,8 +63,12 @@ func tandem(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "reload":
+		return cmdReload(args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(args[1:], stdout, stderr)
 	case "realserver":
-		return cmdRealServer(args[1:], stdout, stderr)
+		return realserver.Main(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "tandem version: unexpected argument %q\n%s", args[1], usage)
@@ -93,30 +99,4 @@ func versionString() string {
 		}
 	}
 	return v + " " + bi.GoVersion
-}
-
-// parseFlags parses a subcommand's flags. It returns -1 when the command
-// should go on, or the exit status: 0 after --help (the usage went to
-// stdout), 2 for a bad flag or a trailing argument (flags take every
-// value; no subcommand takes operands).
-func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage of tandem %s:\n", fs.Name())
-		fs.PrintDefaults()
-	}
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0
-	case err != nil:
-		return 2
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "tandem %s: unexpected argument %q (every value is given with a flag)\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
-		return 2
-	}
-	return -1
 }

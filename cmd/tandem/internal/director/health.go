@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"context"
@@ -43,11 +43,8 @@ type health struct {
 	users map[healthcheck.ID][]int
 	// ids is each of c's checked real servers' check ID.
 	ids map[*conf.RealServer]healthcheck.ID
-	// initial is the kernel's table at start, the Prev of the first
-	// desired table (see desiredService).
-	initial ipvs.Table
 	// services is the last computed health of each virtual server.
-	services map[ipvs.ServiceKey]serviceHealth
+	services map[ipvs.ServiceKey]ServiceHealth
 	// draining is set when the table may hold leftover drained real
 	// servers (after a start or a reload); the poll clears it when it
 	// finds none.
@@ -69,47 +66,25 @@ func hasChecks(c *conf.Cluster) bool {
 	return false
 }
 
-// healthState returns the daemon's health state, creating it on first use:
-// the first desired table needs the kernel's table as it was at start,
-// read here once (only when some real server has a check: otherwise
-// nothing depends on it).
-func (d *daemon) healthState(c *conf.Cluster) *health {
-	if d.health != nil {
-		return d.health
-	}
-	h := &health{up: map[healthcheck.ID]bool{}, services: map[ipvs.ServiceKey]serviceHealth{}, draining: true}
-	d.health = h
-	if hasChecks(c) && d.rec != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		t, err := d.rec.Dump(ctx)
-		if err != nil {
-			// Safe side: checked real servers enter on their first success.
-			d.log.Warn("cannot read the kernel table at start; checked real servers will enter on their first success", "err", err)
-		}
-		h.initial = t
-	}
-	return h
+// newHealth returns the health state before any config.
+func newHealth() *health {
+	return &health{up: map[healthcheck.ID]bool{}, services: map[ipvs.ServiceKey]ServiceHealth{}, draining: true}
 }
 
-// desired is the IPVS table the daemon wants for c, given what it knows:
-// the checks' verdicts and the table in force (the kernel's at start).
-func (d *daemon) desired(c *conf.Cluster) ipvs.Table {
-	h := d.healthState(c)
-	prev := d.want
-	if prev == nil {
-		prev = h.initial
-	}
+// desiredFrom is the IPVS table the director wants for c, given the
+// checks' verdicts and prev, the table in force (the kernel's at start,
+// then the last desired table). It records each service's health.
+func (d *Director) desiredFrom(c *conf.Cluster, prev ipvs.Table) ipvs.Table {
+	h := d.health
 	t, st := desiredTable(c, healthView{Up: h.up, Prev: prev, IDs: h.ids})
 	for _, sh := range st {
 		d.noteService(sh)
 	}
-	d.trackQuorum()
 	return t
 }
 
 // noteService records sh and logs a quorum transition.
-func (d *daemon) noteService(sh serviceHealth) {
+func (d *Director) noteService(sh ServiceHealth) {
 	h := d.health
 	old, seen := h.services[sh.Key]
 	h.services[sh.Key] = sh
@@ -174,9 +149,8 @@ func tuneMemory() {
 	debug.FreeOSMemory()
 }
 
-func (d *daemon) startHealth(ctx context.Context, c *conf.Cluster) error {
-	h := d.healthState(c)
-	h.initial = nil // the table is adopted: d.want is Prev from now on
+func (d *Director) startHealth(ctx context.Context, c *conf.Cluster) error {
+	h := d.health
 	tuneMemory()
 	h.mgr = healthcheck.NewManager(healthcheck.Options{Logger: d.log})
 	ctx, h.stop = context.WithCancel(ctx)
@@ -228,7 +202,7 @@ func (d *daemon) startHealth(ctx context.Context, c *conf.Cluster) error {
 
 // setChecks makes c's checks the running set; unchanged checks keep
 // running with their state.
-func (d *daemon) setChecks(c *conf.Cluster) {
+func (d *Director) setChecks(c *conf.Cluster) {
 	h := d.health
 	specs, users, ids := checkSpecs(c)
 	h.c, h.users, h.ids = c, users, ids
@@ -248,17 +222,9 @@ func (d *daemon) setChecks(c *conf.Cluster) {
 	}
 }
 
-func (d *daemon) reloadHealth(ctx context.Context, c *conf.Cluster) {
-	if d.health == nil || d.health.mgr == nil {
-		return
-	}
-	d.health.draining = true
-	d.setChecks(c)
-}
-
-func (d *daemon) stopHealth() {
+func (d *Director) stopHealth() {
 	h := d.health
-	if h == nil || h.mgr == nil {
+	if h.mgr == nil {
 		return
 	}
 	h.stop()
@@ -269,7 +235,7 @@ func (d *daemon) stopHealth() {
 // onVerdicts applies a batch of verdicts: it records them, recomputes the
 // virtual servers that use those checks and writes the services that
 // changed with Reconciler.Update.
-func (d *daemon) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
+func (d *Director) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
 	h := d.health
 	var touched []int
 	first := time.Time{}
@@ -287,7 +253,7 @@ func (d *daemon) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
 	slices.Sort(touched)
 	touched = slices.Compact(touched)
 	svcs := d.recompute(touched)
-	if len(svcs) == 0 {
+	if len(svcs) == 0 || d.rec == nil {
 		return
 	}
 	res, err := d.rec.Update(ctx, svcs, nil)
@@ -306,7 +272,7 @@ func (d *daemon) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
 // recompute computes the desired services of the virtual servers at the
 // given indexes of the running config, stores them in d.want and returns
 // those that changed.
-func (d *daemon) recompute(idx []int) []ipvs.Service {
+func (d *Director) recompute(idx []int) []ipvs.Service {
 	h := d.health
 	view := healthView{Up: h.up, Prev: d.want, IDs: h.ids}
 	var svcs []ipvs.Service
@@ -348,9 +314,9 @@ func serviceNames(c *conf.Cluster, idx []int) string {
 
 // pollDraining deletes the leftover drained real servers (removed from the
 // file while at weight 0) whose connections have all ended.
-func (d *daemon) pollDraining(ctx context.Context) {
+func (d *Director) pollDraining(ctx context.Context) {
 	h := d.health
-	if h == nil || !h.draining || h.c == nil {
+	if !h.draining || h.c == nil || d.rec == nil {
 		return
 	}
 	found := false
@@ -400,29 +366,4 @@ func (d *daemon) pollDraining(ctx context.Context) {
 		return
 	}
 	d.log.Info("ipvs updated", "reason", "drained", "writes", res.Writes, "took", res.Took.Round(time.Microsecond))
-}
-
-// healthStatus is the health part of the status command: every virtual
-// server's quorum and real servers, and every check's state, last result,
-// last error, latency and transitions.
-type healthStatus struct {
-	Services []serviceHealth
-	Checks   []healthcheck.Status
-}
-
-// healthStatus returns a snapshot; it runs on the main loop.
-func (d *daemon) healthStatus() healthStatus {
-	var st healthStatus
-	h := d.health
-	if h == nil {
-		return st
-	}
-	for _, sh := range h.services {
-		st.Services = append(st.Services, sh)
-	}
-	slices.SortFunc(st.Services, func(a, b serviceHealth) int { return a.Key.Compare(b.Key) })
-	if h.mgr != nil {
-		st.Checks = h.mgr.Status()
-	}
-	return st
 }

@@ -1,11 +1,11 @@
-package main
+package director
 
 // trackQuorum gives every VRRP instance with track_virtual_servers the
 // priority adjustment its tracked virtual servers call for: the sum of the
 // weights of those that have lost their quorum (0 when all are up). The
 // runner recomputes the priority only when it changes, so calling this
 // after every health update is cheap.
-func (d *daemon) trackQuorum() {
+func (d *Director) trackQuorum() {
 	if d.vrrp == nil || d.health == nil || d.health.c == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"context"
@@ -238,7 +238,7 @@ func TestDesiredService(t *testing.T) {
 		quorumUp  bool
 		sorry     bool
 		rsStates  string
-		checkWant func(t *testing.T, sh serviceHealth)
+		checkWant func(t *testing.T, sh ServiceHealth)
 	}{
 		{
 			name: "all up: configured weights, sorry out", vs: "web", up: allUp,
@@ -295,11 +295,20 @@ func TestDesiredService(t *testing.T) {
 			healthy: 1, quorumUp: true, rsStates: "down up",
 		},
 		{
-			name: "drained and removed from the file: stays at weight 0 (TCP)", vs: "soft",
+			// .20 was drained before; .21 is removed while in service: the
+			// service drains on failure, so on removal too.
+			name: "removed from the file in a drain service: stays or goes to weight 0 (TCP)", vs: "soft",
 			up:      map[healthcheck.ID]bool{id("soft", "a"): true, id("soft", "free"): true},
 			prev:    prev(soft, dst("192.168.100.11", 443, 4), dst("192.168.100.20", 443, 0), dst("192.168.100.21", 443, 5)),
-			want:    "192.168.100.11:443/4 192.168.100.15:443/1 192.168.100.20:443/0",
+			want:    "192.168.100.11:443/4 192.168.100.15:443/1 192.168.100.20:443/0 192.168.100.21:443/0",
 			healthy: 5, quorumUp: true, rsStates: "up up",
+		},
+		{
+			name: "removed from the file in a service that does not drain: deleted", vs: "web",
+			up:      map[healthcheck.ID]bool{id("web", "a"): true, id("web", "b"): true, id("web", "c"): true},
+			prev:    prev(web, dst("192.168.100.11", 80, 1), dst("192.168.100.30", 80, 2), dst("192.168.100.99", 80, 1)),
+			want:    "192.168.100.11:80/1 192.168.100.12:80/2 192.168.100.13:80/3",
+			healthy: 6, quorumUp: true, rsStates: "up up up unknown",
 		},
 		{
 			name: "drained and removed from the file: deleted at once (UDP)", vs: "dns",
@@ -372,19 +381,19 @@ virtual_server "web" {
 
 // testDaemon is a daemon over an in-memory kernel, with the health state
 // of c, as after a start (no manager: tests feed verdicts themselves).
-func testDaemon(t *testing.T, c *conf.Cluster, initial ipvs.Table) (*daemon, *ipvs.MemKernel, *strings.Builder) {
+func testDaemon(t *testing.T, c *conf.Cluster, initial ipvs.Table) (*Director, *ipvs.MemKernel, *strings.Builder) {
 	t.Helper()
 	k := ipvs.NewMemKernel(initial)
 	var logb strings.Builder
-	d := &daemon{
-		log: slog.New(slog.NewTextHandler(&logb, nil)),
-		rec: ipvs.NewReconciler(k),
-	}
+	// NoIPVS keeps the host's director settings out of it; the table is
+	// the in-memory kernel's.
+	d := New(Config{Log: slog.New(slog.NewTextHandler(&logb, nil)), NoIPVS: true})
+	d.rec = ipvs.NewReconciler(k)
 	t.Cleanup(func() { d.rec.Close() })
-	if err := d.apply(context.Background(), d.desired(c), true); err != nil {
+	d.setConfig(c, &c.Nodes[0])
+	if err := d.apply(context.Background(), d.desiredFrom(c, initial), true); err != nil {
 		t.Fatal(err)
 	}
-	d.health.initial = nil
 	d.setChecks(c) // no manager: the tests give the verdicts
 	return d, k, &logb
 }
@@ -449,7 +458,8 @@ func TestVerdictsUpdate(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, logb)
 		}
 	}
-	st := d.healthStatus()
+	d.publish()
+	st := d.Snapshot()
 	if len(st.Services) != 3 || st.Services[1].Name != "web" || st.Services[1].Up || !st.Services[1].Sorry {
 		t.Errorf("status services = %+v", st.Services)
 	}
@@ -489,11 +499,9 @@ func TestGracefulDrain(t *testing.T) {
 }
 `, 1)
 	c2 := parseHealthConf(t, edited)
-	if err := d.apply(ctx, d.desired(c2), true); err != nil {
+	if err := d.applyPlan(ctx, d.plan(c2, &c2.Nodes[0], "t.hcl")); err != nil {
 		t.Fatal(err)
 	}
-	d.setChecks(c2)
-	d.health.draining = true
 	if got := kernelDests(t, k, soft); got != "192.168.100.11:443/0 192.168.100.15:443/1" {
 		t.Errorf("soft after the reload: %s; want a kept at weight 0", got)
 	}
@@ -519,7 +527,7 @@ func TestGracefulDrain(t *testing.T) {
 	}
 	// A resync does not bring it back.
 	writes := len(k.Writes())
-	if err := d.apply(ctx, d.desired(c2), false); err != nil {
+	if err := d.apply(ctx, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(k.Writes()) - writes; n != 0 {

@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"errors"
@@ -78,8 +78,8 @@ func syncCluster(cs *conf.ConnSync, t conf.Timeouts) *conf.Cluster {
 func TestConnSyncRoles(t *testing.T) {
 	var logb strings.Builder
 	f := &fakeSync{running: map[ipvs.DaemonState]ipvs.Daemon{}}
-	d := &daemon{log: slog.New(slog.NewTextHandler(&logb, nil))}
-	d.syncState().ctl = f
+	d := New(Config{Log: slog.New(slog.NewTextHandler(&logb, nil))})
+	d.sync.ctl = f
 	cs := &conf.ConnSync{Interface: "eth1", SyncID: 7, VRRP: "public"}
 	backup := []string{"backup on eth1 syncid 7"}
 	both := []string{"master on eth1 syncid 7", "backup on eth1 syncid 7"}
@@ -137,10 +137,10 @@ func TestConnSyncRoles(t *testing.T) {
 }
 
 func TestConnSyncOff(t *testing.T) {
-	d := &daemon{log: slog.New(slog.DiscardHandler)}
+	d := New(Config{Log: slog.New(slog.DiscardHandler)})
 	foreign := ipvs.Daemon{State: ipvs.DaemonBackup, Interface: "eth9", SyncID: 1}
 	f := &fakeSync{running: map[ipvs.DaemonState]ipvs.Daemon{ipvs.DaemonBackup: foreign}}
-	d.syncState().ctl = f
+	d.sync.ctl = f
 	d.adoptSync(syncCluster(nil, conf.Timeouts{}))
 	d.onTransition("public", vrrp.Backup, vrrp.Master)
 	d.closeSync()
@@ -149,9 +149,9 @@ func TestConnSyncOff(t *testing.T) {
 	}
 
 	// A reload that removes conn_sync stops the daemons tandem ran.
-	d = &daemon{log: slog.New(slog.DiscardHandler)}
+	d = New(Config{Log: slog.New(slog.DiscardHandler)})
 	f = &fakeSync{running: map[ipvs.DaemonState]ipvs.Daemon{}}
-	d.syncState().ctl = f
+	d.sync.ctl = f
 	d.adoptSync(syncCluster(&conf.ConnSync{Interface: "eth1", VRRP: "public"}, conf.Timeouts{}))
 	d.onTransition("public", vrrp.Backup, vrrp.Master)
 	d.adoptSync(syncCluster(nil, conf.Timeouts{}))

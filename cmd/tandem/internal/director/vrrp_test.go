@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"net/netip"
@@ -13,7 +13,7 @@ import (
 )
 
 func TestVRRPOptions(t *testing.T) {
-	c, _, diags := conf.Load("../../conf/testdata/full.hcl")
+	c, _, diags := conf.Load("../../../../conf/testdata/full.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

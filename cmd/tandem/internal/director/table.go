@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"net/netip"
@@ -37,9 +37,9 @@ func (h healthView) checkID(rs *conf.RealServer) (healthcheck.ID, bool) {
 	return spec.ID(), ok
 }
 
-// serviceHealth is the health of one virtual server as the desired table
+// ServiceHealth is the health of one virtual server as the desired table
 // sees it, for the log and the status command.
-type serviceHealth struct {
+type ServiceHealth struct {
 	Name string
 	Key  ipvs.ServiceKey
 	// HealthyWeight is the sum of the configured weights of the real
@@ -53,11 +53,11 @@ type serviceHealth struct {
 	// Sorry is true when the sorry server is in the table.
 	Sorry bool
 	// RealServers is each configured real server's state, in file order.
-	RealServers []realServerHealth
+	RealServers []RealServerHealth
 }
 
-// realServerHealth is one real server's state in the desired table.
-type realServerHealth struct {
+// RealServerHealth is one real server's state in the desired table.
+type RealServerHealth struct {
 	Name  string
 	Addr  netip.AddrPort
 	Check healthcheck.ID // "" without a check
@@ -70,9 +70,9 @@ type realServerHealth struct {
 // desiredTable is the IPVS table the cluster file asks for, given the
 // checks' verdicts and the table before: a pure function (see
 // desiredService for the rules). The map gives each service's health.
-func desiredTable(c *conf.Cluster, h healthView) (ipvs.Table, map[ipvs.ServiceKey]serviceHealth) {
+func desiredTable(c *conf.Cluster, h healthView) (ipvs.Table, map[ipvs.ServiceKey]ServiceHealth) {
 	t := make(ipvs.Table, len(c.VirtualServers))
-	st := make(map[ipvs.ServiceKey]serviceHealth, len(c.VirtualServers))
+	st := make(map[ipvs.ServiceKey]ServiceHealth, len(c.VirtualServers))
 	for i := range c.VirtualServers {
 		s, sh := desiredService(&c.VirtualServers[i], h)
 		t[s.Key] = s
@@ -101,13 +101,15 @@ func desiredTable(c *conf.Cluster, h healthView) (ipvs.Table, map[ipvs.ServiceKe
 //   - the sorry server is in, with weight 1, when no real server is in
 //     service with a weight (the healthy weight is 0), and out otherwise;
 //   - a destination of Prev that the file no longer lists (as a real server
-//     or as the sorry server in use) and that Prev has with weight 0 stays
-//     with weight 0: a drained real server removed from the file is
-//     deleted only once its connections end (the caller polls them and
-//     drops it from Prev). A UDP service deletes it at once instead: its
-//     entries would keep the flows blackholed for minutes (the director
-//     sets expire_nodest_conn so they move on).
-func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, serviceHealth) {
+//     or as the sorry server) stays with weight 0 when Prev has it with
+//     weight 0, or when the virtual server drains (on_failure = "drain"):
+//     a real server removed from the file (by a reload, or while tandem
+//     was stopped) is drained as a failed one is, and deleted only once
+//     its connections end (the caller polls them and drops it from Prev).
+//     A UDP service deletes it at once instead: its entries would keep the
+//     flows blackholed for minutes (the director sets expire_nodest_conn
+//     so they move on). A sorry server no longer in use goes at once.
+func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, ServiceHealth) {
 	s := service(vs)
 	prev := map[netip.AddrPort]ipvs.Destination{}
 	ps, hasPrev := h.Prev[s.Key]
@@ -116,7 +118,7 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, service
 			prev[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = d
 		}
 	}
-	sh := serviceHealth{Name: vs.Name, Key: s.Key, Quorum: vs.Quorum}
+	sh := ServiceHealth{Name: vs.Name, Key: s.Key, Quorum: vs.Quorum}
 	configured := make(map[netip.AddrPort]bool, len(vs.RealServers)+1)
 	dests := s.Destinations[:0]
 	for i := range vs.RealServers {
@@ -124,7 +126,7 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, service
 		d := s.Destinations[i]
 		ap := d.AddrPort()
 		configured[ap] = true
-		rh := realServerHealth{Name: rs.Name, Addr: ap, State: "unchecked"}
+		rh := RealServerHealth{Name: rs.Name, Addr: ap, State: "unchecked"}
 		in, healthy := true, true
 		if id, ok := h.checkID(rs); ok {
 			rh.Check = id
@@ -173,10 +175,17 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, service
 		}
 	}
 	if hasPrev && s.Key.Protocol != ipvs.UDP {
+		var sorry netip.AddrPort
+		if ss := vs.SorryServer; ss != nil {
+			sorry = netip.AddrPortFrom(ss.Address.Addr().Unmap(), ss.Address.Port())
+		}
 		for _, p := range ps.Destinations {
 			ap := netip.AddrPortFrom(p.Addr.Unmap(), p.Port)
-			if p.Weight == 0 && !configured[ap] {
-				p.Addr = ap.Addr()
+			if configured[ap] || ap == sorry {
+				continue
+			}
+			if p.Weight == 0 || vs.OnFailure == conf.Drain {
+				p.Addr, p.Weight = ap.Addr(), 0
 				dests = append(dests, p)
 			}
 		}

@@ -1,4 +1,4 @@
-package main
+package realserver
 
 import (
 	"errors"
@@ -86,7 +86,7 @@ func TestRealServerDR(t *testing.T) {
 	h := newFakeRSHost()
 	h.addrs["eth0"] = []netip.Prefix{netip.MustParsePrefix("203.0.113.31/24")}
 	state := filepath.Join(t.TempDir(), "rs.json")
-	out, code := runRS(t, h, "-c", "../../conf/testdata/dr.hcl", "--state", state)
+	out, code := runRS(t, h, "-c", "../../../../conf/testdata/dr.hcl", "--state", state)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, out)
 	}
@@ -102,7 +102,7 @@ func TestRealServerDR(t *testing.T) {
 	}
 
 	w := h.writes
-	out, code = runRS(t, h, "-c", "../../conf/testdata/dr.hcl", "--state", state)
+	out, code = runRS(t, h, "-c", "../../../../conf/testdata/dr.hcl", "--state", state)
 	if code != 0 || h.writes != w || !strings.Contains(out, "nothing changed") {
 		t.Errorf("second run: exit %d, %d writes: %s", code, h.writes-w, out)
 	}
@@ -185,7 +185,7 @@ func TestRealServerUsage(t *testing.T) {
 }
 
 func TestRSFromCluster(t *testing.T) {
-	c, _, diags := conf.Load("../../conf/testdata/dr.hcl")
+	c, _, diags := conf.Load("../../../../conf/testdata/dr.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -201,7 +201,7 @@ func TestRSFromCluster(t *testing.T) {
 		t.Error("a host that is no real server matched")
 	}
 	// A NAT real server needs nothing.
-	n, _, diags := conf.Load("../../conf/testdata/example.hcl")
+	n, _, diags := conf.Load("../../../../conf/testdata/example.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

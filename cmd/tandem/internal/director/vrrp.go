@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"context"
@@ -68,7 +68,7 @@ func vrrpOptions(c *conf.Cluster, n *conf.Node) vrrp.Options {
 	return o
 }
 
-func (d *daemon) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) error {
+func (d *Director) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) error {
 	opts := vrrpOptions(c, n)
 	if len(opts.Instances) == 0 {
 		return nil
@@ -81,6 +81,7 @@ func (d *daemon) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) e
 	run.OnTransition = func(inst string, from, to vrrp.State, prio uint8, reason vrrp.Reason) {
 		line := func() {
 			d.log.Info("vrrp transition", "instance", inst, "from", from.String(), "to", to.String(), "priority", prio, "reason", reason.String())
+			d.noteTransition(inst, to, prio)
 			d.onTransition(inst, from, to)
 		}
 		if ctx.Err() != nil { // the main loop is gone (shutting down)
@@ -102,12 +103,13 @@ func (d *daemon) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) e
 	return nil
 }
 
-func (d *daemon) reloadVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) {
+// reloadVRRP applies the plan's VRRP part.
+func (d *Director) reloadVRRP(ctx context.Context, p *Plan) {
 	var old vrrp.Options
 	if d.vrrp != nil {
 		old = d.vrrp.opts
 	}
-	opts := vrrpOptions(c, n)
+	opts := p.vrrpOpts
 	if reflect.DeepEqual(old, opts) {
 		return
 	}
@@ -130,14 +132,42 @@ func (d *daemon) reloadVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node) 
 	d.log.Info("vrrp config changed: restarting the vrrp runner")
 	d.stopVRRP()
 	d.drainEvents() // the stop's transitions are logged before "reloaded"
-	if err := d.startVRRP(ctx, c, n); err != nil {
+	if err := d.startVRRP(ctx, p.c, p.node); err != nil {
 		d.log.Error("vrrp not restarted", "err", err)
+	}
+}
+
+// vrrpChanges lists what the new options change, instance by instance.
+func (p *Plan) vrrpChanges(old, new vrrp.Options) {
+	byName := map[string]*vrrp.Instance{}
+	for i := range old.Instances {
+		byName[old.Instances[i].Name] = &old.Instances[i]
+	}
+	seen := map[string]bool{}
+	for i := range new.Instances {
+		n := &new.Instances[i]
+		seen[n.Name] = true
+		o, ok := byName[n.Name]
+		switch {
+		case !ok:
+			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "added", What: n.Name})
+		case reflect.DeepEqual(*o, *n):
+			p.Kept.VRRP++
+			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "kept", What: n.Name})
+		default:
+			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "restarted", What: n.Name})
+		}
+	}
+	for _, o := range old.Instances {
+		if !seen[o.Name] {
+			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "removed", What: o.Name})
+		}
 	}
 }
 
 // stopVRRP hands over gracefully: every master sends priority 0 and
 // releases its addresses.
-func (d *daemon) stopVRRP() {
+func (d *Director) stopVRRP() {
 	if d.vrrp == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package realserver
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/conf"
 )
 
@@ -376,7 +377,8 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-func cmdRealServer(args []string, stdout, stderr io.Writer) int {
+// Main is `tandem realserver`: it returns the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
 	return realServer(args, stdout, stderr, newRSHost)
 }
 
@@ -391,7 +393,7 @@ func realServer(args []string, stdout, stderr io.Writer, host func() (rsHost, er
 	undo := fs.Bool("undo", false, "remove exactly what earlier runs added, and restore the sysctls they set")
 	statePath := fs.String("state", defaultRSState, "where the changes are recorded for --undo")
 	dryRun := fs.Bool("n", false, "print the VIPs this host would prepare and change nothing")
-	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+	if code := cli.ParseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
 	fail := func(code int, format string, a ...any) int {

@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"sync"
@@ -73,18 +73,15 @@ func ipvsTimeouts(t conf.Timeouts) ipvs.Timeouts {
 	return ipvs.Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP}
 }
 
-// syncState returns the daemon's sync state, creating it on first use.
-func (d *daemon) syncState() *connSync {
-	if d.sync == nil {
-		d.sync = &connSync{states: map[string]vrrp.State{}}
-	}
-	return d.sync
+// newConnSync returns the sync state before any config.
+func newConnSync() *connSync {
+	return &connSync{states: map[string]vrrp.State{}}
 }
 
 // adoptSync makes the timeouts and the conn_sync block of c the running
 // ones and applies them (at start and on reload).
-func (d *daemon) adoptSync(c *conf.Cluster) {
-	s := d.syncState()
+func (d *Director) adoptSync(c *conf.Cluster) {
+	s := d.sync
 	s.mu.Lock()
 	s.cfg = c.Director.ConnSync
 	s.timeouts = ipvsTimeouts(c.Director.Timeouts)
@@ -94,8 +91,8 @@ func (d *daemon) adoptSync(c *conf.Cluster) {
 
 // resyncSync applies the running timeouts and sync daemons again,
 // repairing drift and retrying what failed.
-func (d *daemon) resyncSync() {
-	s := d.syncState()
+func (d *Director) resyncSync() {
+	s := d.sync
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctl == nil || s.closed {
@@ -114,7 +111,7 @@ func (d *daemon) resyncSync() {
 }
 
 // setDaemons makes the kernel's sync daemons those s wants; s is locked.
-func (d *daemon) setDaemons(s *connSync) {
+func (d *Director) setDaemons(s *connSync) {
 	if s.ctl == nil || (s.cfg == nil && !s.owned) {
 		return
 	}
@@ -134,8 +131,8 @@ func (d *daemon) setDaemons(s *connSync) {
 // onTransition is where the daemon acts on a VRRP state change beyond
 // logging it: the IPVS connection-sync daemons' roles follow the conn_sync
 // instance.
-func (d *daemon) onTransition(inst string, from, to vrrp.State) {
-	s := d.syncState()
+func (d *Director) onTransition(inst string, from, to vrrp.State) {
+	s := d.sync
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.states[inst] = to
@@ -147,8 +144,8 @@ func (d *daemon) onTransition(inst string, from, to vrrp.State) {
 
 // closeSync, on exit, stops the master sync daemon, leaves the backup
 // running and closes the handle.
-func (d *daemon) closeSync() {
-	s := d.syncState()
+func (d *Director) closeSync() {
+	s := d.sync
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctl == nil || s.closed {

@@ -1,4 +1,4 @@
-package main
+package director
 
 import (
 	"net/netip"
@@ -54,7 +54,7 @@ func direct(c *conf.Cluster, vip netip.Addr) bool {
 }
 
 // warnPreferredVIPs logs each VIP of preferredVIPs, at start and on reload.
-func (d *daemon) warnPreferredVIPs(c *conf.Cluster) {
+func (d *Director) warnPreferredVIPs(c *conf.Cluster) {
 	held, err := heldAddrs6()
 	if err != nil {
 		return // not knowable here: nothing to say

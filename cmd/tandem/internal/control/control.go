@@ -1,0 +1,198 @@
+// Package control is tandem's control socket: the one request/response
+// protocol that every command talking to a running `tandem run` uses
+// (`tandem reload`, `tandem plan`; status and maintenance next).
+//
+// It is HTTP/1.1 over a unix socket (mode 0600, so only root talks to
+// it), one JSON document each way:
+//
+//	POST /v1/reload          -> Response{Plan, Timing} or {Error, Diagnostics}
+//	POST /v1/plan  {"path"}  -> Response{Plan} or {Error, Diagnostics}
+//
+// An error answer has status 422 (the file) or 500 (the host); the body
+// always decodes as a Response.
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
+)
+
+// Daemon is what the socket serves: a *director.Director.
+type Daemon interface {
+	Reload(ctx context.Context) (*director.ReloadResult, error)
+	Plan(ctx context.Context, path string) (*director.Plan, error)
+}
+
+// PlanRequest asks for the plan of a file; Path is absolute (the client
+// resolves it: the daemon's working directory is not the operator's).
+type PlanRequest struct {
+	Path string `json:"path"`
+}
+
+// Response is every answer.
+type Response struct {
+	Plan   *director.Plan   `json:"plan,omitempty"`
+	Timing *director.Timing `json:"timing,omitempty"`
+	// Error is set when the request failed; Diagnostics then holds the
+	// file's diagnostics as `tandem check` prints them, when it has any.
+	Error       string `json:"error,omitempty"`
+	Diagnostics string `json:"diagnostics,omitempty"`
+}
+
+// maxRequest bounds a request body: a plan request is a path.
+const maxRequest = 64 << 10
+
+// Serve listens on the unix socket at path (replacing a stale one: the
+// caller holds the node's lock, so no other daemon owns it) and serves d
+// until Close.
+func Serve(path string, d Daemon) (*Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		res, err := d.Reload(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		reply(w, http.StatusOK, Response{Plan: res.Plan, Timing: &res.Timing})
+	})
+	mux.HandleFunc("POST /v1/plan", func(w http.ResponseWriter, r *http.Request) {
+		var req PlanRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequest)).Decode(&req); err != nil || !filepath.IsAbs(req.Path) {
+			reply(w, http.StatusBadRequest, Response{Error: "bad request: want {\"path\": ABSOLUTE-PATH}"})
+			return
+		}
+		p, err := d.Plan(r.Context(), req.Path)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		reply(w, http.StatusOK, Response{Plan: p})
+	})
+	s := &Server{ln: ln, path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+// Server is a serving control socket.
+type Server struct {
+	ln   net.Listener
+	path string
+	srv  *http.Server
+}
+
+// Close stops serving (requests in progress are cut) and removes the
+// socket.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	os.Remove(s.path)
+	return err
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	res := Response{Error: err.Error()}
+	code := http.StatusInternalServerError
+	var le *director.LoadError
+	if errors.As(err, &le) {
+		code = http.StatusUnprocessableEntity
+		if le.Diags != nil {
+			var b bytes.Buffer
+			le.Files.WriteDiagnostics(&b, le.Diags)
+			res.Diagnostics = b.String()
+		}
+	}
+	reply(w, code, res)
+}
+
+func reply(w http.ResponseWriter, code int, res Response) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(res)
+}
+
+// Client talks to the daemon at a socket path.
+type Client struct {
+	Path string
+}
+
+// ErrNoDaemon is returned when no daemon answers on the socket.
+var ErrNoDaemon = errors.New("no tandem run answers on the control socket")
+
+// Reload asks the daemon to reload its file.
+func (c Client) Reload(ctx context.Context) (*Response, error) {
+	return c.do(ctx, "/v1/reload", nil)
+}
+
+// Plan asks the daemon for the plan of the file at path.
+func (c Client) Plan(ctx context.Context, path string) (*Response, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(ctx, "/v1/plan", PlanRequest{Path: abs})
+}
+
+// do posts body (nil: none) and decodes the answer; an answer with an
+// error comes back as a Response with Error set, and a nil error.
+func (c Client) do(ctx context.Context, url string, body any) (*Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", c.Path)
+		},
+	}}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://tandem"+url, rd)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ne *net.OpError
+		if errors.As(err, &ne) && ne.Op == "dial" {
+			return nil, fmt.Errorf("%w (%s): %v", ErrNoDaemon, c.Path, ne.Err)
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var res Response
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&res); err != nil {
+		return nil, fmt.Errorf("control socket: bad answer (%s): %w", resp.Status, err)
+	}
+	if resp.StatusCode != http.StatusOK && res.Error == "" {
+		res.Error = resp.Status
+	}
+	return &res, nil
+}

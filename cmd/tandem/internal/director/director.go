@@ -1,0 +1,343 @@
+// Package director is tandem's director runtime: the one main loop that
+// owns the running cluster file and everything derived from it (the
+// desired IPVS table, the health view, the VRRP runner, the sync roles,
+// the director settings) and keeps the kernel in line with it.
+//
+// Other goroutines (the VRRP runner, the health checkers, the control
+// socket, the signal handler) never touch the loop's state: they post
+// work to it (post, call), and read the Snapshot it publishes after each
+// change. A reload is a Plan (the same one `tandem plan` prints) applied
+// by the loop, touching only what changed.
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/ipvs"
+)
+
+// Config is what the binary hands the director.
+type Config struct {
+	Log *slog.Logger
+	// Level, when set, is the logger's level: the file's log_level sets it
+	// on start and on reload, unless LevelFixed (the --log-level flag).
+	Level      *slog.LevelVar
+	LevelFixed bool
+	// Path is the cluster file, read again on reload.
+	Path string
+	// Load reads, validates and resolves a cluster file for this node,
+	// checking what the node needs of this host (its interfaces). Its
+	// errors are shown as they are (a *LoadError carries diagnostics).
+	Load func(path string) (*conf.Cluster, *conf.Node, error)
+	// ReportLoadError logs a file that does not load (nil: one record
+	// per diagnostic).
+	ReportLoadError func(msg string, err error)
+	// Resync is how often the kernel is read back and drift repaired.
+	Resync time.Duration
+	// NoIPVS runs VRRP only: IPVS and the director settings are left
+	// alone.
+	NoIPVS bool
+	// Version is logged at start.
+	Version string
+}
+
+// Director is one director's runtime. Make it with New, start it with
+// Run; Reload, Plan and Snapshot may be called from any goroutine.
+type Director struct {
+	cfg Config
+	log *slog.Logger
+
+	// The running config; set first by adopt, everything below follows
+	// from it.
+	c    *conf.Cluster
+	node *conf.Node
+
+	want     ipvs.Table            // the desired table, health-aware
+	settings ipvs.DirectorSettings // the running config's director settings
+	written  []ipvs.SysctlChange   // sysctls changed by this process
+	rec      *ipvs.Reconciler      // nil with NoIPVS
+	health   *health               // the checks' state (health.go)
+	sync     *connSync             // sync daemons and timeouts (sync.go)
+	vrrp     *vrrpRun              // the VRRP runner (vrrp.go); nil when none
+
+	// events carries work posted by other goroutines to run on the loop.
+	events chan func()
+	// running is closed when the loop runs; stopped when it has ended.
+	running, stopped chan struct{}
+
+	instances map[string]InstanceState // the VRRP instances' last transitions
+	gen       uint64                   // the snapshot generation
+	snap      atomic.Pointer[Snapshot]
+	loadedAt  time.Time
+	reloads   reloadStats
+}
+
+// New returns a director for cfg.
+func New(cfg Config) *Director {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = 30 * time.Second
+	}
+	return &Director{
+		cfg:     cfg,
+		log:     cfg.Log,
+		health:  newHealth(),
+		sync:    newConnSync(),
+		events:  make(chan func(), 64),
+		running: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+}
+
+// post runs fn on the main loop (or drops it once ctx is done).
+func (d *Director) post(ctx context.Context, fn func()) {
+	select {
+	case d.events <- fn:
+	case <-ctx.Done():
+	case <-d.stopped:
+	}
+}
+
+// ErrNotRunning is returned by calls made when the loop is not running.
+var ErrNotRunning = errors.New("the director is not running")
+
+// call runs fn on the main loop and waits for it to finish.
+func (d *Director) call(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	select {
+	case <-d.running:
+	case <-d.stopped:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case d.events <- func() { defer close(done); fn() }:
+	case <-d.stopped:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-d.stopped:
+		return ErrNotRunning
+	}
+}
+
+// drainEvents runs the work already posted to the loop, from the loop:
+// a step that waited for other goroutines (a VRRP stop) has its effects
+// handled, and logged, before the step's own conclusion.
+func (d *Director) drainEvents() {
+	for {
+		select {
+		case fn := <-d.events:
+			fn()
+		default:
+			return
+		}
+	}
+}
+
+// Run starts the director on c for node and runs its loop until ctx is
+// done. A start that fails undoes the sysctls it wrote. On return the
+// IPVS table and the director settings stay in place (connections
+// survive a restart) and the VIPs are handed over.
+func (d *Director) Run(ctx context.Context, c *conf.Cluster, node *conf.Node) (err error) {
+	defer close(d.stopped)
+	if !d.cfg.NoIPVS {
+		if d.rec, err = ipvs.Open(""); err != nil {
+			return err
+		}
+		defer d.rec.Close() // never flushes: the table stays for the next start
+		if d.sync.ctl, err = ipvs.OpenControl(""); err != nil {
+			return err
+		}
+		defer d.closeSync() // after stopVRRP: stops the sync master, keeps the backup
+	}
+	d.log.Info("tandem starting", "version", d.cfg.Version, "node", node.Name, "file", d.cfg.Path,
+		"virtual_servers", len(c.VirtualServers))
+	if d.cfg.NoIPVS {
+		d.log.Info("ipvs and director settings not managed (--no-ipvs)")
+	}
+	started := false
+	defer func() {
+		if !started && len(d.written) > 0 {
+			if uerr := ipvs.UndoSysctls(d.written); uerr != nil {
+				d.log.Error("start failed; sysctls not all restored", "err", uerr)
+			} else {
+				d.log.Info("start failed; sysctls restored", "restored", len(d.written))
+			}
+		}
+	}()
+	if err := d.start(ctx, c, node); err != nil {
+		return err
+	}
+	defer d.stopVRRP()
+	defer d.stopHealth()
+	started = true
+	close(d.running)
+	d.publish()
+	tick := time.NewTicker(d.cfg.Resync)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case fn := <-d.events:
+			fn()
+		case <-tick.C:
+			if err := d.apply(ctx, nil, false); err != nil {
+				d.log.Error("resync failed", "err", err)
+			}
+			d.resyncSync()
+			d.trackQuorum()
+		}
+		d.publish()
+	}
+}
+
+// start adopts c: the config first, then the kernel's table read once
+// (the checks' starting point), the director settings, the table, then
+// VRRP and the checks.
+func (d *Director) start(ctx context.Context, c *conf.Cluster, node *conf.Node) error {
+	d.setConfig(c, node)
+	var initial ipvs.Table
+	if hasChecks(c) && d.rec != nil {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		t, err := d.rec.Dump(dctx)
+		cancel()
+		if err != nil {
+			// Safe side: checked real servers enter on their first success.
+			d.log.Warn("cannot read the kernel table at start; checked real servers will enter on their first success", "err", err)
+		}
+		initial = t
+	}
+	want := d.desiredFrom(c, initial)
+	if !d.cfg.NoIPVS {
+		if err := d.applyDirector(c, node); err != nil {
+			return err
+		}
+	}
+	d.adoptSync(c)
+	d.warnPreferredVIPs(c)
+	if err := d.apply(ctx, want, true); err != nil {
+		return err
+	}
+	if err := d.startVRRP(ctx, c, node); err != nil {
+		return err
+	}
+	return d.startHealth(ctx, c)
+}
+
+// setConfig makes c the running config and applies its log level.
+func (d *Director) setConfig(c *conf.Cluster, node *conf.Node) {
+	d.c, d.node = c, node
+	d.loadedAt = time.Now()
+	if d.cfg.Level != nil && !d.cfg.LevelFixed {
+		lv := slog.LevelInfo
+		if c.Director.LogLevel != "" {
+			lv.UnmarshalText([]byte(c.Director.LogLevel)) // conf checked it
+		}
+		if d.cfg.Level.Level() != lv {
+			d.log.Info("log level", "level", lv.String())
+			d.cfg.Level.Set(lv)
+		}
+	}
+}
+
+// applyDirector applies the director settings of c (sysctls,
+// masquerading) and keeps what it changed in d.written.
+func (d *Director) applyDirector(c *conf.Cluster, node *conf.Node) error {
+	s := directorSettings(c, node)
+	// nftables is touched only when the file masquerades, or to remove
+	// a table of tandem's an earlier file made (ApplyMasquerade does not
+	// fail on a kernel without nftables when it is asked for nothing).
+	changed, err := ipvs.ApplyMasquerade(s.Masquerade)
+	if err != nil {
+		return err
+	}
+	for _, ch := range changed {
+		d.log.Info("director setting", "changed", ch)
+	}
+	written, err := ipvs.ApplySysctls(s, "")
+	if err != nil {
+		return err
+	}
+	d.settings = s
+	for _, w := range written {
+		d.log.Info("director setting", "changed", w.String())
+	}
+	d.written = append(d.written, written...)
+	return nil
+}
+
+// LeftInPlace says, for the log on exit, what tandem leaves behind on
+// purpose: the IPVS table (connections survive a restart) and the
+// director settings. The VIPs are released by the VRRP stop.
+func (d *Director) LeftInPlace() string {
+	if d.cfg.NoIPVS {
+		return "nothing (--no-ipvs: ipvs and director settings were not managed)"
+	}
+	parts := []string{fmt.Sprintf("ipvs table (%d services)", len(d.want))}
+	s := d.settings
+	if s.IPForward {
+		parts = append(parts, "net.ipv4.ip_forward=1")
+	}
+	if s.SendRedirectsOff {
+		parts = append(parts, "send_redirects=0 on "+strings.Join(append([]string{"all", "default"}, s.Interfaces...), ","))
+	}
+	if s.ExpireNodestConn {
+		parts = append(parts, "net.ipv4.vs.expire_nodest_conn=1")
+	}
+	if len(s.Masquerade) > 0 {
+		parts = append(parts, "nftables table "+ipvs.NFTTable+" (masquerade)")
+	}
+	if d.sync.cfg != nil {
+		parts = append(parts, "ipvs sync backup daemon")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// apply reconciles the kernel to want (nil: the current desired table)
+// with a full read of the kernel's table.
+func (d *Director) apply(ctx context.Context, want ipvs.Table, always bool, retire ...ipvs.ServiceKey) error {
+	if want == nil {
+		want = d.want
+	}
+	if d.rec == nil { // --no-ipvs
+		d.want = want
+		return nil
+	}
+	res, err := d.rec.Reconcile(ctx, want, retire)
+	for _, op := range res.Ops {
+		d.log.Debug("ipvs write", "op", op.String())
+	}
+	if err != nil {
+		return err
+	}
+	d.want = want
+	if always || res.Writes > 0 {
+		d.log.Info("ipvs reconciled", "services", len(want), "writes", res.Writes,
+			"foreign", len(res.Foreign), "took", res.Took.Round(time.Microsecond))
+	}
+	if always && len(res.Foreign) > 0 {
+		keys := make([]string, len(res.Foreign))
+		for i, k := range res.Foreign {
+			keys[i] = k.String()
+		}
+		d.log.Info("foreign ipvs services left alone (not owned by this cluster file)",
+			"services", strings.Join(keys, ", "))
+	}
+	return nil
+}

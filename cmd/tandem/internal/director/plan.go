@@ -1,0 +1,310 @@
+package director
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/healthcheck"
+	"github.com/tandem-lb/tandem/ipvs"
+	"github.com/tandem-lb/tandem/vrrp"
+)
+
+// A Plan is what a reload with a new version of the file does, computed
+// before anything is applied: `tandem plan` prints it, and a reload
+// applies exactly it.
+type Plan struct {
+	File    string   `json:"file"`
+	Changes []Change `json:"changes"`
+	// Writes is the number of IPVS writes.
+	Writes int `json:"ipvs_writes"`
+	// Kept counts what stays as it is.
+	Kept Kept `json:"kept"`
+	// Foreign lists the kernel's services the file does not own, left
+	// alone (offline plans only: a running daemon logs them at start).
+	Foreign []string `json:"foreign,omitempty"`
+
+	// What applying the plan needs.
+	c        *conf.Cluster
+	node     *conf.Node
+	want     ipvs.Table
+	states   map[ipvs.ServiceKey]ServiceHealth
+	svcs     []ipvs.Service // the services whose desired state changed
+	retire   []ipvs.ServiceKey
+	vrrpOpts vrrp.Options
+}
+
+// A Change is one line of a plan.
+type Change struct {
+	// Area is "ipvs", "vrrp", "check", "director" or "sync".
+	Area string `json:"area"`
+	// Kind is, for ipvs, the write ("add service", "update destination",
+	// "drain destination", "delete destination", ...); for vrrp what
+	// happens to the instance ("kept", "changed in place", "added",
+	// "removed", "restarted"); for checks "added" or "removed"; for the
+	// director and sync settings "set".
+	Kind string `json:"kind"`
+	What string `json:"what"`
+}
+
+// Kept counts what a plan leaves untouched.
+type Kept struct {
+	Services int `json:"services"`
+	Checks   int `json:"checks"`
+	VRRP     int `json:"vrrp_instances"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool {
+	for _, ch := range p.Changes {
+		if ch.Kind != "kept" {
+			return false
+		}
+	}
+	return true
+}
+
+// Count returns how many changes of area (and kind, unless "") the plan
+// has.
+func (p *Plan) Count(area, kind string) int {
+	n := 0
+	for _, ch := range p.Changes {
+		if ch.Area == area && (kind == "" || ch.Kind == kind) {
+			n++
+		}
+	}
+	return n
+}
+
+// Write prints the plan as `tandem plan` and `tandem reload` show it:
+// one line a change, then a summary line.
+func (p *Plan) Write(w io.Writer) {
+	width := 0
+	for _, ch := range p.Changes {
+		width = max(width, len(ch.Kind))
+	}
+	for _, ch := range p.Changes {
+		fmt.Fprintf(w, "  %-8s %-*s  %s\n", ch.Area, width, ch.Kind, ch.What)
+	}
+	for _, k := range p.Foreign {
+		fmt.Fprintf(w, "  %-8s %-*s  %s (not in the file: never touched)\n", "ipvs", width, "foreign", k)
+	}
+	fmt.Fprintln(w, p.Summary())
+}
+
+// Summary is the plan in one line.
+func (p *Plan) Summary() string {
+	if p.Empty() {
+		return fmt.Sprintf("no changes (kept: %d services, %d checks, %d vrrp instances)", p.Kept.Services, p.Kept.Checks, p.Kept.VRRP)
+	}
+	var parts []string
+	parts = append(parts, fmt.Sprintf("%d ipvs write(s)", p.Writes))
+	for _, k := range []string{"changed in place", "added", "removed", "restarted"} {
+		if n := p.Count("vrrp", k); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d vrrp instance(s) %s", n, k))
+		}
+	}
+	for _, k := range []string{"added", "removed"} {
+		if n := p.Count("check", k); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d check(s) %s", n, k))
+		}
+	}
+	if n := p.Count("director", "") + p.Count("sync", ""); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d setting(s)", n))
+	}
+	return fmt.Sprintf("%s (kept: %d services, %d checks, %d vrrp instances)", strings.Join(parts, ", "),
+		p.Kept.Services, p.Kept.Checks, p.Kept.VRRP)
+}
+
+// plan computes what switching to c for node does, from the director's
+// running state; it changes nothing (it runs on the loop, reading).
+func (d *Director) plan(c *conf.Cluster, node *conf.Node, file string) *Plan {
+	h := d.health
+	p := &Plan{File: file, c: c, node: node}
+	p.want, p.states = desiredTable(c, healthView{Up: h.up, Prev: d.want})
+	p.ipvsChanges(d.want, c)
+
+	// Checks, by ID: a check whose settings did not change keeps its
+	// state and schedule.
+	_, users, _ := checkSpecs(c)
+	p.checkChanges(h.users, users)
+
+	// VRRP, by instance name.
+	var old vrrp.Options
+	if d.vrrp != nil {
+		old = d.vrrp.opts
+	}
+	p.vrrpOpts = vrrpOptions(c, node)
+	p.vrrpChanges(old, p.vrrpOpts)
+
+	if !d.cfg.NoIPVS {
+		p.directorChanges(d.settings, directorSettings(c, node), "")
+		p.syncChanges(d.c, c)
+	}
+	return p
+}
+
+// ipvsChanges diffs the desired tables: the services whose desired state
+// changed are written whole through the update path (no dump), the
+// services the file dropped are retired.
+func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster) {
+	// Compared in the kernel's canonical form, as Diff compares: old may
+	// be the kernel's table (an offline plan).
+	nold, nwant := ipvs.Normalize(old), ipvs.Normalize(p.want)
+	sub := ipvs.Table{}
+	for _, s := range p.want {
+		k := s.Key.Canonical()
+		o, ok := nold[k]
+		if ok && sameService(o, nwant[k]) {
+			p.Kept.Services++
+			continue
+		}
+		p.svcs = append(p.svcs, s)
+		if ok {
+			sub[k] = o
+		}
+	}
+	for k, s := range nold {
+		if _, ok := nwant[k]; !ok {
+			p.retire = append(p.retire, k)
+			sub[k] = s
+		}
+	}
+	slices.SortFunc(p.svcs, func(a, b ipvs.Service) int { return a.Key.Compare(b.Key) })
+	slices.SortFunc(p.retire, ipvs.ServiceKey.Compare)
+	listed := map[ipvs.ServiceKey]map[netip.AddrPort]bool{}
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		m := map[netip.AddrPort]bool{}
+		for _, rs := range vs.RealServers {
+			m[rs.Address] = true
+		}
+		if vs.SorryServer != nil {
+			m[vs.SorryServer.Address] = true
+		}
+		listed[service(vs).Key] = m
+	}
+	ops := ipvs.Diff(sub, ipvs.NewTable(p.svcs...), p.retire)
+	p.Writes = len(ops)
+	for _, op := range ops {
+		ch := Change{Area: "ipvs", Kind: op.Kind.String(), What: strings.TrimPrefix(op.String(), op.Kind.String()+" ")}
+		if op.Kind == ipvs.UpdateDest && op.Dest.Weight == 0 && !listed[op.Service.Key][op.Dest.AddrPort()] {
+			ch.Kind = "drain destination"
+			ch.What += "; removed from the file: deleted once its connections end"
+		}
+		p.Changes = append(p.Changes, ch)
+	}
+}
+
+// sameService reports whether a and b are the same service with the same
+// destinations.
+func sameService(a, b ipvs.Service) bool {
+	return a.Key == b.Key && a.Scheduler == b.Scheduler && a.Flags == b.Flags && a.Timeout == b.Timeout &&
+		a.Netmask == b.Netmask && a.PEName == b.PEName && sameDests(a, b)
+}
+
+func (p *Plan) checkChanges(old, new map[healthcheck.ID][]int) {
+	var added, removed []string
+	for id := range new {
+		if _, ok := old[id]; ok {
+			p.Kept.Checks++
+		} else {
+			added = append(added, string(id))
+		}
+	}
+	for id := range old {
+		if _, ok := new[id]; !ok {
+			removed = append(removed, string(id))
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(removed)
+	for _, id := range added {
+		p.Changes = append(p.Changes, Change{Area: "check", Kind: "added", What: id})
+	}
+	for _, id := range removed {
+		p.Changes = append(p.Changes, Change{Area: "check", Kind: "removed", What: id})
+	}
+}
+
+// directorChanges lists the director settings new changes: the sysctls
+// that differ on this host (read from procRoot, "" for /proc) and the
+// masquerade prefixes.
+func (p *Plan) directorChanges(old, new ipvs.DirectorSettings, procRoot string) {
+	sys, err := ipvs.PlanSysctls(new, procRoot)
+	if err != nil {
+		p.Changes = append(p.Changes, Change{Area: "director", Kind: "error", What: err.Error()})
+	}
+	for _, s := range sys {
+		p.Changes = append(p.Changes, Change{Area: "director", Kind: "set", What: s.String()})
+	}
+	if !slices.Equal(old.Masquerade, new.Masquerade) {
+		p.Changes = append(p.Changes, Change{Area: "director", Kind: "set",
+			What: fmt.Sprintf("masquerade %s -> %s (nftables table %s)", prefixes(old.Masquerade), prefixes(new.Masquerade), ipvs.NFTTable)})
+	}
+}
+
+func prefixes(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "[]"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// syncChanges lists changes of the IPVS timeouts and of conn_sync.
+func (p *Plan) syncChanges(old, new *conf.Cluster) {
+	var ot, nt ipvs.Timeouts
+	var ocs, ncs *conf.ConnSync
+	if old != nil {
+		ot, ocs = ipvsTimeouts(old.Director.Timeouts), old.Director.ConnSync
+	}
+	nt, ncs = ipvsTimeouts(new.Director.Timeouts), new.Director.ConnSync
+	if ot != nt {
+		p.Changes = append(p.Changes, Change{Area: "sync", Kind: "set", What: fmt.Sprintf("timeouts %s -> %s", ot, nt)})
+	}
+	if (ocs == nil) != (ncs == nil) || (ocs != nil && *ocs != *ncs) {
+		desc := func(cs *conf.ConnSync) string {
+			if cs == nil {
+				return "off"
+			}
+			return fmt.Sprintf("on %s syncid %d following vrrp %q", cs.Interface, cs.SyncID, cs.VRRP)
+		}
+		p.Changes = append(p.Changes, Change{Area: "sync", Kind: "set", What: "conn_sync " + desc(ocs) + " -> " + desc(ncs)})
+	}
+}
+
+// OfflinePlan is what `tandem run` with c for node would do at start on a
+// host whose kernel holds the table kernel, with no daemon running: the
+// IPVS writes against that table (a real server tandem finds there is
+// adopted, a checked one not there enters on its first success), every
+// VRRP instance and check started, and the director settings that differ
+// on this host. Services the file does not own are listed as foreign.
+func OfflinePlan(c *conf.Cluster, node *conf.Node, file string, kernel ipvs.Table) *Plan {
+	p := &Plan{File: file, c: c, node: node}
+	p.want, p.states = desiredTable(c, healthView{Prev: kernel})
+	owned := ipvs.Table{}
+	nwant := ipvs.Normalize(p.want)
+	for k, s := range ipvs.Normalize(kernel) {
+		if _, ok := nwant[k]; ok {
+			owned[k] = s
+		}
+	}
+	p.ipvsChanges(owned, c)
+	for _, k := range ipvs.Foreign(kernel, p.want, nil) {
+		p.Foreign = append(p.Foreign, k.String())
+	}
+	_, users, _ := checkSpecs(c)
+	p.checkChanges(nil, users)
+	p.vrrpOpts = vrrpOptions(c, node)
+	p.vrrpChanges(vrrp.Options{}, p.vrrpOpts)
+	p.directorChanges(ipvs.DirectorSettings{}, directorSettings(c, node), "")
+	p.syncChanges(nil, c)
+	return p
+}

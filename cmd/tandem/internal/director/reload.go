@@ -1,0 +1,181 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tandem-lb/tandem/conf"
+)
+
+// A Timing splits a reload's time: reading and validating the file,
+// computing the plan, applying it.
+type Timing struct {
+	Load  time.Duration `json:"load"`
+	Plan  time.Duration `json:"plan"`
+	Apply time.Duration `json:"apply"`
+}
+
+// ReloadResult is what Reload did.
+type ReloadResult struct {
+	Plan   *Plan  `json:"plan"`
+	Timing Timing `json:"timing"`
+}
+
+// reloadStats are the reloads so far, for the snapshot.
+type reloadStats struct {
+	ok, failed int
+	last       time.Time
+	lastErr    string
+}
+
+// Reload reads the file again and applies what changed (the plan
+// `tandem plan` shows). A file that does not load is rejected, the
+// running config kept: the error is then a *LoadError or the reason the
+// node cannot run it.
+func (d *Director) Reload(ctx context.Context) (*ReloadResult, error) {
+	var (
+		res *ReloadResult
+		err error
+	)
+	if cerr := d.call(ctx, func() { res, err = d.reload(ctx) }); cerr != nil {
+		return nil, cerr
+	}
+	return res, err
+}
+
+// Plan returns what a reload with the file at path would do, applying
+// nothing.
+func (d *Director) Plan(ctx context.Context, path string) (*Plan, error) {
+	var (
+		p   *Plan
+		err error
+	)
+	if cerr := d.call(ctx, func() {
+		c, node, lerr := d.cfg.Load(path)
+		if lerr != nil {
+			err = lerr
+			return
+		}
+		p = d.plan(c, node, path)
+	}); cerr != nil {
+		return nil, cerr
+	}
+	return p, err
+}
+
+// reload runs on the loop.
+func (d *Director) reload(ctx context.Context) (*ReloadResult, error) {
+	t0 := time.Now()
+	c, node, err := d.cfg.Load(d.cfg.Path)
+	if err != nil {
+		d.reloads.failed++
+		d.reloads.last, d.reloads.lastErr = time.Now(), err.Error()
+		d.logLoadError("reload rejected, keeping the running config", err)
+		return nil, err
+	}
+	t1 := time.Now()
+	p := d.plan(c, node, d.cfg.Path)
+	t2 := time.Now()
+	if err := d.applyPlan(ctx, p); err != nil {
+		d.reloads.failed++
+		d.reloads.last, d.reloads.lastErr = time.Now(), err.Error()
+		d.log.Error("reload failed", "err", err)
+		return &ReloadResult{Plan: p}, err
+	}
+	t3 := time.Now()
+	d.reloads.ok++
+	d.reloads.last, d.reloads.lastErr = t3, ""
+	res := &ReloadResult{Plan: p, Timing: Timing{Load: t1.Sub(t0), Plan: t2.Sub(t1), Apply: t3.Sub(t2)}}
+	d.log.Info("reloaded", "file", d.cfg.Path, "changes", p.Summary(),
+		"load", res.Timing.Load.Round(time.Microsecond), "plan", res.Timing.Plan.Round(time.Microsecond),
+		"apply", res.Timing.Apply.Round(time.Microsecond))
+	return res, nil
+}
+
+// applyPlan switches to the plan's config, applying only what it lists.
+// The file was valid; what can still fail is the host (a sysctl, a
+// netlink write): the director settings are applied first and their
+// failure keeps the running config; a failed IPVS write is left to the
+// next resync, which repairs the table.
+func (d *Director) applyPlan(ctx context.Context, p *Plan) error {
+	if !d.cfg.NoIPVS && (p.Count("director", "") > 0 || p.c.Director.SendRedirects != d.c.Director.SendRedirects) {
+		if err := d.applyDirector(p.c, p.node); err != nil {
+			return err
+		}
+	}
+	d.setConfig(p.c, p.node)
+	d.want = p.want
+	for _, sh := range p.states {
+		d.noteService(sh)
+	}
+	d.health.draining = true
+	d.setChecks(p.c)
+	d.reloadVRRP(ctx, p)
+	if d.rec != nil && (len(p.svcs) > 0 || len(p.retire) > 0) {
+		res, err := d.rec.Update(ctx, p.svcs, p.retire)
+		for _, op := range res.Ops {
+			d.log.Debug("ipvs write", "op", op.String())
+		}
+		if err != nil {
+			d.log.Error("ipvs update failed (the next resync repairs it)", "err", err)
+		} else {
+			d.log.Info("ipvs updated", "reason", "reload", "services", len(p.svcs), "retired", len(p.retire),
+				"writes", res.Writes, "took", res.Took.Round(time.Microsecond))
+		}
+	}
+	d.adoptSync(p.c)
+	d.warnPreferredVIPs(p.c)
+	d.trackQuorum() // new track_virtual_servers weights apply now, not at the next verdict
+	return nil
+}
+
+// LoadError is a cluster file that does not load: its diagnostics, or
+// why the node cannot run it.
+type LoadError struct {
+	Path  string
+	Files conf.Files
+	Diags hcl.Diagnostics // nil when Err is set
+	Err   error
+}
+
+func (e *LoadError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	errs := e.Diags.Errs()
+	first := ""
+	for _, dg := range e.Diags {
+		if dg.Severity == hcl.DiagError {
+			first = conf.FormatDiagnostic(dg)
+			break
+		}
+	}
+	return fmt.Sprintf("%s is not valid (%d error(s)); the first: %s", e.Path, len(errs), first)
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// logLoadError reports a file that does not load, through the binary's
+// ReportLoadError when it has one (text logs print the diagnostics as
+// `tandem check` does), else one record per diagnostic.
+func (d *Director) logLoadError(msg string, err error) {
+	if d.cfg.ReportLoadError != nil {
+		d.cfg.ReportLoadError(msg, err)
+		return
+	}
+	var le *LoadError
+	if errors.As(err, &le) && le.Diags != nil {
+		for i, dg := range le.Diags {
+			if i == conf.MaxDiagnostics {
+				d.log.Error("cluster file", "diagnostic", fmt.Sprintf("... and %d more", len(le.Diags)-i))
+				break
+			}
+			d.log.Error("cluster file", "diagnostic", conf.FormatDiagnostic(dg))
+		}
+	}
+	d.log.Error(msg, "err", err)
+}

@@ -1,0 +1,88 @@
+package director
+
+import (
+	"slices"
+	"time"
+
+	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/vrrp"
+)
+
+// A Snapshot is the director's state as the main loop last published it:
+// immutable, so status, metrics and the status page read it from any
+// goroutine without touching the loop's live maps.
+type Snapshot struct {
+	// Generation counts the snapshots published.
+	Generation uint64
+	Taken      time.Time
+	Node       string
+	File       string
+	// Loaded is when the running config was loaded (start or reload).
+	Loaded time.Time
+	// Config is the running config. Read it, never change it.
+	Config *conf.Cluster
+	// Services is each virtual server's health, by service key.
+	Services []ServiceHealth
+	// VRRP is each instance's last state, in the file's order.
+	VRRP    []InstanceState
+	Reloads ReloadCounts
+}
+
+// InstanceState is a VRRP instance as the last transition left it.
+type InstanceState struct {
+	Name     string
+	State    string // MASTER, BACKUP, FAULT, INIT (no transition yet), STOP
+	Priority uint8  // the priority at that transition
+	Since    time.Time
+}
+
+// ReloadCounts are the reloads since start.
+type ReloadCounts struct {
+	OK, Failed int
+	Last       time.Time // zero: none yet
+	LastError  string    // of the last reload, "" when it was applied
+}
+
+// Snapshot returns the last published snapshot; nil before the start
+// completed.
+func (d *Director) Snapshot() *Snapshot { return d.snap.Load() }
+
+// noteTransition records a VRRP transition for the snapshot; it runs on
+// the loop.
+func (d *Director) noteTransition(inst string, to vrrp.State, prio uint8) {
+	if d.instances == nil {
+		d.instances = map[string]InstanceState{}
+	}
+	d.instances[inst] = InstanceState{Name: inst, State: to.String(), Priority: prio, Since: time.Now()}
+}
+
+// publish makes a new snapshot of the loop's state.
+func (d *Director) publish() {
+	if d.c == nil {
+		return
+	}
+	d.gen++
+	s := &Snapshot{
+		Generation: d.gen,
+		Taken:      time.Now(),
+		Node:       d.node.Name,
+		File:       d.cfg.Path,
+		Loaded:     d.loadedAt,
+		Config:     d.c,
+		Services:   make([]ServiceHealth, 0, len(d.health.services)),
+		Reloads: ReloadCounts{OK: d.reloads.ok, Failed: d.reloads.failed,
+			Last: d.reloads.last, LastError: d.reloads.lastErr},
+	}
+	for _, sh := range d.health.services {
+		s.Services = append(s.Services, sh)
+	}
+	slices.SortFunc(s.Services, func(a, b ServiceHealth) int { return a.Key.Compare(b.Key) })
+	for _, v := range d.c.VRRP {
+		st, ok := d.instances[v.Name]
+		if !ok {
+			st = InstanceState{Name: v.Name, State: "INIT", Priority: v.PriorityOf(d.node)}
+		}
+		s.VRRP = append(s.VRRP, st)
+	}
+	d.snap.Store(s)
+}
