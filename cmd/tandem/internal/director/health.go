@@ -203,9 +203,27 @@ func (d *Director) startHealth(ctx context.Context, c *conf.Cluster) error {
 // setChecks makes c's checks the running set; unchanged checks keep
 // running with their state.
 func (d *Director) setChecks(c *conf.Cluster) {
+	d.setCheckSpecs(c, newChecks(c))
+}
+
+// checks are a config's checks (checkSpecs), computed once per load.
+type checks struct {
+	specs []healthcheck.Spec
+	users map[healthcheck.ID][]int
+	ids   map[*conf.RealServer]healthcheck.ID
+}
+
+func newChecks(c *conf.Cluster) checks {
+	var ch checks
+	ch.specs, ch.users, ch.ids = checkSpecs(c)
+	return ch
+}
+
+// setCheckSpecs makes ch, c's checks, the running set.
+func (d *Director) setCheckSpecs(c *conf.Cluster, ch checks) {
 	h := d.health
-	specs, users, ids := checkSpecs(c)
-	h.c, h.users, h.ids = c, users, ids
+	specs, users := ch.specs, ch.users
+	h.c, h.users, h.ids = c, users, ch.ids
 	for id := range h.up {
 		if _, ok := users[id]; !ok {
 			delete(h.up, id)

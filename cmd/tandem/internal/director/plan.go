@@ -32,6 +32,7 @@ type Plan struct {
 	node     *conf.Node
 	want     ipvs.Table
 	states   map[ipvs.ServiceKey]ServiceHealth
+	checks   checks
 	svcs     []ipvs.Service // the services whose desired state changed
 	retire   []ipvs.ServiceKey
 	vrrpOpts vrrp.Options
@@ -123,14 +124,13 @@ func (p *Plan) Summary() string {
 // running state; it changes nothing (it runs on the loop, reading).
 func (d *Director) plan(c *conf.Cluster, node *conf.Node, file string) *Plan {
 	h := d.health
-	p := &Plan{File: file, c: c, node: node}
-	p.want, p.states = desiredTable(c, healthView{Up: h.up, Prev: d.want})
-	p.ipvsChanges(d.want, c)
+	p := &Plan{File: file, c: c, node: node, checks: newChecks(c)}
+	p.want, p.states = desiredTable(c, healthView{Up: h.up, Prev: d.want, IDs: p.checks.ids})
+	p.ipvsChanges(d.want, c, false)
 
 	// Checks, by ID: a check whose settings did not change keeps its
 	// state and schedule.
-	_, users, _ := checkSpecs(c)
-	p.checkChanges(h.users, users)
+	p.checkChanges(h.users, p.checks.users)
 
 	// VRRP, by instance name.
 	var old vrrp.Options
@@ -150,10 +150,15 @@ func (d *Director) plan(c *conf.Cluster, node *conf.Node, file string) *Plan {
 // ipvsChanges diffs the desired tables: the services whose desired state
 // changed are written whole through the update path (no dump), the
 // services the file dropped are retired.
-func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster) {
-	// Compared in the kernel's canonical form, as Diff compares: old may
-	// be the kernel's table (an offline plan).
-	nold, nwant := ipvs.Normalize(old), ipvs.Normalize(p.want)
+//
+// With normalize, old is the kernel's table (an offline plan), compared in
+// the canonical form Diff compares; otherwise it is the running desired
+// table, made by the same function as the new one, and compared as it is.
+func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster, normalize bool) {
+	nold, nwant := old, p.want
+	if normalize {
+		nold, nwant = ipvs.Normalize(old), ipvs.Normalize(p.want)
+	}
 	sub := ipvs.Table{}
 	for _, s := range p.want {
 		k := s.Key.Canonical()
@@ -296,12 +301,12 @@ func OfflinePlan(c *conf.Cluster, node *conf.Node, file string, kernel ipvs.Tabl
 			owned[k] = s
 		}
 	}
-	p.ipvsChanges(owned, c)
+	p.ipvsChanges(owned, c, true)
 	for _, k := range ipvs.Foreign(kernel, p.want, nil) {
 		p.Foreign = append(p.Foreign, k.String())
 	}
-	_, users, _ := checkSpecs(c)
-	p.checkChanges(nil, users)
+	p.checks = newChecks(c)
+	p.checkChanges(nil, p.checks.users)
 	p.vrrpOpts = vrrpOptions(c, node)
 	p.vrrpChanges(vrrp.Options{}, p.vrrpOpts)
 	p.directorChanges(ipvs.DirectorSettings{}, directorSettings(c, node), "")

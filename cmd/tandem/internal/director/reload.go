@@ -113,7 +113,7 @@ func (d *Director) applyPlan(ctx context.Context, p *Plan) error {
 		d.noteService(sh)
 	}
 	d.health.draining = true
-	d.setChecks(p.c)
+	d.setCheckSpecs(p.c, p.checks)
 	d.reloadVRRP(ctx, p)
 	if d.rec != nil && (len(p.svcs) > 0 || len(p.retire) > 0) {
 		res, err := d.rec.Update(ctx, p.svcs, p.retire)
