@@ -6,23 +6,32 @@
 //	                                   every diagnostic and exit 1; with
 //	                                   --node, that node's view, and on that
 //	                                   node its interfaces and addresses
+//	tandem plan -c FILE                what a reload with FILE would change
+//	                                   (--kernel: a start, with no daemon)
+//	tandem reload                      reload the running daemon's file and
+//	                                   print what changed
 //	tandem realserver -c FILE          prepare this host as a DR/TUN real
 //	                                   server of the file (--undo reverts)
 //	tandem version                     print the version
 //
 // `run` programs the kernel's IPVS table and the director's settings
 // (ip_forward, send_redirects, masquerading), re-applies them every
-// --resync, reloads the file on SIGHUP (a bad file keeps the running
-// config) and exits on SIGTERM or SIGINT leaving the table in place, so
-// connections survive a restart. It runs the node's VRRP instances
-// (VIPs, gratuitous ARPs, notify hooks) and, on SIGTERM, hands the VIPs
-// over (priority 0). --no-ipvs runs VRRP only, leaving IPVS and the
-// director settings alone, for hosts without IPVS and for tests. One run
-// per node: a second is refused (a lock under /run/tandem). Flags, the
-// file, privileges and interfaces are all checked before anything is
-// written, and a start that fails undoes the sysctls it wrote. --realtime and --lock-memory are
-// keepalived's vrrp_rt_priority and vrrp_no_swap: SCHED_RR for the whole
-// process and mlockall, against false failovers on a loaded host.
+// --resync, reloads the file on `tandem reload` or SIGHUP, touching only
+// what changed (a bad file keeps the running config), and exits on
+// SIGTERM or SIGINT leaving the table in place, so connections survive a
+// restart. It runs the node's VRRP instances (VIPs, gratuitous ARPs,
+// notify hooks) and, on SIGTERM, hands the VIPs over (priority 0).
+// --no-ipvs runs VRRP only, leaving IPVS and the director settings alone,
+// for hosts without IPVS and for tests. One run per node: a second is
+// refused (a lock under /run/tandem, beside the control socket that
+// `plan` and `reload` use). Flags, the file, privileges and interfaces are
+// all checked before anything is written, and a start that fails undoes
+// the sysctls it wrote. --realtime and --lock-memory are keepalived's
+// vrrp_rt_priority and vrrp_no_swap: SCHED_RR for the whole process and
+// mlockall, against false failovers on a loaded host.
+//
+// The director runtime is internal/director; the control socket
+// internal/control; `tandem realserver` internal/realserver.
 package main
 
 import (
