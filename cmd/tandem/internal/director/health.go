@@ -96,11 +96,42 @@ func (d *Director) noteService(sh ServiceHealth) {
 		d.log.Info("virtual server up: quorum reached", "virtual_server", sh.Name, "service", sh.Key.String(),
 			"healthy_weight", sh.HealthyWeight, "quorum", sh.Quorum)
 	}
+	if seen {
+		d.noteRealServers(sh.Name, old.RealServers, sh.RealServers)
+	}
 	if seen && old.Sorry != sh.Sorry {
 		if sh.Sorry {
 			d.log.Warn("sorry server in: no real server is healthy", "virtual_server", sh.Name)
 		} else {
 			d.log.Info("sorry server out: a real server is healthy again", "virtual_server", sh.Name)
+		}
+	}
+}
+
+// noteRealServers logs each real server whose check went down, or up
+// from down: once per change, with the names status shows. A first
+// verdict of up (at start, after a reload) is not news.
+func (d *Director) noteRealServers(vs string, old, now []RealServerHealth) {
+	for i, r := range now {
+		if r.State != "up" && r.State != "down" {
+			continue
+		}
+		was := ""
+		if i < len(old) && old[i].Addr == r.Addr { // the same file: the same order
+			was = old[i].State
+		} else {
+			for _, o := range old {
+				if o.Addr == r.Addr {
+					was = o.State
+					break
+				}
+			}
+		}
+		switch {
+		case r.State == "down" && was != "down":
+			d.log.Warn("real server down", "virtual_server", vs, "real_server", r.Name, "address", r.Addr.String(), "check", string(r.Check))
+		case r.State == "up" && was == "down":
+			d.log.Info("real server up", "virtual_server", vs, "real_server", r.Name, "address", r.Addr.String(), "check", string(r.Check))
 		}
 	}
 }

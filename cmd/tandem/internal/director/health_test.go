@@ -453,7 +453,8 @@ func TestVerdictsUpdate(t *testing.T) {
 	if got := kernelDests(t, k, web); got != "192.168.100.99:80/1" {
 		t.Errorf("all down: %s; want the sorry server only", got)
 	}
-	for _, want := range []string{"virtual server down: quorum lost", "sorry server in", "ipvs updated"} {
+	for _, want := range []string{"virtual server down: quorum lost", "sorry server in", "ipvs updated",
+		`msg="real server down" virtual_server=web real_server=c address=192.168.100.13:80`} {
 		if !strings.Contains(logb.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logb)
 		}
