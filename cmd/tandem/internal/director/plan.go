@@ -180,23 +180,31 @@ func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster, normalize bool) {
 	}
 	slices.SortFunc(p.svcs, func(a, b ipvs.Service) int { return a.Key.Compare(b.Key) })
 	slices.SortFunc(p.retire, ipvs.ServiceKey.Compare)
-	listed := map[ipvs.ServiceKey]map[netip.AddrPort]bool{}
-	for i := range c.VirtualServers {
-		vs := &c.VirtualServers[i]
-		m := map[netip.AddrPort]bool{}
-		for _, rs := range vs.RealServers {
-			m[rs.Address] = true
+	// listed reports whether the file lists ap in the service keyed k: a
+	// destination written at weight 0 that it does not list is a drain.
+	// Its index is made on the first such write.
+	var byKey map[ipvs.ServiceKey]*conf.VirtualServer
+	listed := func(k ipvs.ServiceKey, ap netip.AddrPort) bool {
+		if byKey == nil {
+			byKey = make(map[ipvs.ServiceKey]*conf.VirtualServer, len(c.VirtualServers))
+			for i := range c.VirtualServers {
+				byKey[service(&c.VirtualServers[i]).Key] = &c.VirtualServers[i]
+			}
 		}
-		if vs.SorryServer != nil {
-			m[vs.SorryServer.Address] = true
+		vs := byKey[k]
+		if vs == nil {
+			return false
 		}
-		listed[service(vs).Key] = m
+		if vs.SorryServer != nil && vs.SorryServer.Address == ap {
+			return true
+		}
+		return slices.ContainsFunc(vs.RealServers, func(rs conf.RealServer) bool { return rs.Address == ap })
 	}
 	ops := ipvs.Diff(sub, ipvs.NewTable(p.svcs...), p.retire)
 	p.Writes = len(ops)
 	for _, op := range ops {
 		ch := Change{Area: "ipvs", Kind: op.Kind.String(), What: strings.TrimPrefix(op.String(), op.Kind.String()+" ")}
-		if op.Kind == ipvs.UpdateDest && op.Dest.Weight == 0 && !listed[op.Service.Key][op.Dest.AddrPort()] {
+		if op.Kind == ipvs.UpdateDest && op.Dest.Weight == 0 && !listed(op.Service.Key, op.Dest.AddrPort()) {
 			ch.Kind = "drain destination"
 			ch.What += "; removed from the file: deleted once its connections end"
 		}

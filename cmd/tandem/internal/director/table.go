@@ -2,6 +2,7 @@ package director
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/healthcheck"
@@ -111,21 +112,15 @@ func desiredTable(c *conf.Cluster, h healthView) (ipvs.Table, map[ipvs.ServiceKe
 //     so they move on). A sorry server no longer in use goes at once.
 func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, ServiceHealth) {
 	s := service(vs)
-	prev := map[netip.AddrPort]ipvs.Destination{}
 	ps, hasPrev := h.Prev[s.Key]
-	if hasPrev {
-		for _, d := range ps.Destinations {
-			prev[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = d
-		}
-	}
-	sh := ServiceHealth{Name: vs.Name, Key: s.Key, Quorum: vs.Quorum}
-	configured := make(map[netip.AddrPort]bool, len(vs.RealServers)+1)
+	prev := lookup(ps.Destinations)
+	sh := ServiceHealth{Name: vs.Name, Key: s.Key, Quorum: vs.Quorum, RealServers: make([]RealServerHealth, 0, len(vs.RealServers))}
+	configured := lookup(s.Destinations) // the real servers; the sorry server is added below
 	dests := s.Destinations[:0]
 	for i := range vs.RealServers {
 		rs := &vs.RealServers[i]
 		d := s.Destinations[i]
 		ap := d.AddrPort()
-		configured[ap] = true
 		rh := RealServerHealth{Name: rs.Name, Addr: ap, State: "unchecked"}
 		in, healthy := true, true
 		if id, ok := h.checkID(rs); ok {
@@ -144,7 +139,7 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 				}
 			default:
 				rh.State = "unknown"
-				p, ok := prev[ap]
+				p, ok := prev(ap)
 				switch {
 				case !ok:
 					in, healthy = false, false
@@ -166,7 +161,6 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 	sh.Up = sh.HealthyWeight >= uint64(vs.Quorum)
 	if ss := vs.SorryServer; ss != nil && sh.HealthyWeight == 0 {
 		ap := netip.AddrPortFrom(ss.Address.Addr().Unmap(), ss.Address.Port())
-		configured[ap] = true
 		sh.Sorry = true
 		if i := destIndex(dests, ap); i >= 0 {
 			dests[i].Weight = max(dests[i].Weight, 1)
@@ -181,7 +175,7 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 		}
 		for _, p := range ps.Destinations {
 			ap := netip.AddrPortFrom(p.Addr.Unmap(), p.Port)
-			if configured[ap] || ap == sorry {
+			if _, ok := configured(ap); ok || ap == sorry {
 				continue
 			}
 			if p.Weight == 0 || vs.OnFailure == conf.Drain {
@@ -192,6 +186,26 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 	}
 	s.Destinations = dests
 	return s, sh
+}
+
+// lookup returns a function finding a destination of ds by address and
+// port: a linear search for the few of a typical service, a map beyond.
+// It reads ds as it is at the call (the caller may reuse the array later).
+func lookup(ds []ipvs.Destination) func(netip.AddrPort) (ipvs.Destination, bool) {
+	if len(ds) > 16 {
+		m := make(map[netip.AddrPort]ipvs.Destination, len(ds))
+		for _, d := range ds {
+			m[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = d
+		}
+		return func(ap netip.AddrPort) (ipvs.Destination, bool) { d, ok := m[ap]; return d, ok }
+	}
+	ds = slices.Clone(ds)
+	return func(ap netip.AddrPort) (ipvs.Destination, bool) {
+		if i := destIndex(ds, ap); i >= 0 {
+			return ds[i], true
+		}
+		return ipvs.Destination{}, false
+	}
 }
 
 // leftovers returns the destinations of s that vs does not list, neither
@@ -279,7 +293,8 @@ func service(vs *conf.VirtualServer) ipvs.Service {
 	} else {
 		key = ipvs.VirtualService(protocol(vs.Protocol), vs.Address)
 	}
-	s := ipvs.Service{Key: key, Scheduler: vs.Scheduler}
+	s := ipvs.Service{Key: key, Scheduler: vs.Scheduler,
+		Destinations: make([]ipvs.Destination, 0, len(vs.RealServers)+1)} // +1: room for the sorry server
 	if p := vs.Persistence; p != nil {
 		s.Flags |= ipvs.FlagPersistent
 		s.Timeout = p.Timeout
