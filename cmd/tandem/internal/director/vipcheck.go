@@ -55,6 +55,9 @@ func direct(c *conf.Cluster, vip netip.Addr) bool {
 
 // warnPreferredVIPs logs each VIP of preferredVIPs, at start and on reload.
 func (d *Director) warnPreferredVIPs(c *conf.Cluster) {
+	if !slices.ContainsFunc(c.Director.StaticVIPs, netip.Addr.Is6) {
+		return // nothing to read the addresses for
+	}
 	held, err := heldAddrs6()
 	if err != nil {
 		return // not knowable here: nothing to say
