@@ -64,7 +64,9 @@ func benchFiles(t *testing.T, dir string, nsvc, ndst int, checks bool, weight in
 	return
 }
 
-func benchVIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)}) }
+func benchVIP(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 1)})
+}
 
 // timed runs argv in ns and returns its wall time and max RSS (KB).
 func timed(t *testing.T, ns *netlab.NS, stdin string, argv ...string) (time.Duration, int64, string) {

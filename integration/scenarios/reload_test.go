@@ -361,4 +361,28 @@ func TestReloadWithoutABlip(t *testing.T) {
 			t.Errorf("d%d: rs2 is in the table with a weight: %s", i+1, out)
 		}
 	}
+
+	// With no daemon, `tandem plan --kernel` plans a start on the table
+	// tandem left: nothing to write (rs2 stays drained), every instance
+	// and check started; with one more weight change, that one write.
+	must(t, p1.stop())
+	out, code = tandemCmd(t, l.d[0], "plan", "--kernel", "-c", cfg, "--node", "d1")
+	say(t, "d1 (stopped)$ tandem plan --kernel\n%s", strings.TrimRight(out, "\n"))
+	got := changeLines(out)
+	for _, want := range []string{"vrrp added public", "vrrp added gateway", "vrrp added extra",
+		"check added tcp 192.168.100.11:9000#", "check added tcp 192.168.100.13:9000#"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("plan --kernel lacks %q", want)
+		}
+	}
+	if code != 0 || slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, "ipvs ") }) {
+		t.Errorf("plan --kernel of the running file: exit %d, ipvs writes planned:\n%s", code, out)
+	}
+	step.rs1Weight = 4
+	must(t, os.WriteFile(cfg, []byte(reloadConfig(step)), 0o644))
+	out, _ = tandemCmd(t, l.d[0], "plan", "--kernel", "-c", cfg, "--node", "d1")
+	if got := changeLines(out); !slices.Contains(got, "ipvs update destination 192.168.100.11:9000 in "+svc+" (Masq, weight 4, thresholds 0..0)") ||
+		!strings.Contains(out, "1 ipvs write(s)") {
+		t.Errorf("plan --kernel of a changed weight:\n%s", out)
+	}
 }
