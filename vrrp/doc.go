@@ -129,6 +129,21 @@
 // down or failing holds the others in Backup, so that they cannot
 // preempt their own peers and flap. See Group for the rules.
 //
+// # Reload
+//
+// Compare says what a new configuration does to each instance, sync group
+// and track script, matched by name: kept, changed in place, added,
+// removed or restarted, with the differences in the cluster file's terms;
+// `tandem plan` prints it. Runner.Reconfigure applies it: an unchanged
+// instance keeps its state, timers and socket (no advert out of its
+// schedule, no GARP: the peer sees nothing); a change of priority,
+// addresses, intervals, preemption, peers, password, tracking, GARP or
+// notify is applied in place (Machine.SetConfig); only a new VRID,
+// interface, version, address family, multicast or unicast mode, or a
+// priority to or from the owner's restarts that one instance. A sync
+// group made or changed by a reload adopts its members as they run
+// (Group.Adopt), so members that agree do not move.
+//
 // # Concurrency
 //
 // Machine and Group are not safe for concurrent use: one goroutine owns a

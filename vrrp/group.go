@@ -25,9 +25,13 @@ package vrrp
 // An order's own transition never yields new orders: the group records the
 // state it ordered, so a chain settles after one round.
 //
+// A reload that changes the members makes a new Group and tells it, with
+// Adopt, the states the members already run in. One that restarts a
+// member shuts it down (the group records Initialize and orders nothing)
+// and starts it again: it rejoins as a member that starts.
+//
 // A Group is not safe for concurrent use; the goroutine that owns its
-// members' machines owns it. Shutting one member down while the others
-// run is not supported: make a new Group for the new member set.
+// members' machines owns it.
 type Group struct {
 	members []string
 	state   map[string]State
@@ -37,7 +41,7 @@ type Group struct {
 // An Order is an event the caller must Step into a member's machine.
 type Order struct {
 	Member string
-	Event  Event // Kind ForceMaster or ForceBackup
+	Event  Event // Kind ForceMaster, ForceBackup or Release (Adopt)
 }
 
 // NewGroup returns a group of the named members, all in Initialize.
@@ -122,6 +126,79 @@ func (g *Group) Transition(member string, from, to State) []Order {
 		g.holdOthers(&o, member)
 	}
 	return o
+}
+
+// Adopt makes a new group take its members as they already run, as a
+// reload does when it makes a sync group or changes one's members: state
+// has each member's state and held whether its machine is held in Backup
+// (by the group it was in before). A member in Initialize is not running
+// yet; its Startup goes through Transition as usual. Adopt returns the
+// orders that make the members agree, by the rules above:
+//
+//   - A member in Fault: every other running member is held in Backup
+//     (a master steps down), as when it failed.
+//   - Else a member in Master: every member in Backup becomes Master, as
+//     one that starts while the group has a master.
+//   - Else (all in Backup): a held member stays held while a member is
+//     not held, the one the group follows (as after it stepped down).
+//     When every member is held, the one they followed has left the
+//     group: each is released (Release) and becomes master by its own
+//     timer again.
+//
+// So members that already agree (all Master, all Backup, or one in Fault
+// and the others in Backup) change no state: at most a hold or a release.
+// Call it once, on a group that NewGroup just made.
+func (g *Group) Adopt(state map[string]State, held map[string]bool) []Order {
+	for _, m := range g.members {
+		g.state[m] = state[m]
+		g.held[m] = state[m] == Backup && held[m]
+	}
+	var o orders
+	switch {
+	case g.count(Fault) > 0:
+		for _, m := range g.members {
+			if g.state[m] == Fault {
+				g.holdOthers(&o, m)
+			}
+		}
+	case g.count(Master) > 0:
+		for _, m := range g.members {
+			if g.state[m] == Backup {
+				o.add(m, ForceMaster)
+				g.state[m], g.held[m] = Master, false
+			}
+		}
+	default:
+		var running, holds int
+		for _, m := range g.members {
+			if g.state[m] == Backup {
+				running++
+				if g.held[m] {
+					holds++
+				}
+			}
+		}
+		if holds > 0 && holds == running {
+			for _, m := range g.members {
+				if g.held[m] {
+					o.add(m, Release)
+					g.held[m] = false
+				}
+			}
+		}
+	}
+	return o
+}
+
+// count is the number of members in state s.
+func (g *Group) count(s State) int {
+	n := 0
+	for _, m := range g.members {
+		if g.state[m] == s {
+			n++
+		}
+	}
+	return n
 }
 
 // any reports whether a member other than except is in state s.

@@ -2,6 +2,8 @@ package vrrp
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -272,4 +274,51 @@ func TestGroupSettles(t *testing.T) {
 	r.now += mdi100
 	r.timers()
 	check("x=MASTER y=MASTER z=MASTER ")
+}
+
+// Adopt: members that agree change no state; those that do not are
+// settled by the group's rules; holds stay while the group has a member
+// to follow and go when it has none.
+func TestGroupAdopt(t *testing.T) {
+	type st = map[string]State
+	tests := []struct {
+		name  string
+		state st
+		held  map[string]bool
+		want  []Order
+		after st
+	}{
+		{name: "all master", state: st{"x": Master, "y": Master}},
+		{name: "all backup", state: st{"x": Backup, "y": Backup}},
+		{name: "fault and backups: held", state: st{"x": Fault, "y": Backup, "z": Backup},
+			want: []Order{order("y", ForceBackup), order("z", ForceBackup)}},
+		{name: "fault and a held backup", state: st{"x": Fault, "y": Backup}, held: map[string]bool{"y": true}},
+		{name: "fault and a master: it steps down", state: st{"x": Fault, "y": Master},
+			want: []Order{order("y", ForceBackup)}, after: st{"x": Fault, "y": Backup}},
+		{name: "master pulls backups up", state: st{"x": Master, "y": Backup, "z": Backup}, held: map[string]bool{"z": true},
+			want: []Order{order("y", ForceMaster), order("z", ForceMaster)}, after: st{"x": Master, "y": Master, "z": Master}},
+		{name: "held backups follow an unheld one", state: st{"x": Backup, "y": Backup}, held: map[string]bool{"y": true}},
+		{name: "all held: released", state: st{"x": Backup, "y": Backup}, held: map[string]bool{"x": true, "y": true},
+			want: []Order{order("x", Release), order("y", Release)}},
+		{name: "members not started are left to Startup", state: st{"x": Master, "y": Initialize}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			names := slices.Sorted(maps.Keys(tt.state))
+			g := NewGroup(names)
+			got := g.Adopt(tt.state, tt.held)
+			if diff := cmp.Diff(tt.want, got, addrEq); diff != "" {
+				t.Errorf("orders (-want +got):\n%s", diff)
+			}
+			after := tt.after
+			if after == nil {
+				after = tt.state
+			}
+			for _, n := range names {
+				if g.MemberState(n) != after[n] {
+					t.Errorf("%s: %v, want %v", n, g.MemberState(n), after[n])
+				}
+			}
+		})
+	}
 }

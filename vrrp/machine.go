@@ -48,6 +48,10 @@ const (
 	// the machine does not become master by itself until ForceMaster,
 	// Fail or Shutdown (it is held by the group).
 	ForceBackup // ForceBackup
+	// Release is a sync group's order: a machine held by ForceBackup is
+	// held no more and becomes master by its own timer again (a reload
+	// took it out of its group, or the member it followed left it).
+	Release // Release
 )
 
 // An Event is the input of Machine.Step.
@@ -284,6 +288,59 @@ func (m *Machine) Master() netip.Addr {
 // Timer returns when the armed timer fires, or zero if none is armed.
 func (m *Machine) Timer() time.Time { return m.timer }
 
+// Held reports whether a sync group holds the machine in Backup
+// (ForceBackup, until ForceMaster, Release, Fail or Shutdown).
+func (m *Machine) Held() bool { return m.held }
+
+// SetConfig changes the configuration in place, as a reload does: the
+// state, the armed timer and the master followed are kept, and nothing
+// happens at once (it returns no actions). It refuses, changing nothing,
+// an invalid cfg and what makes another virtual router: a new VRID,
+// Version or Primary, or a Priority to or from Owner (the owner becomes
+// master at once and always preempts); those need a new Machine.
+//
+// What the rest changes, from the next event on:
+//
+//   - Priority: the effective priority becomes the new one (a caller that
+//     adjusts it, by tracking, steps SetPriority again). As for
+//     SetPriority, a master stays master until a backup preempts it.
+//   - AdvertInterval: a master's armed Adver_Timer keeps its time; the
+//     adverts from the next on carry the new interval and are spaced by
+//     it. A VRRPv3 backup that follows a master keeps the
+//     Master_Adver_Interval it learned (RFC 5798 §6.4.2) and learns the
+//     new one from the master's next advert; the armed
+//     Master_Down_Timer keeps its time. A VRRPv2 backup, which uses its
+//     own, uses the new one from its next Master_Down_Interval on, and
+//     refuses adverts with another (RFC 3768 §7.1): its peer must be
+//     reloaded too.
+//   - Preempt, PreemptDelay: a preempt delay running is forgotten, so it
+//     starts again from the next lower advert (never sooner than the new
+//     delay).
+//   - Accept, PairHandover: carried.
+func (m *Machine) SetConfig(cfg Config) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	old := m.cfg
+	switch {
+	case cfg.VRID != old.VRID || cfg.Version != old.Version || cfg.Primary != old.Primary:
+		return errors.New("vrrp: the VRID, version and primary address cannot change in place")
+	case (cfg.Priority == Owner) != (old.Priority == Owner):
+		return fmt.Errorf("vrrp: priority %d -> %d: the owner's cannot change in place", old.Priority, cfg.Priority)
+	}
+	m.cfg = cfg
+	if cfg.Priority != old.Priority {
+		m.prio = cfg.Priority
+	}
+	if cfg.Version == 2 || m.state != Backup || !m.master.IsValid() {
+		m.masterAdverInterval = cfg.AdvertInterval
+	}
+	if cfg.Preempt != old.Preempt || cfg.PreemptDelay != old.PreemptDelay {
+		m.preemptAt = time.Time{}
+	}
+	return nil
+}
+
 // skewTime is RFC 5798's ((256 − Priority) × Master_Adver_Interval) / 256,
 // or RFC 3768's (256 − Priority) / 256 seconds for version 2.
 func (m *Machine) skewTime() time.Duration {
@@ -347,6 +404,8 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 		s.forceMaster()
 	case ForceBackup:
 		s.forceBackup()
+	case Release:
+		s.release()
 	}
 	return s.acts
 }
@@ -588,6 +647,21 @@ func (s *stepper) forceMaster() {
 	m.held = false
 	if m.state == Backup {
 		s.toMaster(ReasonSyncGroup)
+	}
+}
+
+func (s *stepper) release() {
+	m := s.m
+	if !m.held {
+		return
+	}
+	m.held = false
+	if m.state == Backup && m.timer.IsZero() {
+		// The Master_Down_Timer fired while held, and was not armed
+		// again: arm it, so that the router takes over if no master
+		// speaks.
+		m.downReason = ReasonMasterDown
+		s.setTimer(m.MasterDownInterval())
 	}
 }
 

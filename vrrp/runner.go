@@ -178,7 +178,8 @@ func (c *counters) stats() Stats {
 // callback and the notify hooks (asynchronous, bounded by a timeout).
 //
 // Start (or Run) may be called once; Stop from any goroutine once Start
-// has returned. SetTrack and Stats are safe for concurrent use.
+// has returned. SetTrack, Reconfigure (and its SetPriority and
+// SetAddresses) and Stats are safe for concurrent use.
 type Runner struct {
 	opts  Options
 	log   *slog.Logger
@@ -187,6 +188,16 @@ type Runner struct {
 	quit  chan struct{} // closed when the loop is over: posts are dropped
 	qonce sync.Once
 	cnt   counters
+
+	// mu serializes Start and Reconfigure; it guards what follows, the
+	// running configuration as Reconfigure compares it.
+	mu      sync.Mutex
+	given   Options               // the instances, groups and scripts as given (primaries as given)
+	primary map[string]netip.Addr // the primary address each instance runs with
+	keys    map[tkey]bool         // the transports open
+	watched map[string]bool       // the interfaces watched (until Stop, used or not)
+	rctx    context.Context       // the runner's, for the goroutines Reconfigure starts; made by Start
+	wg      sync.WaitGroup        // the readers and scripts, waited for by Stop
 
 	stop, stopped chan struct{} // made by Start
 	sonce         sync.Once
@@ -237,6 +248,11 @@ func NewRunner(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r.core = c
+	r.given = configOf(opts)
+	r.primary = map[string]netip.Addr{}
+	for _, in := range r.opts.Instances {
+		r.primary[in.Name] = in.Config.Primary
+	}
 	return r, nil
 }
 
@@ -250,24 +266,42 @@ func (r *Runner) SetTrack(instance, source string, delta int) {
 	r.post(func(now time.Time) { r.core.setTrack(now, instance, "api:"+source, delta) })
 }
 
-// SetPriority changes instance's configured priority in place, as a
-// reload does: its track adjustments still apply on top, and the machine
-// steps as for any priority change (a master stays master unless a peer
-// now preempts it; a backup with the higher priority preempts under the
-// preempt rules). Nothing else of the instance is touched: no advert gap,
-// no GARP. Changes to or from the owner priority (255) are not in place:
-// restart the runner for those.
+// SetPriority is Reconfigure with instance's configured priority
+// changed: in place (its track adjustments still apply on top; a master
+// stays master unless a peer now preempts it; a backup with the higher
+// priority preempts under the preempt rules; no advert gap, no GARP),
+// except to or from the owner's 255, which restarts the instance. It
+// returns once applied; a failure (an unknown instance, a stopped runner)
+// is logged.
 func (r *Runner) SetPriority(instance string, prio uint8) {
-	r.post(func(now time.Time) { r.core.setBase(now, instance, prio) })
+	r.edit(instance, func(in *Instance) { in.Config.Priority = prio })
 }
 
-// SetAddresses changes instance's virtual addresses in place, as a reload
-// does: a master adds the new ones, removes the dropped ones and
-// announces them all; a backup only remembers them. The state, timers and
-// socket are untouched. The addresses must keep the instance's family.
+// SetAddresses is Reconfigure with instance's virtual addresses changed:
+// in place (a master adds the new ones, removes the dropped ones and
+// announces them all; a backup only remembers them; state, timers and
+// socket untouched), except for another family, which restarts the
+// instance. It returns once applied; a failure is logged.
 func (r *Runner) SetAddresses(instance string, addrs []netip.Prefix) {
 	addrs = slices.Clone(addrs)
-	r.post(func(now time.Time) { r.core.setAddresses(now, instance, addrs) })
+	r.edit(instance, func(in *Instance) { in.Addresses = addrs })
+}
+
+// edit reconfigures the runner with one instance of the running
+// configuration edited by fn.
+func (r *Runner) edit(instance string, fn func(*Instance)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := configOf(r.given)
+	k := slices.IndexFunc(o.Instances, func(in Instance) bool { return in.Name == instance })
+	if k < 0 {
+		r.log.Warn("vrrp instance not changed: unknown", "instance", instance)
+		return
+	}
+	fn(&o.Instances[k])
+	if _, err := r.reconfigure(o); err != nil {
+		r.log.Warn("vrrp instance not changed", "instance", instance, "err", err)
+	}
 }
 
 // post hands fn to the runner goroutine (dropped once its loop is over).
@@ -275,6 +309,28 @@ func (r *Runner) post(fn func(time.Time)) {
 	select {
 	case r.inbox <- fn:
 	case <-r.quit:
+	}
+}
+
+// do runs fn on the runner goroutine and waits for it; false means that
+// the loop is over and fn did not and will not run.
+func (r *Runner) do(fn func(time.Time)) bool {
+	done := make(chan struct{})
+	r.post(func(now time.Time) {
+		fn(now)
+		close(done)
+	})
+	select {
+	case <-done:
+		return true
+	case <-r.quit:
+		// fn runs on the loop, before quit is closed, or never.
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
 	}
 }
 
@@ -294,6 +350,8 @@ func (r *Runner) Run(ctx context.Context) error {
 // goroutine runs until Stop. An error means nothing was started (and
 // nothing is left open). Start may be called once.
 func (r *Runner) Start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	c := r.core
 	fail := func(err error) error {
 		c.closeTransports()
@@ -312,19 +370,25 @@ func (r *Runner) Start() error {
 		c.tr[k] = t
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	links, err := r.opts.Links.Watch(rctx, c.linkNames(), func(name string, up bool) {
+	names := c.linkNames()
+	links, err := r.opts.Links.Watch(rctx, names, func(name string, up bool) {
 		r.post(func(now time.Time) { c.link(now, name, up) })
 	})
 	if err != nil {
 		cancel()
 		return fail(err)
 	}
-	var wg sync.WaitGroup
+	r.rctx = rctx
+	r.keys, r.watched = map[tkey]bool{}, map[string]bool{}
 	for k, t := range c.tr {
-		wg.Go(func() { r.read(rctx, k, t) })
+		r.keys[k] = true
+		r.wg.Go(func() { r.read(rctx, k, t) })
+	}
+	for _, n := range names {
+		r.watched[n] = true
 	}
 	for _, s := range c.scripts {
-		wg.Go(func() { r.script(rctx, s.TrackScript) })
+		r.startScript(s)
 	}
 	// Hooks and the OnTransition callback run off the loop, in order.
 	hooks, calls := newQueue(), newQueue()
@@ -357,7 +421,7 @@ func (r *Runner) Start() error {
 		if r.ownAnnouncer != nil {
 			r.ownAnnouncer.Close()
 		}
-		wg.Wait()
+		r.wg.Wait()
 		calls.close()
 		hooks.close()
 		select { // let the last hooks (STOP) run, within a bound
@@ -430,8 +494,19 @@ func (r *Runner) read(ctx context.Context, k tkey, t Transport) {
 	}
 }
 
-// script runs one track script every Interval and posts its results.
-func (r *Runner) script(ctx context.Context, s TrackScript) {
+// startScript runs s on a goroutine of its own until Stop, or until a
+// reload stops it (s.cancel).
+func (r *Runner) startScript(s *scriptState) {
+	ctx, cancel := context.WithCancel(r.rctx)
+	s.cancel = cancel
+	r.wg.Go(func() { r.script(ctx, s) })
+}
+
+// script runs one track script every Interval and posts its results, which
+// count while s is the script of that name (a reload may have replaced
+// it).
+func (r *Runner) script(ctx context.Context, st *scriptState) {
+	s := st.TrackScript
 	tk := time.NewTicker(s.Interval)
 	defer tk.Stop()
 	for {
@@ -442,7 +517,11 @@ func (r *Runner) script(ctx context.Context, s TrackScript) {
 			return
 		}
 		ok := err == nil
-		r.post(func(now time.Time) { r.core.scriptResult(now, s.Name, ok) })
+		r.post(func(now time.Time) {
+			if r.core.scripts[s.Name] == st {
+				r.core.scriptResult(now, s.Name, ok)
+			}
+		})
 		select {
 		case <-ctx.Done():
 			return
@@ -563,7 +642,8 @@ type group struct {
 type scriptState struct {
 	TrackScript
 	known, up bool
-	run       int // results in a row that disagree with up
+	run       int                // results in a row that disagree with up
+	cancel    context.CancelFunc // stops its goroutine; nil when none
 }
 
 // core is the runner's synchronous heart: every method runs on the
@@ -579,6 +659,8 @@ type core struct {
 	keys    []tkey
 	tr      map[tkey]Transport
 	scripts map[string]*scriptState
+	groups  []*group
+	links   map[string]bool // the last state heard of each watched interface
 
 	refusals map[refKey]*refLog // rate limit of the refused adverts' warnings
 
@@ -594,12 +676,15 @@ func newCore(opts Options, log *slog.Logger, cnt *counters) (*core, error) {
 		opts: opts, log: log, cnt: cnt,
 		byName: map[string]*inst{}, byVRID: map[tkey]map[uint8]*inst{},
 		tr: map[tkey]Transport{}, scripts: map[string]*scriptState{},
-		refusals: map[refKey]*refLog{},
-		hook:     func([]string) {},
+		links: map[string]bool{}, refusals: map[refKey]*refLog{},
+		hook: func([]string) {},
 	}
 	for _, s := range opts.TrackScripts {
 		if len(s.Command) == 0 || s.Interval <= 0 || s.Timeout <= 0 {
 			return nil, fmt.Errorf("vrrp track script %s: needs a command, an interval and a timeout", s.Name)
+		}
+		if c.scripts[s.Name] != nil {
+			return nil, fmt.Errorf("vrrp track script %s: defined twice", s.Name)
 		}
 		c.scripts[s.Name] = &scriptState{TrackScript: s}
 	}
@@ -639,7 +724,11 @@ func newCore(opts Options, log *slog.Logger, cnt *counters) (*core, error) {
 		c.insts = append(c.insts, i)
 	}
 	for _, sg := range opts.SyncGroups {
+		if slices.ContainsFunc(c.groups, func(g *group) bool { return g.Name == sg.Name }) {
+			return nil, fmt.Errorf("vrrp sync group %s: defined twice", sg.Name)
+		}
 		g := &group{SyncGroup: sg, g: NewGroup(sg.Instances)}
+		c.groups = append(c.groups, g)
 		for _, n := range sg.Instances {
 			i := c.byName[n]
 			if i == nil {
@@ -989,8 +1078,10 @@ func (c *core) dropped(now time.Time, k tkey, e *DropError) {
 	c.refused(now, k, i, dropTTL, vrid, e.Src, e.Err)
 }
 
-// link applies an interface's state to the instances that track it.
+// link records an interface's state and applies it to the instances that
+// track it.
 func (c *core) link(now time.Time, name string, up bool) {
+	c.links[name] = up
 	for _, i := range c.insts {
 		if i.Interface == name || slices.Contains(i.TrackInterfaces, name) {
 			c.setFault(now, i, "interface:"+name, !up)
@@ -1023,20 +1114,30 @@ func (c *core) scriptResult(now time.Time, name string, ok bool) {
 	}
 	c.log.Info("track script", "script", name, "up", s.up)
 	for _, i := range c.insts {
-		if !slices.Contains(i.TrackScripts, name) {
-			continue
+		if slices.Contains(i.TrackScripts, name) {
+			c.scriptEffect(now, i, s)
 		}
-		src := "script:" + name
-		if s.Weight == 0 {
-			c.setFault(now, i, src, !s.up)
-			continue
-		}
-		d := 0
-		if (s.Weight < 0) != s.up {
-			d = s.Weight
-		}
-		c.setTrack(now, i.Name, src, d)
 	}
+}
+
+// scriptEffect applies s's result to i, which tracks it: with weight 0 a
+// fault while s is down, else a priority adjustment. A reload that changed
+// the weight left the other kind of effect until this result: it is
+// cleared, the priority before the fault so that a machine that recovers
+// uses the new priority.
+func (c *core) scriptEffect(now time.Time, i *inst, s *scriptState) {
+	src := "script:" + s.Name
+	if s.Weight == 0 {
+		c.setFault(now, i, src, !s.up)
+		c.setTrack(now, i.Name, src, 0)
+		return
+	}
+	d := 0
+	if (s.Weight < 0) != s.up {
+		d = s.Weight
+	}
+	c.setTrack(now, i.Name, src, d)
+	c.setFault(now, i, src, false)
 }
 
 // setTrack sets one source's priority adjustment and tells the machine
@@ -1055,30 +1156,10 @@ func (c *core) setTrack(now time.Time, instance, source string, delta int) {
 	c.applyPriority(now, i, source)
 }
 
-// setBase sets instance's configured priority (SetPriority).
-func (c *core) setBase(now time.Time, instance string, prio uint8) {
-	i := c.byName[instance]
-	if i == nil || prio == 0 || prio == Owner || i.Config.Priority == Owner {
-		c.log.Warn("vrrp priority not changed in place", "instance", instance, "priority", prio)
-		return
-	}
-	i.Config.Priority = prio
-	c.applyPriority(now, i, "config")
-}
-
-// setAddresses replaces i's addresses (SetAddresses).
-func (c *core) setAddresses(now time.Time, instance string, addrs []netip.Prefix) {
-	i := c.byName[instance]
-	if i == nil || len(addrs) == 0 {
-		c.log.Warn("vrrp addresses not changed in place", "instance", instance)
-		return
-	}
-	for _, p := range addrs {
-		if p.Addr().Is6() != i.key.v6 {
-			c.log.Warn("vrrp addresses not changed in place: another family", "instance", instance, "address", p)
-			return
-		}
-	}
+// setAddresses replaces i's addresses, of its family, in place: a master
+// adds the new ones, removes the dropped ones and announces at once if it
+// added any; a backup only remembers them.
+func (c *core) setAddresses(now time.Time, i *inst, addrs []netip.Prefix) {
 	master := i.m.State() == Master
 	old := i.Addresses
 	i.Addresses = addrs

@@ -39,15 +39,28 @@ type rtNet struct {
 }
 
 type rtNode struct {
-	name  string
-	net   *rtNet
-	c     *core
-	dead  bool
-	vips  map[string]map[netip.Prefix]bool
-	garps int
-	hooks [][]string
-	trans []string
-	logs  *syncBuf // the core's log, at debug, without times
+	name    string
+	net     *rtNet
+	c       *core
+	given   Options // the configuration as given, for reconfigure
+	dead    bool
+	vips    map[string]map[netip.Prefix]bool
+	garps   int
+	garpsOn map[string]int // announcements by interface
+	dels    map[string]int // VIP removals by interface
+	adverts []rtAdvert     // every advert sent
+	hooks   [][]string
+	trans   []string
+	logs    *syncBuf // the core's log, at debug, without times
+}
+
+// rtAdvert is an advert a node sent.
+type rtAdvert struct {
+	at   time.Time
+	key  tkey
+	vrid uint8
+	prio uint8
+	ivl  time.Duration
 }
 
 func (n *rtNode) AddVIP(ifname string, p netip.Prefix) error {
@@ -59,22 +72,29 @@ func (n *rtNode) AddVIP(ifname string, p netip.Prefix) error {
 }
 
 func (n *rtNode) DelVIP(ifname string, p netip.Prefix) error {
+	n.dels[ifname]++
 	delete(n.vips[ifname], p)
 	return nil
 }
 
 func (n *rtNode) Announce(ifname string, addrs []netip.Addr) error {
 	n.garps++
+	n.garpsOn[ifname]++
 	return nil
 }
 
 // rtTransport is one node's transport on one interface.
 type rtTransport struct {
-	n   *rtNode
-	key tkey
+	n      *rtNode
+	key    tkey
+	closed bool
 }
 
 func (s *rtTransport) WriteTo(p *Packet, src, dst netip.Addr) error {
+	if s.closed {
+		s.n.net.t.Errorf("%s: advert for VRID %d on a closed transport", s.n.name, p.VRID)
+	}
+	s.n.adverts = append(s.n.adverts, rtAdvert{at: s.n.net.now, key: s.key, vrid: p.VRID, prio: p.Priority, ivl: p.Interval})
 	// Round-trip through the codec, as the wire would.
 	b, err := p.Marshal(src, dst)
 	if err != nil {
@@ -92,7 +112,7 @@ func (s *rtTransport) ReadFrom() (*Packet, netip.Addr, netip.Addr, error) {
 	panic("not used by the core")
 }
 
-func (s *rtTransport) Close() error { return nil }
+func (s *rtTransport) Close() error { s.closed = true; return nil }
 
 func newRTNet(t *testing.T) *rtNet {
 	return &rtNet{t: t, now: rtStart, cut: map[[2]string]bool{}}
@@ -107,7 +127,7 @@ func (s *rtNet) add(name string, opts Options) *rtNode {
 // addWith starts a node whose interfaces already hold vips.
 func (s *rtNet) addWith(name string, opts Options, vips map[string]map[netip.Prefix]bool) *rtNode {
 	s.t.Helper()
-	n := &rtNode{name: name, net: s, vips: vips}
+	n := &rtNode{name: name, net: s, vips: vips, given: configOf(opts), garpsOn: map[string]int{}, dels: map[string]int{}}
 	opts.VIPs, opts.Announcer = n, n
 	var log *slog.Logger
 	log, n.logs = rtCapture()
@@ -675,40 +695,44 @@ func TestRunnerRun(t *testing.T) {
 
 // A configured priority changed in place (a reload): the master stays
 // master while it still wins, hands over when the backup's is raised
-// above it, with tracks still applied on top; owner changes are refused.
+// above it, with tracks still applied on top; a change to the owner's
+// restarts the instance.
 func TestCoreSetPriority(t *testing.T) {
 	s := newRTNet(t)
 	oa, ob := rtPair(150, 100, nil)
 	a, b := s.add("a", oa), s.add("b", ob)
 	s.until(2*time.Second, func() bool { return a.state("public") == Master && b.state("public") == Backup })
+	prio := func(p uint8) func(*Instance) { return func(in *Instance) { in.Config.Priority = p } }
 
-	a.c.setBase(s.now, "public", 160)
+	a.edit("public", prio(160))
 	s.run(time.Second)
 	if p := a.c.byName["public"].m.Priority(); p != 160 || a.state("public") != Master || b.state("public") != Backup {
 		t.Fatalf("raise the master's: priority %d, states %v / %v", p, a.state("public"), b.state("public"))
 	}
-	b.c.setBase(s.now, "public", 120) // still below: nothing moves
+	b.edit("public", prio(120)) // still below: nothing moves
 	s.run(time.Second)
 	if a.state("public") != Master || b.state("public") != Backup {
 		t.Fatalf("backup to 120: %v / %v", a.state("public"), b.state("public"))
 	}
 	a.c.setTrack(s.now, "public", "api:health", -50) // 110 < 120: b preempts
 	s.until(2*time.Second, func() bool { return b.state("public") == Master && a.state("public") == Backup })
-	a.c.setBase(s.now, "public", 200) // 150 with the track: a preempts back
+	a.edit("public", prio(200)) // 150 with the track: a preempts back
 	s.until(2*time.Second, func() bool { return a.state("public") == Master && b.state("public") == Backup })
 	if p := a.c.byName["public"].m.Priority(); p != 150 {
 		t.Errorf("priority %d, want 200-50", p)
 	}
-	a.c.setBase(s.now, "public", Owner)
-	if p := a.c.byName["public"].m.Priority(); p != 150 {
-		t.Errorf("owner priority applied in place: %d", p)
+	if ch := a.edit("public", prio(Owner)); ch[0].Kind != Restarted {
+		t.Errorf("to the owner's priority: %v, want restarted", ch[0])
+	}
+	if p := a.c.byName["public"].m.Priority(); p != Owner || a.state("public") != Master {
+		t.Errorf("owner: priority %d, %v", p, a.state("public"))
 	}
 }
 
 // Addresses changed in place (a reload): the master adds the new VIP,
 // drops the removed one and announces at once, without a transition;
 // the backup holds nothing and only remembers them, and holds the new
-// set when it takes over.
+// set when it takes over. Another family restarts the instance.
 func TestCoreSetAddresses(t *testing.T) {
 	s := newRTNet(t)
 	oa, ob := rtPair(150, 100, nil)
@@ -716,9 +740,10 @@ func TestCoreSetAddresses(t *testing.T) {
 	s.until(2*time.Second, func() bool { return a.state("public") == Master && b.state("public") == Backup })
 	vip2 := netip.MustParsePrefix("192.0.2.11/24")
 	garps := a.garps
+	addrs := func(ps ...netip.Prefix) func(*Instance) { return func(in *Instance) { in.Addresses = ps } }
 
-	a.c.setAddresses(s.now, "public", []netip.Prefix{rtVIP1, vip2})
-	b.c.setAddresses(s.now, "public", []netip.Prefix{rtVIP1, vip2})
+	a.edit("public", addrs(rtVIP1, vip2))
+	b.edit("public", addrs(rtVIP1, vip2))
 	if !a.holds("eth0", rtVIP1) || !a.holds("eth0", vip2) || a.garps == garps {
 		t.Fatalf("master after adding: vips %v, garps %d -> %d", a.vips, garps, a.garps)
 	}
@@ -729,18 +754,21 @@ func TestCoreSetAddresses(t *testing.T) {
 	if a.state("public") != Master || b.state("public") != Backup {
 		t.Fatalf("states moved: %v / %v", a.state("public"), b.state("public"))
 	}
-	a.c.setAddresses(s.now, "public", []netip.Prefix{vip2})
+	a.edit("public", addrs(vip2))
 	if a.holds("eth0", rtVIP1) || !a.holds("eth0", vip2) {
 		t.Errorf("master after removing: %v", a.vips)
 	}
-	b.c.setAddresses(s.now, "public", []netip.Prefix{vip2})
+	b.edit("public", addrs(vip2))
 	a.dead = true
 	s.until(5*time.Second, func() bool { return b.state("public") == Master })
 	if !b.holds("eth0", vip2) || b.holds("eth0", rtVIP1) {
 		t.Errorf("the new master holds %v, want only %v", b.vips, vip2)
 	}
-	a.c.setAddresses(s.now, "public", []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")})
-	if !slices.Contains(a.c.byName["public"].Addresses, vip2) {
-		t.Error("another family applied in place")
+	ch := a.edit("public", func(in *Instance) {
+		in.Addresses = []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}
+		in.Config.Primary = netip.MustParseAddr("fe80::1")
+	})
+	if ch[0].Kind != Restarted {
+		t.Errorf("another family: %v, want restarted", ch[0])
 	}
 }

@@ -38,11 +38,12 @@ func _() {
 	_ = x[Recover-7]
 	_ = x[ForceMaster-8]
 	_ = x[ForceBackup-9]
+	_ = x[Release-10]
 }
 
-const _EventKind_name = "StartupShutdownTimerAdvertSetPriorityFailRecoverForceMasterForceBackup"
+const _EventKind_name = "StartupShutdownTimerAdvertSetPriorityFailRecoverForceMasterForceBackupRelease"
 
-var _EventKind_index = [...]uint8{0, 7, 15, 20, 26, 37, 41, 48, 59, 70}
+var _EventKind_index = [...]uint8{0, 7, 15, 20, 26, 37, 41, 48, 59, 70, 77}
 
 func (i EventKind) String() string {
 	idx := int(i) - 1
