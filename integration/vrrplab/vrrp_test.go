@@ -424,7 +424,7 @@ func TestNotifyAndReload(t *testing.T) {
 	out := filepath.Join(dir, "notify.out")
 	must(t, os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" >> "+out+"\n"), 0o755))
 	cfg := cluster(t, `  notify = ["`+script+`", "x"]`, "")
-	p1, _ := startPair(t, l, cfg)
+	p1, p2 := startPair(t, l, cfg)
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		b, _ := os.ReadFile(out)
@@ -450,7 +450,7 @@ func TestNotifyAndReload(t *testing.T) {
 	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), "priority = 150", "priority = 160", 1)), 0o644))
 	n = p1.Lines()
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
-	p1.WaitLog(`msg="vrrp priority changed in place" instance=public priority=160`, n, 5*time.Second)
+	p1.WaitLog(`msg="vrrp reconfigured" component=vrrp instance=public change="changed in place" what="priority 150 -> 160"`, n, 5*time.Second)
 	p1.WaitLog(`msg=reloaded`, n, 5*time.Second)
 	steady(t, l, vip, "d1", 500*time.Millisecond)
 	if s := p1.LogSince(n); strings.Contains(s, "restarting the vrrp runner") || strings.Contains(s, "vrrp transition") {
@@ -463,7 +463,7 @@ func TestNotifyAndReload(t *testing.T) {
 	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), `addresses       = ["10.77.0.10/24"]`, `addresses       = ["10.77.0.10/24", "10.77.0.11/24"]`, 1)), 0o644))
 	n = p1.Lines()
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
-	p1.WaitLog(`msg="vrrp addresses changed in place" instance=public`, n, 5*time.Second)
+	p1.WaitLog(`msg="vrrp reconfigured" component=vrrp instance=public change="changed in place" what="addresses \+10.77.0.11/24"`, n, 5*time.Second)
 	p1.WaitLog(`msg="vrrp vip added" component=vrrp instance=public address=10.77.0.11/24`, n, 5*time.Second)
 	l.WaitHolder(netip.MustParseAddr("10.77.0.11"), "d1", 2*time.Second)
 	steady(t, l, vip, "d1", 300*time.Millisecond)
@@ -471,21 +471,36 @@ func TestNotifyAndReload(t *testing.T) {
 		t.Errorf("an added VIP restarted vrrp or moved the instance:\n%s", s)
 	}
 
-	// Another change (the advert interval) restarts the runner: d1 hands
-	// over and takes back, and the stop's transition is logged before
-	// "reloaded", not after.
+	// The advert interval too: no handover.
 	b, err = os.ReadFile(cfg)
 	must(t, err)
 	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), `advert_interval = "100ms"`, `advert_interval = "200ms"`, 1)), 0o644))
 	n = p1.Lines()
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
-	p1.WaitLog(`restarting the vrrp runner`, n, 5*time.Second)
+	p1.WaitLog(`msg="vrrp reconfigured" component=vrrp instance=public change="changed in place" what="advert_interval 100ms -> 200ms"`, n, 5*time.Second)
+	p1.WaitLog(`msg=reloaded`, n, 5*time.Second)
+	steady(t, l, vip, "d1", 500*time.Millisecond)
+	if s := p1.LogSince(n); strings.Contains(s, "vrrp transition") {
+		t.Errorf("an advert interval change moved the instance:\n%s", s)
+	}
+
+	// A new VRID makes another virtual router: that instance restarts (d1
+	// hands the old one over), and the stop's transition is logged before
+	// "reloaded", not after. Once d2 has the new file too, d1 is master of
+	// the new one.
+	b, err = os.ReadFile(cfg)
+	must(t, err)
+	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(b), `vrid            = 51`, `vrid            = 61`, 1)), 0o644))
+	n = p1.Lines()
+	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
+	p1.WaitLog(`msg="vrrp reconfigured" component=vrrp instance=public change=restarted what="vrid 51 -> 61"`, n, 5*time.Second)
 	stopped := p1.WaitLog(fmt.Sprintf(transition, "public", "INIT"), n, 5*time.Second)
 	if reloaded := p1.WaitLog(`msg=reloaded`, n, 5*time.Second); reloaded < stopped {
 		t.Errorf("\"reloaded\" logged before the stop's transition:\n%s", p1.LogSince(n))
 	}
+	must(t, p2.cmd.Process.Signal(syscall.SIGHUP))
 	p1.WaitLog(fmt.Sprintf(transition, "public", "MASTER")+` priority=160`, n, 5*time.Second)
-	l.WaitHolder(vip, "d1", 2*time.Second)
+	l.WaitHolder(vip, "d1", 3*time.Second)
 }
 
 // TestPairHandover: with pair_handover the backup takes over as soon as

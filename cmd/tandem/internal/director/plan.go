@@ -40,7 +40,8 @@ type Plan struct {
 
 // A Change is one line of a plan.
 type Change struct {
-	// Area is "ipvs", "vrrp", "check", "director" or "sync".
+	// Area is "ipvs", "vrrp" (an instance), "sync_group", "track_script",
+	// "check" or "director" (the director block's settings).
 	Area string `json:"area"`
 	// Kind is, for ipvs, the write ("add service", "update destination",
 	// "drain destination", "delete destination", ...); for vrrp what
@@ -83,15 +84,15 @@ func (p *Plan) Count(area, kind string) int {
 // Write prints the plan as `tandem plan` and `tandem reload` show it:
 // one line a change, then a summary line.
 func (p *Plan) Write(w io.Writer) {
-	width := 0
+	aw, kw := len("director"), len("foreign")
 	for _, ch := range p.Changes {
-		width = max(width, len(ch.Kind))
+		aw, kw = max(aw, len(ch.Area)), max(kw, len(ch.Kind))
 	}
 	for _, ch := range p.Changes {
-		fmt.Fprintf(w, "  %-8s %-*s  %s\n", ch.Area, width, ch.Kind, ch.What)
+		fmt.Fprintf(w, "  %-*s  %-*s  %s\n", aw, ch.Area, kw, ch.Kind, ch.What)
 	}
 	for _, k := range p.Foreign {
-		fmt.Fprintf(w, "  %-8s %-*s  %s (not in the file: never touched)\n", "ipvs", width, "foreign", k)
+		fmt.Fprintf(w, "  %-*s  %-*s  %s (not in the file: never touched)\n", aw, "ipvs", kw, "foreign", k)
 	}
 	fmt.Fprintln(w, p.Summary())
 }
@@ -113,8 +114,11 @@ func (p *Plan) Summary() string {
 			parts = append(parts, fmt.Sprintf("%d check(s) %s", n, k))
 		}
 	}
-	if n := p.Count("director", "") + p.Count("sync", ""); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d setting(s)", n))
+	if n := p.Count("sync_group", "") + p.Count("track_script", ""); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d sync group / track script change(s)", n))
+	}
+	if n := p.Count("director", ""); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d director setting(s)", n))
 	}
 	return fmt.Sprintf("%s (kept: %d services, %d checks, %d vrrp instances)", strings.Join(parts, ", "),
 		p.Kept.Services, p.Kept.Checks, p.Kept.VRRP)
@@ -280,7 +284,7 @@ func (p *Plan) syncChanges(old, new *conf.Cluster) {
 	}
 	nt, ncs = ipvsTimeouts(new.Director.Timeouts), new.Director.ConnSync
 	if ot != nt {
-		p.Changes = append(p.Changes, Change{Area: "sync", Kind: "set", What: fmt.Sprintf("timeouts %s -> %s", ot, nt)})
+		p.Changes = append(p.Changes, Change{Area: "director", Kind: "set", What: fmt.Sprintf("timeouts %s -> %s", ot, nt)})
 	}
 	if (ocs == nil) != (ncs == nil) || (ocs != nil && *ocs != *ncs) {
 		desc := func(cs *conf.ConnSync) string {
@@ -289,7 +293,7 @@ func (p *Plan) syncChanges(old, new *conf.Cluster) {
 			}
 			return fmt.Sprintf("on %s syncid %d following vrrp %q", cs.Interface, cs.SyncID, cs.VRRP)
 		}
-		p.Changes = append(p.Changes, Change{Area: "sync", Kind: "set", What: "conn_sync " + desc(ocs) + " -> " + desc(ncs)})
+		p.Changes = append(p.Changes, Change{Area: "director", Kind: "set", What: "conn_sync " + desc(ocs) + " -> " + desc(ncs)})
 	}
 }
 

@@ -2,10 +2,8 @@ package director
 
 import (
 	"context"
-	"fmt"
-	"net/netip"
-	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/vrrp"
@@ -16,10 +14,12 @@ import (
 // which logs them and hands them to onTransition (sync.go: the IPVS
 // connection-sync daemons' roles).
 //
-// Reload keeps the runner untouched when the VRRP part of the file (as
-// this node sees it) is unchanged, and changes priorities and addresses
-// in place when only they changed; otherwise the runner is stopped gracefully (masters
-// hand over with priority 0) and a new one started.
+// A reload reconfigures the runner instance by instance
+// (vrrp.Runner.Reconfigure): an unchanged instance is not touched, a
+// changed one changes in place (priorities, addresses, timers, tracking,
+// hooks), and only one that became another virtual router (VRID,
+// interface, version, family, unicast/multicast, owner priority) is
+// restarted, masters handing over.
 
 // vrrpRun is the running VRRP runner and the options it was built from.
 type vrrpRun struct {
@@ -103,65 +103,60 @@ func (d *Director) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node)
 	return nil
 }
 
-// reloadVRRP applies the plan's VRRP part.
+// reloadVRRP applies the plan's VRRP part: the runner reconfigures
+// instance by instance (vrrp.Runner.Reconfigure), so an unchanged
+// instance is not touched and a changed one changes in place unless it
+// became another virtual router. A new config that the runner refuses
+// keeps the running instances.
 func (d *Director) reloadVRRP(ctx context.Context, p *Plan) {
-	var old vrrp.Options
-	if d.vrrp != nil {
-		old = d.vrrp.opts
-	}
 	opts := p.vrrpOpts
-	if reflect.DeepEqual(old, opts) {
-		return
-	}
-	if changes, ok := inPlaceChanges(old, opts); ok && d.vrrp != nil {
-		// Only priorities or addresses changed: in place, no handover,
-		// no advert gap.
-		for _, ch := range changes {
-			if ch.priority != 0 {
-				d.log.Info("vrrp priority changed in place", "instance", ch.name, "priority", ch.priority)
-				d.vrrp.runner.SetPriority(ch.name, ch.priority)
-			}
-			if ch.addresses != nil {
-				d.log.Info("vrrp addresses changed in place", "instance", ch.name, "addresses", fmt.Sprint(ch.addresses))
-				d.vrrp.runner.SetAddresses(ch.name, ch.addresses)
-			}
+	switch {
+	case d.vrrp == nil && len(opts.Instances) == 0:
+	case d.vrrp == nil:
+		if err := d.startVRRP(ctx, p.c, p.node); err != nil {
+			d.log.Error("vrrp not started", "err", err)
+		}
+	case len(opts.Instances) == 0:
+		d.stopVRRP()
+		d.drainEvents() // the stop's transitions are logged before "reloaded"
+	default:
+		if _, err := d.vrrp.runner.Reconfigure(opts); err != nil {
+			d.log.Error("vrrp not reconfigured: the running instances are kept", "err", err)
+			return
 		}
 		d.vrrp.opts = opts
-		return
-	}
-	d.log.Info("vrrp config changed: restarting the vrrp runner")
-	d.stopVRRP()
-	d.drainEvents() // the stop's transitions are logged before "reloaded"
-	if err := d.startVRRP(ctx, p.c, p.node); err != nil {
-		d.log.Error("vrrp not restarted", "err", err)
+		d.drainEvents()
 	}
 }
 
-// vrrpChanges lists what the new options change, instance by instance.
+// vrrpChanges lists what the new options do to each instance, sync group
+// and track script (vrrp.Compare: what Reconfigure will do).
 func (p *Plan) vrrpChanges(old, new vrrp.Options) {
-	byName := map[string]*vrrp.Instance{}
-	for i := range old.Instances {
-		byName[old.Instances[i].Name] = &old.Instances[i]
-	}
-	seen := map[string]bool{}
-	for i := range new.Instances {
-		n := &new.Instances[i]
-		seen[n.Name] = true
-		o, ok := byName[n.Name]
+	insts, items := vrrp.Compare(old, new)
+	for _, ic := range insts {
+		what := ic.Name
 		switch {
-		case !ok:
-			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "added", What: n.Name})
-		case reflect.DeepEqual(*o, *n):
+		case ic.Kind == vrrp.Kept:
 			p.Kept.VRRP++
-			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "kept", What: n.Name})
-		default:
-			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "restarted", What: n.Name})
+		case ic.Kind == vrrp.Restarted && len(ic.Restart) > 0:
+			what += ": " + strings.Join(ic.Restart, ", ")
+			if rest := slices.DeleteFunc(slices.Clone(ic.What), func(w string) bool { return slices.Contains(ic.Restart, w) }); len(rest) > 0 {
+				what += " (also " + strings.Join(rest, ", ") + ")"
+			}
+		case len(ic.What) > 0:
+			what += ": " + strings.Join(ic.What, ", ")
 		}
+		p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: ic.Kind.String(), What: what})
 	}
-	for _, o := range old.Instances {
-		if !seen[o.Name] {
-			p.Changes = append(p.Changes, Change{Area: "vrrp", Kind: "removed", What: o.Name})
+	for _, it := range items {
+		if it.Kind == vrrp.Kept {
+			continue
 		}
+		what := it.Name
+		if len(it.What) > 0 {
+			what += ": " + strings.Join(it.What, ", ")
+		}
+		p.Changes = append(p.Changes, Change{Area: it.Type, Kind: it.Kind.String(), What: what})
 	}
 }
 
@@ -174,46 +169,4 @@ func (d *Director) stopVRRP() {
 	d.vrrp.runner.Stop()
 	d.vrrp = nil
 	d.log.Info("vrrp stopped", "addresses", "released")
-}
-
-// inPlaceChange is what a reload changes of one instance in place: its
-// priority (0: unchanged) and its addresses (nil: unchanged).
-type inPlaceChange struct {
-	name      string
-	priority  uint8
-	addresses []netip.Prefix
-}
-
-// inPlaceChanges reports whether new differs from old only in instances'
-// priorities (none to or from the owner's 255) and addresses (of the same
-// family), and returns those changes.
-func inPlaceChanges(old, new vrrp.Options) ([]inPlaceChange, bool) {
-	if len(old.Instances) != len(new.Instances) {
-		return nil, false
-	}
-	same := new
-	same.Instances = slices.Clone(new.Instances)
-	var out []inPlaceChange
-	for i := range same.Instances {
-		o, n := &old.Instances[i], &same.Instances[i]
-		ch := inPlaceChange{name: n.Name}
-		if op, np := o.Config.Priority, n.Config.Priority; op != np {
-			if op == vrrp.Owner || np == vrrp.Owner {
-				return nil, false
-			}
-			ch.priority = np
-			n.Config.Priority = op
-		}
-		if !slices.Equal(o.Addresses, n.Addresses) {
-			if len(o.Addresses) == 0 || len(n.Addresses) == 0 || o.Addresses[0].Addr().Is6() != n.Addresses[0].Addr().Is6() {
-				return nil, false
-			}
-			ch.addresses = n.Addresses
-			n.Addresses = o.Addresses
-		}
-		if ch.priority != 0 || ch.addresses != nil {
-			out = append(out, ch)
-		}
-	}
-	return out, len(out) > 0 && reflect.DeepEqual(old, same)
 }

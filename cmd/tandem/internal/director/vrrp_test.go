@@ -3,6 +3,8 @@ package director
 import (
 	"net/netip"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +60,9 @@ func TestVRRPOptions(t *testing.T) {
 	}
 }
 
-func TestInPlaceChanges(t *testing.T) {
+// TestVRRPPlan: the plan names what a reload does to each instance, as
+// the runner will do it.
+func TestVRRPPlan(t *testing.T) {
 	base := func(prios ...uint8) vrrp.Options {
 		var o vrrp.Options
 		for i, p := range prios {
@@ -68,28 +72,31 @@ func TestInPlaceChanges(t *testing.T) {
 		}
 		return o
 	}
-	if got, ok := inPlaceChanges(base(150, 100), base(160, 100)); !ok || len(got) != 1 || got[0].name != "a" || got[0].priority != 160 || got[0].addresses != nil {
-		t.Errorf("one priority: %+v %v", got, ok)
+	next := base(150, 160, 100, 90)
+	next.Instances[1].Config.Priority = 170                                                                   // b: in place
+	next.Instances[2].Config.VRID = 9                                                                         // c: restarted
+	next.Instances[3].Addresses = append(next.Instances[3].Addresses, netip.MustParsePrefix("192.0.2.11/24")) // d: in place
+	next.Instances = append(next.Instances, base(1, 1, 1, 1, 120).Instances[4])                               // e: added
+	old := base(150, 160, 100, 90, 50, 40)                                                                    // f: removed (e was another)
+	old.Instances = slices.Delete(old.Instances, 4, 5)
+	p := &Plan{}
+	p.vrrpChanges(old, next)
+	var got []string
+	for _, ch := range p.Changes {
+		got = append(got, ch.Kind+" "+ch.What)
 	}
-	more := base(150, 100)
-	more.Instances[1].Addresses = append(more.Instances[1].Addresses, netip.MustParsePrefix("192.0.2.11/24"))
-	if got, ok := inPlaceChanges(base(150, 100), more); !ok || len(got) != 1 || got[0].name != "b" || len(got[0].addresses) != 2 || got[0].priority != 0 {
-		t.Errorf("an added address: %+v %v", got, ok)
+	want := []string{
+		"kept a",
+		"changed in place b: priority 160 -> 170",
+		"restarted c: vrid 3 -> 9",
+		"changed in place d: addresses +192.0.2.11/24",
+		"added e",
+		"removed f",
 	}
-	v6 := base(150)
-	v6.Instances[0].Addresses = []netip.Prefix{netip.MustParsePrefix("2001:db8::10/64")}
-	if _, ok := inPlaceChanges(base(150), v6); ok {
-		t.Error("another family in place")
+	if !slices.Equal(got, want) {
+		t.Errorf("plan:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, ok := inPlaceChanges(base(150), base(255)); ok {
-		t.Error("to the owner priority in place")
-	}
-	if _, ok := inPlaceChanges(base(150), base(150, 100)); ok {
-		t.Error("an added instance in place")
-	}
-	other := base(160)
-	other.Instances[0].Interface = "eth1"
-	if _, ok := inPlaceChanges(base(150), other); ok {
-		t.Error("a priority and an interface in place")
+	if p.Kept.VRRP != 1 {
+		t.Errorf("kept %d, want 1", p.Kept.VRRP)
 	}
 }
