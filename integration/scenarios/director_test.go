@@ -80,7 +80,7 @@ func TestReload(t *testing.T) {
 		"real_server \"rs2\" {\n    address = \"192.168.100.12:80\"\n    weight = 2\n  }", 1)
 	must(t, os.WriteFile(cfg, []byte(edited), 0o644))
 	must(t, p.cmd.Process.Signal(syscall.SIGHUP))
-	w, at := p.reconciled(at + 1)
+	w, at := p.reloaded(at + 1)
 	if w != 3 {
 		t.Errorf("reload wrote %d, want 3 (add rs3, update rs2, delete rs1)", w)
 	}

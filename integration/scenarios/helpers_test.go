@@ -268,7 +268,19 @@ var writesRe = regexp.MustCompile(`writes=(\d+)`)
 // number of writes.
 func (p *tandemProc) reconciled(from int) (writes int, at int) {
 	p.t.Helper()
-	line, i := p.waitLog(`msg="ipvs reconciled"`, from, 20*time.Second)
+	return p.ipvsLine(`msg="ipvs reconciled"`, from)
+}
+
+// reloaded waits for a reload's IPVS update (the update path, no dump)
+// and returns its writes.
+func (p *tandemProc) reloaded(from int) (writes int, at int) {
+	p.t.Helper()
+	return p.ipvsLine(`msg="ipvs updated" reason=reload`, from)
+}
+
+func (p *tandemProc) ipvsLine(re string, from int) (writes int, at int) {
+	p.t.Helper()
+	line, i := p.waitLog(re, from, 20*time.Second)
 	m := writesRe.FindStringSubmatch(line)
 	if m == nil {
 		p.t.Fatalf("no writes= in %q", line)
