@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -55,6 +56,7 @@ func (d *Director) Plan(ctx context.Context, path string) (*Plan, error) {
 		err error
 	)
 	if cerr := d.call(ctx, func() {
+		defer d.loading(ctx)()
 		c, node, lerr := d.cfg.Load(path)
 		if lerr != nil {
 			err = lerr
@@ -67,8 +69,26 @@ func (d *Director) Plan(ctx context.Context, path string) (*Plan, error) {
 	return p, err
 }
 
+// reloadGCPercent is the GC's heap goal while a reload loads the file:
+// loading is a burst of short-lived garbage, which the daemon's tight
+// steady-state goal (gcPercent) would collect many times over; the heap
+// is handed back once the reload is done.
+const reloadGCPercent = 400
+
+// loading sets the GC for loading a file; the returned func restores it
+// and, on the next turn of the loop (after the answer), hands the heap
+// back.
+func (d *Director) loading(ctx context.Context) func() {
+	prev := debug.SetGCPercent(reloadGCPercent)
+	return func() {
+		debug.SetGCPercent(prev)
+		go d.post(ctx, func() { debug.FreeOSMemory() })
+	}
+}
+
 // reload runs on the loop.
 func (d *Director) reload(ctx context.Context) (*ReloadResult, error) {
+	defer d.loading(ctx)()
 	t0 := time.Now()
 	c, node, err := d.cfg.Load(d.cfg.Path)
 	if err != nil {
