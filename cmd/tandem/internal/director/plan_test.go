@@ -3,11 +3,13 @@ package director
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/ipvs"
 )
 
@@ -169,5 +171,36 @@ func TestOfflinePlan(t *testing.T) {
 	}
 	if p.Count("check", "added") != 2 {
 		t.Errorf("checks added %d, want 2", p.Count("check", "added"))
+	}
+}
+
+// TestReloadSnapshot: the snapshot follows a reload, and a rejected one
+// keeps the running config in it.
+func TestReloadSnapshot(t *testing.T) {
+	c1 := parseHealthConf(t, planHCL)
+	d, _, _ := testDaemon(t, c1, nil)
+	ctx := context.Background()
+	d.publish()
+	s1 := d.Snapshot()
+	if s1.Config != c1 || len(s1.Services) != 4 || s1.Node != "d" {
+		t.Fatalf("first snapshot: %+v", s1)
+	}
+	c2 := parseHealthConf(t, strings.Replace(planHCL, `scheduler = "rr"`, `scheduler = "wrr"`, 1))
+	d.cfg.Load = func(string) (*conf.Cluster, *conf.Node, error) { return c2, &c2.Nodes[0], nil }
+	if _, err := d.reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.publish()
+	s2 := d.Snapshot()
+	if s2.Config != c2 || s2.Reloads.OK != 1 || s2.Generation <= s1.Generation || s1.Config != c1 {
+		t.Errorf("after a reload: %+v (the first: %+v)", s2, s1)
+	}
+	d.cfg.Load = func(string) (*conf.Cluster, *conf.Node, error) { return nil, nil, errors.New("bad file") }
+	if _, err := d.reload(ctx); err == nil {
+		t.Fatal("a bad file reloaded")
+	}
+	d.publish()
+	if s3 := d.Snapshot(); s3.Config != c2 || s3.Reloads.Failed != 1 || s3.Reloads.LastError != "bad file" {
+		t.Errorf("after a rejected reload: %+v", s3)
 	}
 }
