@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"io"
@@ -86,10 +87,12 @@ func readFile(path string) ([]byte, error) {
 	if fi.Size() > MaxFileSize {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d MiB a cluster file may have. Hint: is this the cluster file?", path, fi.Size(), MaxFileSize>>20)
 	}
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + bytes.MinRead) // room for the file and the read that sees its end
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
 		return nil, err
 	}
+	src := buf.Bytes()
 	if len(src) > MaxFileSize { // it grew while read
 		return nil, fmt.Errorf("%s is larger than the %d MiB a cluster file may have", path, MaxFileSize>>20)
 	}
@@ -103,9 +106,14 @@ func readFile(path string) ([]byte, error) {
 // returns a nil Cluster and every error found, sorted by position; each
 // error has a Subject range and a Detail with a hint.
 //
-// No input makes it crash: before hcl's parser sees the source it is
+// No input makes it crash: before any parser sees the source it is
 // checked for size, NUL bytes, UTF-8 and nesting depth (MaxNesting), and
 // a panic anywhere below is turned into an error.
+//
+// A file within the fast path's subset of HCL (fast.go: what a cluster
+// file is made of) is parsed by it; any other, and every file with a
+// syntax error, by hclsyntax. Both give the decoder the same AST, so the
+// result does not depend on which one parsed.
 func Parse(src []byte, filename string) (c *Cluster, diags hcl.Diagnostics) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -121,16 +129,50 @@ func Parse(src []byte, filename string) (c *Cluster, diags hcl.Diagnostics) {
 	if d := screen(src, filename); d != nil {
 		return nil, hcl.Diagnostics{d}
 	}
+	if sourceHook != nil {
+		sourceHook(src)
+	}
+	if c, diags, ok := parseFast(src, filename); ok {
+		return c, diags
+	}
+	return parseHCL(src, filename, false)
+}
+
+// parseFast is Parse through the fast path, after screen; ok is false
+// when the fast path declined the file.
+func parseFast(src []byte, filename string) (*Cluster, hcl.Diagnostics, bool) {
+	root, lazy := fastParse(src, filename)
+	if root == nil {
+		return nil, nil, false
+	}
+	c, diags := decode(root, lazy, false, nil, filename)
+	if !lazy.finish() {
+		return nil, nil, false
+	}
+	return c, diags, true
+}
+
+// parseHCL is Parse through hclsyntax, after screen; plain is decode's.
+func parseHCL(src []byte, filename string, plain bool) (*Cluster, hcl.Diagnostics) {
 	f, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if diags.HasErrors() {
 		sortDiags(diags)
 		return nil, capSyntax(diags, filename)
 	}
+	return decode(f.Body.(*hclsyntax.Body), nil, plain, diags, filename)
+}
+
+// decode decodes, defaults and validates a parsed file, whose parser
+// reported diags (no errors). lazy, when not nil, parses the top-level
+// blocks' bodies as they are opened. plain (tests) turns the decoder's
+// shortcuts off (decoder.plain).
+func decode(root *hclsyntax.Body, lazy *lazyBodies, plain bool, diags hcl.Diagnostics, filename string) (*Cluster, hcl.Diagnostics) {
 	if parseHook != nil {
 		parseHook()
 	}
 	p := newParser()
-	c = p.cluster(f.Body.(*hclsyntax.Body))
+	p.lazy, p.plain = lazy, plain
+	c := p.cluster(root)
 	diags = append(diags, p.diags...)
 	sortDiags(diags)
 	if d := p.droppedDiag(filename); d != nil {
@@ -161,8 +203,11 @@ func capSyntax(diags hcl.Diagnostics, filename string) hcl.Diagnostics {
 	})
 }
 
-// parseHook, when set (tests only), runs in Parse after hcl's parser.
+// parseHook, when set (tests only), runs in Parse after the parser.
 var parseHook func()
+
+// sourceHook, when set (tests only), is given each source Parse parses.
+var sourceHook func(src []byte)
 
 func sortDiags(diags hcl.Diagnostics) {
 	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int {
@@ -232,21 +277,37 @@ const (
 // body is a decoded block body.
 type body struct {
 	block  *hcl.Block
-	attrs  hcl.Attributes
-	blocks map[string][]*hcl.Block
+	attrs  []hcl.Attribute         // in no order; see attr
+	blocks map[string][]*hcl.Block // nil when it has none
 	// typos are the attribute names HCL suggested for unknown ones: their
-	// absence is not reported again as missing.
+	// absence is not reported again as missing. nil when there are none.
 	typos map[string]bool
 }
 
 func (d *decoder) open(b *hcl.Block, body0 hcl.Body, s *hcl.BodySchema) *body {
+	if d.lazy != nil {
+		body0 = d.lazy.body(body0)
+	}
+	bd := &body{block: b}
+	if sb, ok := body0.(*hclsyntax.Body); ok && !d.plain && bd.quick(sb, s) {
+		return bd
+	}
 	content, diags := body0.Content(s)
 	for _, diag := range diags {
 		addHint(diag)
 	}
+	// Content reports unknown attributes in map order: sorted, the ones
+	// kept past maxErrors are the same each time.
+	sortDiags(diags)
 	d.add(diags...)
-	bd := &body{block: b, attrs: content.Attributes, blocks: map[string][]*hcl.Block{}, typos: map[string]bool{}}
+	bd.attrs = make([]hcl.Attribute, 0, len(content.Attributes))
+	for _, a := range content.Attributes {
+		bd.attrs = append(bd.attrs, *a)
+	}
 	for _, blk := range content.Blocks {
+		if bd.blocks == nil {
+			bd.blocks = map[string][]*hcl.Block{}
+		}
 		bd.blocks[blk.Type] = append(bd.blocks[blk.Type], blk)
 	}
 	for _, diag := range diags {
@@ -254,11 +315,67 @@ func (d *decoder) open(b *hcl.Block, body0 hcl.Body, s *hcl.BodySchema) *body {
 		if i := strings.Index(diag.Detail, marker); diag.Summary == "Unsupported argument" && i >= 0 {
 			rest := diag.Detail[i+len(marker):]
 			if j := strings.IndexByte(rest, '"'); j >= 0 {
+				if bd.typos == nil {
+					bd.typos = map[string]bool{}
+				}
 				bd.typos[rest[:j]] = true
 			}
 		}
 	}
 	return bd
+}
+
+// quick fills bd from sb as sb.Content(s) would when Content has nothing
+// to report: every attribute of sb is one s names, every block one s
+// names, with as many labels. Otherwise it returns false, and Content
+// reports. (Content builds maps and hidden sets for what a block of two
+// attributes needs in two slices.)
+func (bd *body) quick(sb *hclsyntax.Body, s *hcl.BodySchema) bool {
+	for name := range sb.Attributes {
+		if !slices.ContainsFunc(s.Attributes, func(a hcl.AttributeSchema) bool { return a.Name == name }) {
+			return false
+		}
+	}
+	for _, blk := range sb.Blocks {
+		i := slices.IndexFunc(s.Blocks, func(h hcl.BlockHeaderSchema) bool { return h.Type == blk.Type })
+		if i < 0 || len(s.Blocks[i].LabelNames) != len(blk.Labels) {
+			return false
+		}
+	}
+	bd.attrs = make([]hcl.Attribute, 0, len(sb.Attributes))
+	for _, a := range sb.Attributes {
+		bd.attrs = append(bd.attrs, hcl.Attribute{Name: a.Name, Expr: a.Expr, Range: a.SrcRange, NameRange: a.NameRange})
+	}
+	if len(sb.Blocks) > 0 {
+		// Each type's blocks, in the file's order, are a run of one slice.
+		bd.blocks = make(map[string][]*hcl.Block, len(s.Blocks))
+		blocks := make([]hcl.Block, len(sb.Blocks))
+		ptrs := make([]*hcl.Block, 0, len(sb.Blocks))
+		for _, h := range s.Blocks {
+			start := len(ptrs)
+			for i, blk := range sb.Blocks {
+				if blk.Type == h.Type {
+					blocks[i] = hcl.Block{Type: blk.Type, Labels: blk.Labels, Body: blk.Body,
+						DefRange: blk.DefRange(), TypeRange: blk.TypeRange, LabelRanges: blk.LabelRanges}
+					ptrs = append(ptrs, &blocks[i])
+				}
+			}
+			if len(ptrs) > start {
+				bd.blocks[h.Type] = ptrs[start:len(ptrs):len(ptrs)]
+			}
+		}
+	}
+	return true
+}
+
+// attr returns the attribute name of the body, or nil.
+func (bd *body) attr(name string) *hcl.Attribute {
+	for i := range bd.attrs {
+		if bd.attrs[i].Name == name {
+			return &bd.attrs[i]
+		}
+	}
+	return nil
 }
 
 // addHint completes HCL's own diagnostics that lack a hint.
@@ -278,7 +395,7 @@ func addHint(d *hcl.Diagnostic) {
 
 // required returns the attribute or reports it missing.
 func (d *decoder) required(bd *body, name, hint string) *hcl.Attribute {
-	a := bd.attrs[name]
+	a := bd.attr(name)
 	if a == nil && !bd.typos[name] {
 		d.errf(bd.block.DefRange, "Missing required argument", "A %s block needs %s. Hint: %s", bd.block.Type, name, hint)
 	}
@@ -297,13 +414,16 @@ func (d *decoder) single(bd *body, typ string) *hcl.Block {
 	return bs[0]
 }
 
-// unique records key in seen, or reports a duplicate at rng.
-func (d *decoder) unique(seen map[string]hcl.Range, key string, rng hcl.Range, summary, what, hint string) bool {
-	if first, dup := seen[key]; dup {
-		d.errf(rng, summary, "%s is already defined at line %d. Hint: %s", what, first.Start.Line, hint)
+// unique records key in seen, with the line of rng, or reports a
+// duplicate at rng. what names the duplicate in the report (node "a");
+// it is called only then, so that a file without duplicates formats
+// nothing.
+func unique[K comparable](p *parser, seen map[K]int, key K, rng hcl.Range, summary string, what func() string, hint string) bool {
+	if line, dup := seen[key]; dup {
+		p.errf(rng, summary, "%s is already defined at line %d. Hint: %s", what(), line, hint)
 		return false
 	}
-	seen[key] = rng
+	seen[key] = rng.Start.Line
 	return true
 }
 
@@ -313,11 +433,11 @@ type parser struct {
 	decoder
 	c Cluster
 
-	nodeNames, hostnames  map[string]hcl.Range
-	scripts               map[string]hcl.Range
-	vrrpNames, groupNames map[string]hcl.Range
-	vsNames, vsKeys       map[string]hcl.Range
-	vrids                 map[string]hcl.Range
+	nodeNames, hostnames  map[string]int
+	scripts               map[string]int
+	vrrpNames, groupNames map[string]int
+	vsNames, vsKeys       map[string]int
+	vrids                 map[string]int
 	vipOwner              map[netip.Addr]string
 	inGroup               map[string]string
 	staticVIPs            map[netip.Addr]bool
@@ -336,10 +456,10 @@ type vsRef struct {
 
 func newParser() *parser {
 	return &parser{
-		nodeNames: map[string]hcl.Range{}, hostnames: map[string]hcl.Range{},
-		scripts: map[string]hcl.Range{}, vrrpNames: map[string]hcl.Range{},
-		groupNames: map[string]hcl.Range{}, vsNames: map[string]hcl.Range{},
-		vsKeys: map[string]hcl.Range{}, vrids: map[string]hcl.Range{},
+		nodeNames: map[string]int{}, hostnames: map[string]int{},
+		scripts: map[string]int{}, vrrpNames: map[string]int{},
+		groupNames: map[string]int{}, vsNames: map[string]int{},
+		vsKeys: map[string]int{}, vrids: map[string]int{},
 		vipOwner: map[netip.Addr]string{}, inGroup: map[string]string{},
 		staticVIPs: map[netip.Addr]bool{},
 		vipsKnown:  true,
@@ -370,6 +490,9 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 	}
 	for _, b := range bd.blocks["sync_group"] {
 		p.syncGroup(b)
+	}
+	if n := len(bd.blocks["virtual_server"]); n > 0 {
+		p.c.VirtualServers = make([]VirtualServer, 0, n)
 	}
 	for _, b := range bd.blocks["virtual_server"] {
 		p.virtualServer(b)
@@ -406,7 +529,7 @@ func (p *parser) node(b *hcl.Block) {
 	d := &p.decoder
 	n := Node{Name: name, Hostname: name, Priority: 100}
 	hostRange := b.LabelRanges[0]
-	if a := bd.attrs["hostname"]; a != nil {
+	if a := bd.attr("hostname"); a != nil {
 		var h string
 		if setStr(d, &h, a) {
 			hostRange = a.Expr.Range()
@@ -417,19 +540,19 @@ func (p *parser) node(b *hcl.Block) {
 			}
 		}
 	}
-	setInt(d, &n.Priority, bd.attrs["priority"], 1, 254)
-	if a := bd.attrs["interfaces"]; a != nil {
+	setInt(d, &n.Priority, bd.attr("priority"), 1, 254)
+	if a := bd.attr("interfaces"); a != nil {
 		items, _ := p.strList(a)
-		seen := map[string]hcl.Range{}
+		seen := map[string]int{}
 		for _, it := range items {
-			if p.ifname("interfaces", it) && p.unique(seen, it.s, it.rng, "Duplicate interface", fmt.Sprintf("interface %q", it.s), "list each interface once.") {
+			if p.ifname("interfaces", it) && unique(p, seen, it.s, it.rng, "Duplicate interface", func() string { return fmt.Sprintf("interface %q", it.s) }, "list each interface once.") {
 				n.Interfaces = append(n.Interfaces, it.s)
 				p.notePos(fmt.Sprintf("node %q interfaces", name)+" "+it.s, it.rng)
 			}
 		}
 	}
-	if p.unique(p.nodeNames, name, b.LabelRanges[0], "Duplicate node name", fmt.Sprintf("node %q", name), "give each node a different name.") {
-		p.unique(p.hostnames, strings.ToLower(n.Hostname), hostRange, "Duplicate node hostname", fmt.Sprintf("hostname %q (node %q)", n.Hostname, name), "each node needs its own hostname; set hostname to tell them apart.")
+	if unique(p, p.nodeNames, name, b.LabelRanges[0], "Duplicate node name", func() string { return fmt.Sprintf("node %q", name) }, "give each node a different name.") {
+		unique(p, p.hostnames, strings.ToLower(n.Hostname), hostRange, "Duplicate node hostname", func() string { return fmt.Sprintf("hostname %q (node %q)", n.Hostname, name) }, "each node needs its own hostname; set hostname to tell them apart.")
 	}
 	p.c.Nodes = append(p.c.Nodes, n)
 }
@@ -443,10 +566,10 @@ func (p *parser) trackScript(b *hcl.Block) {
 		t.Command, _ = p.argv(a, true)
 	}
 	p.timing(bd, &t.Interval, &t.Timeout)
-	setInt(d, &t.Weight, bd.attrs["weight"], -254, 254)
-	setInt(d, &t.Rise, bd.attrs["rise"], 1, 100)
-	setInt(d, &t.Fall, bd.attrs["fall"], 1, 100)
-	p.unique(p.scripts, name, b.LabelRanges[0], "Duplicate track_script name", fmt.Sprintf("track_script %q", name), "give each track_script a different name.")
+	setInt(d, &t.Weight, bd.attr("weight"), -254, 254)
+	setInt(d, &t.Rise, bd.attr("rise"), 1, 100)
+	setInt(d, &t.Fall, bd.attr("fall"), 1, 100)
+	unique(p, p.scripts, name, b.LabelRanges[0], "Duplicate track_script name", func() string { return fmt.Sprintf("track_script %q", name) }, "give each track_script a different name.")
 	p.c.TrackScripts = append(p.c.TrackScripts, t)
 }
 
@@ -454,7 +577,7 @@ func (p *parser) trackScript(b *hcl.Block) {
 // interval if shorter, and must not exceed the interval.
 func (p *parser) timing(bd *body, interval, timeout *time.Duration) {
 	d := &p.decoder
-	ia, ta := bd.attrs["interval"], bd.attrs["timeout"]
+	ia, ta := bd.attr("interval"), bd.attr("timeout")
 	setDur(d, interval, ia, 10*time.Millisecond, maxInterval, 0)
 	*timeout = min(time.Second, *interval)
 	if setDur(d, timeout, ta, time.Millisecond, maxInterval, 0) && *timeout > *interval {
@@ -515,10 +638,10 @@ func (p *parser) vrrp(b *hcl.Block) {
 	} else {
 		p.vipsKnown = false
 	}
-	if a := bd.attrs["version"]; setInt(d, &v.Version, a, 2, 3) && v.Version == 2 && v.Family == IPv6 {
+	if a := bd.attr("version"); setInt(d, &v.Version, a, 2, 3) && v.Version == 2 && v.Family == IPv6 {
 		p.errf(a.Expr.Range(), "VRRPv2 is IPv4 only", "version 2 cannot carry the IPv6 addresses of this instance. Hint: remove version (the default is 3) or set version = 3.")
 	}
-	if a := bd.attrs["advert_interval"]; setDur(d, &v.AdvertInterval, a, 10*time.Millisecond, 255*time.Second, 0) {
+	if a := bd.attr("advert_interval"); setDur(d, &v.AdvertInterval, a, 10*time.Millisecond, 255*time.Second, 0) {
 		iv := v.AdvertInterval
 		switch {
 		case v.Version == 3 && (iv%(10*time.Millisecond) != 0 || iv > 40950*time.Millisecond):
@@ -527,12 +650,12 @@ func (p *parser) vrrp(b *hcl.Block) {
 			p.errf(a.Expr.Range(), "Invalid advert_interval", "VRRPv2 advertises in whole seconds from 1s to 255s; %s is not one of them. Hint: use whole seconds, or version = 3 for sub-second intervals.", iv)
 		}
 	}
-	setBool(d, &v.Preempt, bd.attrs["preempt"])
-	if a := bd.attrs["preempt_delay"]; setDur(d, &v.PreemptDelay, a, 0, maxPreemptDel, 0) && v.PreemptDelay > 0 && !v.Preempt {
+	setBool(d, &v.Preempt, bd.attr("preempt"))
+	if a := bd.attr("preempt_delay"); setDur(d, &v.PreemptDelay, a, 0, maxPreemptDel, 0) && v.PreemptDelay > 0 && !v.Preempt {
 		p.errf(a.Expr.Range(), "preempt_delay without preempt", "preempt_delay only delays preemption, which preempt = false turns off. Hint: remove preempt_delay or set preempt = true.")
 	}
-	setBool(d, &v.Accept, bd.attrs["accept"])
-	if a := bd.attrs["unicast_peers"]; a != nil {
+	setBool(d, &v.Accept, bd.attr("accept"))
+	if a := bd.attr("unicast_peers"); a != nil {
 		items, _ := p.strList(a)
 		for _, it := range items {
 			ip, ok := p.addr("unicast_peers", it)
@@ -546,10 +669,10 @@ func (p *parser) vrrp(b *hcl.Block) {
 			v.UnicastPeers = append(v.UnicastPeers, ip)
 		}
 	}
-	if a := bd.attrs["priorities"]; a != nil {
+	if a := bd.attr("priorities"); a != nil {
 		v.Priorities = p.priorities(a)
 	}
-	if a := bd.attrs["auth_pass"]; setStr(d, &v.AuthPass, a) {
+	if a := bd.attr("auth_pass"); setStr(d, &v.AuthPass, a) {
 		switch {
 		case v.Version == 3:
 			p.errf(a.Expr.Range(), "auth_pass needs VRRPv2", "VRRPv3 has no authentication (RFC 5798 removed it). Hint: remove auth_pass, or set version = 2 for IPv4 peers that need it.")
@@ -557,7 +680,7 @@ func (p *parser) vrrp(b *hcl.Block) {
 			p.errf(a.Expr.Range(), "Invalid auth_pass", "auth_pass must have 1 to 8 characters, got %d. Hint: shorten it; VRRPv2 carries only 8 bytes.", len(v.AuthPass))
 		}
 	}
-	if a := bd.attrs["track_interfaces"]; a != nil {
+	if a := bd.attr("track_interfaces"); a != nil {
 		items, _ := p.strList(a)
 		for _, it := range items {
 			if p.ifname("track_interfaces", it) {
@@ -566,10 +689,10 @@ func (p *parser) vrrp(b *hcl.Block) {
 			}
 		}
 	}
-	if a := bd.attrs["track_virtual_servers"]; a != nil {
+	if a := bd.attr("track_virtual_servers"); a != nil {
 		v.TrackVirtualServers = p.trackVirtualServers(a)
 	}
-	if a := bd.attrs["track_scripts"]; a != nil {
+	if a := bd.attr("track_scripts"); a != nil {
 		items, _ := p.strList(a)
 		for _, it := range items {
 			if _, ok := p.scripts[it.s]; !ok {
@@ -581,23 +704,23 @@ func (p *parser) vrrp(b *hcl.Block) {
 	}
 	if g := p.single(bd, "garp"); g != nil {
 		gb := p.open(g, g.Body, garpSchema)
-		setInt(d, &v.GARP.Count, gb.attrs["count"], 0, 10000)
-		setDur(d, &v.GARP.Interval, gb.attrs["interval"], 0, maxInterval, 0)
-		setInt(d, &v.GARP.RepeatCount, gb.attrs["repeat_count"], 0, 10000)
-		setDur(d, &v.GARP.RepeatAfter, gb.attrs["repeat_after"], 0, maxInterval, 0)
-		setDur(d, &v.GARP.Refresh, gb.attrs["refresh"], 0, maxInterval, 0)
+		setInt(d, &v.GARP.Count, gb.attr("count"), 0, 10000)
+		setDur(d, &v.GARP.Interval, gb.attr("interval"), 0, maxInterval, 0)
+		setInt(d, &v.GARP.RepeatCount, gb.attr("repeat_count"), 0, 10000)
+		setDur(d, &v.GARP.RepeatAfter, gb.attr("repeat_after"), 0, maxInterval, 0)
+		setDur(d, &v.GARP.Refresh, gb.attr("refresh"), 0, maxInterval, 0)
 	}
-	if a := bd.attrs["notify"]; a != nil {
+	if a := bd.attr("notify"); a != nil {
 		v.Notify, _ = p.argv(a, false)
 	}
-	if a := bd.attrs["pair_handover"]; setBool(d, &v.PairHandover, a) && v.PairHandover && len(p.c.Nodes) != 2 {
+	if a := bd.attr("pair_handover"); setBool(d, &v.PairHandover, a) && v.PairHandover && len(p.c.Nodes) != 2 {
 		p.errf(a.Expr.Range(), "pair_handover needs two nodes", "pair_handover works only when the cluster has exactly 2 nodes; it has %d. Hint: remove pair_handover.", len(p.c.Nodes))
 	}
 	if vridOK && ifOK && v.Family != "" {
 		key := fmt.Sprintf("%s/%s/%d", v.Interface, v.Family, v.VRID)
-		p.unique(p.vrids, key, bd.attrs["vrid"].Expr.Range(), "Duplicate vrid", fmt.Sprintf("vrid %d on %s for %s", v.VRID, v.Interface, v.Family), "use another vrid; routers on one link tell virtual routers apart by vrid.")
+		unique(p, p.vrids, key, bd.attr("vrid").Expr.Range(), "Duplicate vrid", func() string { return fmt.Sprintf("vrid %d on %s for %s", v.VRID, v.Interface, v.Family) }, "use another vrid; routers on one link tell virtual routers apart by vrid.")
 	}
-	p.unique(p.vrrpNames, name, b.LabelRanges[0], "Duplicate vrrp name", fmt.Sprintf("vrrp %q", name), "give each vrrp instance a different name.")
+	unique(p, p.vrrpNames, name, b.LabelRanges[0], "Duplicate vrrp name", func() string { return fmt.Sprintf("vrrp %q", name) }, "give each vrrp instance a different name.")
 	p.c.VRRP = append(p.c.VRRP, v)
 }
 
@@ -609,10 +732,10 @@ func (p *parser) priorities(a *hcl.Attribute) map[string]uint8 {
 		return nil
 	}
 	out := map[string]uint8{}
-	seen := map[string]hcl.Range{}
+	seen := map[string]int{}
 	for _, kv := range pairs {
 		name, ok := p.strExpr("priorities key", kv.Key)
-		if !ok || !p.unique(seen, name, kv.Key.Range(), "Duplicate key", fmt.Sprintf("priority for node %q", name), "give each node one priority.") {
+		if !ok || !unique(p, seen, name, kv.Key.Range(), "Duplicate key", func() string { return fmt.Sprintf("priority for node %q", name) }, "give each node one priority.") {
 			continue
 		}
 		if _, known0 := p.nodeNames[name]; !known0 {
@@ -638,10 +761,10 @@ func (p *parser) trackVirtualServers(a *hcl.Attribute) map[string]int {
 		return nil
 	}
 	out := map[string]int{}
-	seen := map[string]hcl.Range{}
+	seen := map[string]int{}
 	for _, kv := range pairs {
 		name, ok := p.strExpr("track_virtual_servers key", kv.Key)
-		if !ok || !p.unique(seen, name, kv.Key.Range(), "Duplicate key", fmt.Sprintf("weight for virtual_server %q", name), "track each virtual server once.") {
+		if !ok || !unique(p, seen, name, kv.Key.Range(), "Duplicate key", func() string { return fmt.Sprintf("weight for virtual_server %q", name) }, "track each virtual server once.") {
 			continue
 		}
 		p.vsRefs = append(p.vsRefs, vsRef{name, kv.Key.Range()})
@@ -655,7 +778,7 @@ func (p *parser) trackVirtualServers(a *hcl.Attribute) map[string]int {
 	return out
 }
 
-func known(m map[string]hcl.Range) string {
+func known(m map[string]int) string {
 	if len(m) == 0 {
 		return "none"
 	}
@@ -671,10 +794,10 @@ func (p *parser) director(b *hcl.Block) {
 	bd := p.open(b, b.Body, directorSchema)
 	d := &p.decoder
 	dir := &p.c.Director
-	setEnum(d, &dir.IPForward, bd.attrs["ip_forward"], IPForwardAuto, IPForwardOn, IPForwardOff)
-	setBool(d, &dir.SendRedirects, bd.attrs["send_redirects"])
-	setEnum(d, &dir.LogLevel, bd.attrs["log_level"], LogDebug, LogInfo, LogWarn, LogError)
-	if a := bd.attrs["masquerade"]; a != nil {
+	setEnum(d, &dir.IPForward, bd.attr("ip_forward"), IPForwardAuto, IPForwardOn, IPForwardOff)
+	setBool(d, &dir.SendRedirects, bd.attr("send_redirects"))
+	setEnum(d, &dir.LogLevel, bd.attr("log_level"), LogDebug, LogInfo, LogWarn, LogError)
+	if a := bd.attr("masquerade"); a != nil {
 		items, _ := p.strList(a)
 		for _, it := range items {
 			if pfx, ok := p.prefix("masquerade", it, true); ok {
@@ -682,7 +805,7 @@ func (p *parser) director(b *hcl.Block) {
 			}
 		}
 	}
-	if a := bd.attrs["static_vips"]; a != nil {
+	if a := bd.attr("static_vips"); a != nil {
 		items, ok := p.strList(a)
 		for _, it := range items {
 			ip, good := p.addr("static_vips", it)
@@ -712,8 +835,8 @@ func (p *parser) director(b *hcl.Block) {
 				p.checkIface("conn_sync interface", it)
 			}
 		}
-		setInt(d, &cs.SyncID, cbd.attrs["sync_id"], 0, 255)
-		if a := cbd.attrs["group"]; a != nil {
+		setInt(d, &cs.SyncID, cbd.attr("sync_id"), 0, 255)
+		if a := cbd.attr("group"); a != nil {
 			if g, ok := d.addrAttr(a); ok {
 				if g.IsMulticast() {
 					cs.Group = g
@@ -722,9 +845,9 @@ func (p *parser) director(b *hcl.Block) {
 				}
 			}
 		}
-		setInt(d, &cs.Port, cbd.attrs["port"], 1, 65535)
-		setInt(d, &cs.TTL, cbd.attrs["ttl"], 1, 255)
-		if a := cbd.attrs["vrrp"]; a != nil {
+		setInt(d, &cs.Port, cbd.attr("port"), 1, 65535)
+		setInt(d, &cs.TTL, cbd.attr("ttl"), 1, 255)
+		if a := cbd.attr("vrrp"); a != nil {
 			if setStr(d, &cs.VRRP, a) {
 				if _, ok := p.vrrpNames[cs.VRRP]; !ok {
 					p.errf(a.Expr.Range(), "Unknown vrrp instance", "conn_sync: there is no vrrp %q. Hint: known vrrp instances: %s.", cs.VRRP, known(p.vrrpNames))
@@ -739,9 +862,9 @@ func (p *parser) director(b *hcl.Block) {
 	}
 	if tb := p.single(bd, "timeouts"); tb != nil {
 		tbd := p.open(tb, tb.Body, timeoutsSchema)
-		setDur(d, &dir.Timeouts.TCP, tbd.attrs["tcp"], 0, maxTimeout, time.Second)
-		setDur(d, &dir.Timeouts.TCPFin, tbd.attrs["tcp_fin"], 0, maxTimeout, time.Second)
-		setDur(d, &dir.Timeouts.UDP, tbd.attrs["udp"], 0, maxTimeout, time.Second)
+		setDur(d, &dir.Timeouts.TCP, tbd.attr("tcp"), 0, maxTimeout, time.Second)
+		setDur(d, &dir.Timeouts.TCPFin, tbd.attr("tcp_fin"), 0, maxTimeout, time.Second)
+		setDur(d, &dir.Timeouts.UDP, tbd.attr("udp"), 0, maxTimeout, time.Second)
 	}
 }
 
@@ -761,13 +884,13 @@ func (p *parser) syncGroup(b *hcl.Block) {
 		if ok && len(items) < 2 {
 			p.errf(a.Expr.Range(), "Too few instances", "A sync_group needs at least 2 vrrp instances, got %d. Hint: list two or more instances, or remove the sync_group.", len(items))
 		}
-		seen := map[string]hcl.Range{}
+		seen := map[string]int{}
 		for _, it := range items {
 			if _, ok := p.vrrpNames[it.s]; !ok {
 				p.errf(it.rng, "Unknown vrrp instance", "instances: there is no vrrp %q. Hint: known vrrp instances: %s.", it.s, known(p.vrrpNames))
 				continue
 			}
-			if !p.unique(seen, it.s, it.rng, "Duplicate instance", fmt.Sprintf("instance %q", it.s), "list each instance once.") {
+			if !unique(p, seen, it.s, it.rng, "Duplicate instance", func() string { return fmt.Sprintf("instance %q", it.s) }, "list each instance once.") {
 				continue
 			}
 			if other, dup := p.inGroup[it.s]; dup {
@@ -778,9 +901,9 @@ func (p *parser) syncGroup(b *hcl.Block) {
 			g.Instances = append(g.Instances, it.s)
 		}
 	}
-	if a := bd.attrs["notify"]; a != nil {
+	if a := bd.attr("notify"); a != nil {
 		g.Notify, _ = p.argv(a, false)
 	}
-	p.unique(p.groupNames, name, b.LabelRanges[0], "Duplicate sync_group name", fmt.Sprintf("sync_group %q", name), "give each sync_group a different name.")
+	unique(p, p.groupNames, name, b.LabelRanges[0], "Duplicate sync_group name", func() string { return fmt.Sprintf("sync_group %q", name) }, "give each sync_group a different name.")
 	p.c.SyncGroups = append(p.c.SyncGroups, g)
 }

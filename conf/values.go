@@ -18,6 +18,13 @@ import (
 type decoder struct {
 	diags   hcl.Diagnostics
 	dropped int // errors past maxErrors, counted but not kept
+	// lazy parses the top-level blocks' bodies of a file the fast path
+	// parsed, as they are opened; nil for hclsyntax's.
+	lazy *lazyBodies
+	// plain turns off the shortcuts that skip hcl's Content and the
+	// evaluation of plain strings (body.quick, plainString): the tests'
+	// reference decoder, which the fast path is compared with.
+	plain bool
 }
 
 func (d *decoder) errf(rng hcl.Range, summary, format string, args ...any) {
@@ -62,6 +69,9 @@ func (d *decoder) exprMap(a *hcl.Attribute) ([]hcl.KeyValuePair, hcl.Diagnostics
 }
 
 func (d *decoder) eval(name string, e hcl.Expression) (cty.Value, bool) {
+	if v, ok := plainString(e); ok && !d.plain {
+		return v, true
+	}
 	if !d.literal(name, e) {
 		return cty.NilVal, false
 	}
@@ -82,6 +92,40 @@ func (d *decoder) eval(name string, e hcl.Expression) (cty.Value, bool) {
 		return cty.NilVal, false
 	}
 	return v, true
+}
+
+// plainString returns the value of a quoted string without templates
+// (for hclsyntax, a template of one string literal), as e.Value would
+// return it, but without rendering the template.
+func plainString(e hcl.Expression) (cty.Value, bool) {
+	t, ok := e.(*hclsyntax.TemplateExpr)
+	if !ok || len(t.Parts) != 1 {
+		return cty.NilVal, false
+	}
+	l, ok := t.Parts[0].(*hclsyntax.LiteralValueExpr)
+	if !ok || l.Val.Type() != cty.String || l.Val.IsNull() || !l.Val.IsKnown() || l.Val.IsMarked() {
+		return cty.NilVal, false
+	}
+	return l.Val, true
+}
+
+// plainStrings returns the items of a list of quoted strings without
+// templates, the usual list, as strList would, but without evaluating
+// the list.
+func plainStrings(e hcl.Expression) ([]item, bool) {
+	t, ok := e.(*hclsyntax.TupleConsExpr)
+	if !ok {
+		return nil, false
+	}
+	out := make([]item, 0, len(t.Exprs))
+	for _, el := range t.Exprs {
+		v, ok := plainString(el)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, item{v.AsString(), el.Range()})
+	}
+	return out, true
 }
 
 func (d *decoder) wrongType(name string, e hcl.Expression, v cty.Value, want, hint string) {
@@ -137,6 +181,9 @@ func (d *decoder) intExpr(name string, e hcl.Expression, lo, hi int64) (int64, b
 
 // strList decodes a list of strings, keeping each element's position.
 func (d *decoder) strList(a *hcl.Attribute) ([]item, bool) {
+	if items, ok := plainStrings(a.Expr); ok && !d.plain {
+		return items, true
+	}
 	v, ok := d.eval(a.Name, a.Expr)
 	if !ok {
 		return nil, false

@@ -23,7 +23,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 	// keyOK: Address or FWMark (and Family) are known, so the real
 	// servers can be checked against them.
 	keyOK := false
-	addrA, fwA, famA, protoA := bd.attrs["address"], bd.attrs["fwmark"], bd.attrs["family"], bd.attrs["protocol"]
+	addrA, fwA, famA, protoA := bd.attr("address"), bd.attr("fwmark"), bd.attr("family"), bd.attr("protocol")
 	switch {
 	case addrA != nil && fwA != nil:
 		p.errf(fwA.NameRange, "Both address and fwmark", "A virtual_server is either an address service or a fwmark service. Hint: remove address (the fwmark selects the packets) or remove fwmark.")
@@ -57,7 +57,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		setEnum(d, &vs.Protocol, protoA, TCP, UDP, SCTP)
 	}
 
-	if a := bd.attrs["scheduler"]; a != nil {
+	if a := bd.attr("scheduler"); a != nil {
 		if s, ok := p.strExpr("scheduler", a.Expr); ok {
 			if slices.Contains(Schedulers, s) {
 				vs.Scheduler = s
@@ -66,9 +66,9 @@ func (p *parser) virtualServer(b *hcl.Block) {
 			}
 		}
 	}
-	if a := bd.attrs["scheduler_flags"]; a != nil {
+	if a := bd.attr("scheduler_flags"); a != nil {
 		items, _ := p.strList(a)
-		seen := map[string]hcl.Range{}
+		seen := map[string]int{}
 		for _, it := range items {
 			var sched string
 			switch it.s {
@@ -84,7 +84,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 				p.errf(it.rng, "Scheduler flag not valid for scheduler", "scheduler_flags: %q works only with scheduler %q, not %q. Hint: remove the flag or set scheduler = %q.", it.s, sched, vs.Scheduler, sched)
 				continue
 			}
-			if p.unique(seen, it.s, it.rng, "Duplicate scheduler flag", fmt.Sprintf("flag %q", it.s), "list each flag once.") {
+			if unique(p, seen, it.s, it.rng, "Duplicate scheduler flag", func() string { return fmt.Sprintf("flag %q", it.s) }, "list each flag once.") {
 				vs.SchedulerFlags = append(vs.SchedulerFlags, it.s)
 			}
 		}
@@ -92,12 +92,12 @@ func (p *parser) virtualServer(b *hcl.Block) {
 	if pb := p.single(bd, "persistence"); pb != nil {
 		vs.Persistence = p.persistence(pb, vs.Family)
 	}
-	if a := bd.attrs["one_packet"]; setBool(d, &vs.OnePacket, a) && vs.OnePacket && (vs.Protocol == TCP || vs.Protocol == SCTP) {
+	if a := bd.attr("one_packet"); setBool(d, &vs.OnePacket, a) && vs.OnePacket && (vs.Protocol == TCP || vs.Protocol == SCTP) {
 		p.errf(a.Expr.Range(), "one_packet on a "+string(vs.Protocol)+" service", "one_packet schedules each UDP datagram on its own; it has no meaning for %s. Hint: remove one_packet or set protocol = \"udp\".", vs.Protocol)
 	}
-	setEnum(d, &vs.Forward, bd.attrs["forward"], NAT, DR, TUN)
-	setEnum(d, &vs.OnFailure, bd.attrs["on_failure"], Remove, Drain)
-	quorumA := bd.attrs["quorum"]
+	setEnum(d, &vs.Forward, bd.attr("forward"), NAT, DR, TUN)
+	setEnum(d, &vs.OnFailure, bd.attr("on_failure"), Remove, Drain)
+	quorumA := bd.attr("quorum")
 	setInt(d, &vs.Quorum, quorumA, 0, maxU32)
 	checkOK := true
 	if cb := p.single(bd, "check"); cb != nil {
@@ -106,7 +106,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 	if sb := p.single(bd, "sorry_server"); sb != nil {
 		sbd := p.open(sb, sb.Body, sorrySchema)
 		ss := &SorryServer{Forward: vs.Forward}
-		setEnum(d, &ss.Forward, sbd.attrs["forward"], NAT, DR, TUN)
+		setEnum(d, &ss.Forward, sbd.attr("forward"), NAT, DR, TUN)
 		if a := p.required(sbd, "address", `add address = "192.0.2.99:80".`); a != nil {
 			if s, ok := p.strExpr("address", a.Expr); ok {
 				if ap, ok := p.addrPort("address", item{s, a.Expr.Range()}, true); ok && p.usable("sorry_server address", item{s, a.Expr.Range()}, ap.Addr(), roleBackend) {
@@ -117,10 +117,14 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		vs.SorryServer = ss
 	}
 
-	rsNames, rsAddrs := map[string]hcl.Range{}, map[string]hcl.Range{}
+	rbs := bd.blocks["real_server"]
+	rsNames, rsAddrs := make(map[string]int, len(rbs)), make(map[netip.AddrPort]int, len(rbs))
+	if len(rbs) > 0 {
+		vs.RealServers = make([]RealServer, 0, len(rbs))
+	}
 	allRS := true
 	var weights uint64
-	for _, rb := range bd.blocks["real_server"] {
+	for _, rb := range rbs {
 		rs, ok := p.realServer(rb, &vs, keyOK, checkOK, rsNames, rsAddrs)
 		allRS = allRS && ok
 		weights += uint64(rs.Weight)
@@ -130,7 +134,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		p.errf(quorumA.Expr.Range(), "Quorum can never be met", "quorum %d is more than the sum of all real-server weights (%d). Hint: lower quorum or raise the weights.", vs.Quorum, weights)
 	}
 
-	p.unique(p.vsNames, name, b.LabelRanges[0], "Duplicate virtual_server name", fmt.Sprintf("virtual_server %q", name), "give each virtual_server a different name.")
+	unique(p, p.vsNames, name, b.LabelRanges[0], "Duplicate virtual_server name", func() string { return fmt.Sprintf("virtual_server %q", name) }, "give each virtual_server a different name.")
 	if keyOK {
 		rng := b.LabelRanges[0]
 		if addrA != nil {
@@ -139,7 +143,7 @@ func (p *parser) virtualServer(b *hcl.Block) {
 			rng = fwA.Expr.Range()
 		}
 		k := vs.Key()
-		p.unique(p.vsKeys, k.String(), rng, "Duplicate virtual service", fmt.Sprintf("service %s", k), "IPVS has one service per protocol, address and port (or fwmark and family); merge the virtual_servers.")
+		unique(p, p.vsKeys, k.String(), rng, "Duplicate virtual service", func() string { return fmt.Sprintf("service %s", k) }, "IPVS has one service per protocol, address and port (or fwmark and family); merge the virtual_servers.")
 	}
 	p.c.VirtualServers = append(p.c.VirtualServers, vs)
 }
@@ -179,16 +183,16 @@ func (p *parser) backendPort(vs *VirtualServer, keyOK bool, ap netip.AddrPort, f
 	return ap
 }
 
-func (p *parser) realServer(b *hcl.Block, vs *VirtualServer, keyOK, checkOK bool, names, addrs map[string]hcl.Range) (RealServer, bool) {
+func (p *parser) realServer(b *hcl.Block, vs *VirtualServer, keyOK, checkOK bool, names map[string]int, addrs map[netip.AddrPort]int) (RealServer, bool) {
 	name, _ := p.label(b)
 	bd := p.open(b, b.Body, rsSchema)
 	d := &p.decoder
 	rs := RealServer{Name: name, Weight: 1, Forward: vs.Forward, Check: vs.Check}
-	setEnum(d, &rs.Forward, bd.attrs["forward"], NAT, DR, TUN)
+	setEnum(d, &rs.Forward, bd.attr("forward"), NAT, DR, TUN)
 	n := len(d.diags)
-	setInt(d, &rs.Weight, bd.attrs["weight"], 0, 65535)
-	setInt(d, &rs.UpperThreshold, bd.attrs["upper_threshold"], 0, maxU32)
-	if a := bd.attrs["lower_threshold"]; setInt(d, &rs.LowerThreshold, a, 0, maxU32) && rs.LowerThreshold > 0 {
+	setInt(d, &rs.Weight, bd.attr("weight"), 0, 65535)
+	setInt(d, &rs.UpperThreshold, bd.attr("upper_threshold"), 0, maxU32)
+	if a := bd.attr("lower_threshold"); setInt(d, &rs.LowerThreshold, a, 0, maxU32) && rs.LowerThreshold > 0 {
 		switch {
 		case rs.UpperThreshold == 0:
 			p.errf(a.Expr.Range(), "lower_threshold without upper_threshold", "lower_threshold re-enables a server that reached upper_threshold; without upper_threshold it does nothing. Hint: set upper_threshold or remove lower_threshold.")
@@ -207,7 +211,7 @@ func (p *parser) realServer(b *hcl.Block, vs *VirtualServer, keyOK, checkOK bool
 			if ap, good := p.addrPort("address", item{s, addrRange}, true); good && p.usable("real_server address", item{s, addrRange}, ap.Addr(), roleBackend) {
 				rs.Address = p.backendPort(vs, keyOK, ap, rs.Forward, addrRange, "real_server")
 				if keyOK {
-					p.unique(addrs, rs.Address.String(), addrRange, "Duplicate real server", fmt.Sprintf("real server %s", rs.Address), "list each real server address:port once per virtual_server.")
+					unique(p, addrs, rs.Address, addrRange, "Duplicate real server", func() string { return fmt.Sprintf("real server %s", rs.Address) }, "list each real server address:port once per virtual_server.")
 				}
 			} else {
 				ok = false
@@ -221,7 +225,7 @@ func (p *parser) realServer(b *hcl.Block, vs *VirtualServer, keyOK, checkOK bool
 	if ok && keyOK && checkOK && rs.Check != nil && rs.Check.Type != CheckCommand && rs.Check.Port == 0 && rs.Address.Port() == 0 {
 		p.errf(addrRange, "Check has no port", "real server %s has no port (fwmark service), so its %s check does not know where to connect. Hint: set port in the check block, or give the real server a port.", rs.Address.Addr(), rs.Check.Type)
 	}
-	p.unique(names, name, b.LabelRanges[0], "Duplicate real_server name", fmt.Sprintf("real_server %q", name), "give each real_server of a virtual_server a different name.")
+	unique(p, names, name, b.LabelRanges[0], "Duplicate real_server name", func() string { return fmt.Sprintf("real_server %q", name) }, "give each real_server of a virtual_server a different name.")
 	return rs, ok
 }
 
@@ -231,8 +235,8 @@ func (p *parser) persistence(b *hcl.Block, fam Family) *Persistence {
 	if fam == IPv6 {
 		ps.PrefixLen = 128
 	}
-	setDur(&p.decoder, &ps.Timeout, bd.attrs["timeout"], time.Second, maxTimeout, time.Second)
-	a := bd.attrs["netmask"]
+	setDur(&p.decoder, &ps.Timeout, bd.attr("timeout"), time.Second, maxTimeout, time.Second)
+	a := bd.attr("netmask")
 	if a == nil || fam == "" {
 		return ps
 	}
@@ -318,12 +322,15 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 	bd := p.open(b, b.Body, checkSchema)
 	d := &p.decoder
 	n := len(d.diags)
-	for name, a := range bd.attrs {
-		if !slices.Contains(allowed, name) {
-			p.errf(a.NameRange, "Attribute not valid for a "+string(typ)+" check", "%s is not valid in a %s check. Hint: a %s check takes %s.", name, typ, typ, strings.Join(allowed, ", "))
-			delete(bd.attrs, name)
+	// Reported in the file's order, the same each time past maxErrors.
+	slices.SortFunc(bd.attrs, func(a, b hcl.Attribute) int { return a.NameRange.Start.Byte - b.NameRange.Start.Byte })
+	bd.attrs = slices.DeleteFunc(bd.attrs, func(a hcl.Attribute) bool {
+		if slices.Contains(allowed, a.Name) {
+			return false
 		}
-	}
+		p.errf(a.NameRange, "Attribute not valid for a "+string(typ)+" check", "%s is not valid in a %s check. Hint: a %s check takes %s.", a.Name, typ, typ, strings.Join(allowed, ", "))
+		return true
+	})
 	for _, tb := range bd.blocks["tls"] {
 		if typ != CheckHTTPS {
 			p.errf(tb.TypeRange, "Block not valid for a "+string(typ)+" check", "tls is valid only in an https check. Hint: remove the tls block or use check \"https\".")
@@ -331,13 +338,13 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 	}
 	c := &Check{Type: typ, Interval: 2 * time.Second, Rise: 2, Fall: 2}
 	p.timing(bd, &c.Interval, &c.Timeout)
-	setInt(d, &c.Rise, bd.attrs["rise"], 1, 100)
-	setInt(d, &c.Fall, bd.attrs["fall"], 1, 100)
-	setInt(d, &c.Port, bd.attrs["port"], 1, 65535)
-	if a := bd.attrs["connect_address"]; a != nil {
+	setInt(d, &c.Rise, bd.attr("rise"), 1, 100)
+	setInt(d, &c.Fall, bd.attr("fall"), 1, 100)
+	setInt(d, &c.Port, bd.attr("port"), 1, 65535)
+	if a := bd.attr("connect_address"); a != nil {
 		c.ConnectAddress, _ = p.addrAttr(a)
 	}
-	if a := bd.attrs["source_address"]; a != nil {
+	if a := bd.attr("source_address"); a != nil {
 		if ip, ok := p.addrAttr(a); ok {
 			c.SourceAddress = ip
 			if c.ConnectAddress.IsValid() && FamilyOf(ip) != FamilyOf(c.ConnectAddress) {
@@ -345,9 +352,9 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 			}
 		}
 	}
-	setBool(d, &c.HalfOpen, bd.attrs["half_open"])
-	setBool(d, &c.ReuseConnection, bd.attrs["reuse_connection"])
-	if a := bd.attrs["keepalive_requests"]; a != nil {
+	setBool(d, &c.HalfOpen, bd.attr("half_open"))
+	setBool(d, &c.ReuseConnection, bd.attr("reuse_connection"))
+	if a := bd.attr("keepalive_requests"); a != nil {
 		if !c.ReuseConnection {
 			p.errf(a.NameRange, "keepalive_requests without reuse_connection", "keepalive_requests counts the probes on a kept connection, and this check opens a new connection per probe. Hint: add reuse_connection = true, or remove keepalive_requests.")
 		}
@@ -357,20 +364,20 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 	}
 	if typ == CheckHTTP || typ == CheckHTTPS {
 		c.Path = "/"
-		if a := bd.attrs["path"]; setStr(d, &c.Path, a) && !strings.HasPrefix(c.Path, "/") {
+		if a := bd.attr("path"); setStr(d, &c.Path, a) && !strings.HasPrefix(c.Path, "/") {
 			p.errf(a.Expr.Range(), "Invalid path", "path %q must start with '/'. Hint: write path = \"/%s\".", c.Path, c.Path)
 		}
-		setStr(d, &c.Host, bd.attrs["host"])
+		setStr(d, &c.Host, bd.attr("host"))
 		c.Status = []StatusRange{{200, 299}}
-		if a := bd.attrs["status"]; a != nil {
+		if a := bd.attr("status"); a != nil {
 			c.Status = p.status(a)
 		}
-		if a := bd.attrs["digest"]; a != nil {
+		if a := bd.attr("digest"); a != nil {
 			if s, ok := p.strExpr("digest", a.Expr); ok {
 				c.Digest = p.digest(s, a.Expr.Range())
 			}
 		}
-		if a := bd.attrs["regex"]; setStr(d, &c.Regex, a) {
+		if a := bd.attr("regex"); setStr(d, &c.Regex, a) {
 			if _, err := regexp.Compile(c.Regex); err != nil {
 				p.errf(a.Expr.Range(), "Invalid regex", "regex does not compile: %v. Hint: use Go (RE2) syntax; in HCL strings, backslashes are doubled.", err)
 			}
@@ -379,9 +386,9 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 	if typ == CheckHTTPS {
 		if tb := p.single(bd, "tls"); tb != nil {
 			tbd := p.open(tb, tb.Body, tlsSchema)
-			setStr(d, &c.TLS.ServerName, tbd.attrs["server_name"])
-			setStr(d, &c.TLS.CAFile, tbd.attrs["ca_file"])
-			if a := tbd.attrs["insecure_skip_verify"]; setBool(d, &c.TLS.InsecureSkipVerify, a) && c.TLS.InsecureSkipVerify && c.TLS.CAFile != "" {
+			setStr(d, &c.TLS.ServerName, tbd.attr("server_name"))
+			setStr(d, &c.TLS.CAFile, tbd.attr("ca_file"))
+			if a := tbd.attr("insecure_skip_verify"); setBool(d, &c.TLS.InsecureSkipVerify, a) && c.TLS.InsecureSkipVerify && c.TLS.CAFile != "" {
 				p.errf(a.Expr.Range(), "ca_file with insecure_skip_verify", "insecure_skip_verify turns certificate checks off, so ca_file would be ignored. Hint: remove one of them.")
 			}
 		}
