@@ -411,7 +411,10 @@ func configOf(o Options) Options {
 // Before Start Reconfigure returns an error. It may race with Stop: it
 // either applies the whole configuration before the runner stops (Stop
 // then stops the new instances) or returns ErrStopped having changed
-// nothing; after Stop it returns ErrStopped.
+// nothing; after Stop it returns ErrStopped. It returns once the
+// OnTransition callbacks of the transitions it made have returned (for at
+// most 2 s), so a caller sees a restarted instance's stop before its own
+// conclusion.
 func (r *Runner) Reconfigure(opts Options) ([]InstanceChange, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -492,7 +495,27 @@ func (r *Runner) reconfigure(opts Options) ([]InstanceChange, error) {
 	for _, n := range names {
 		r.watched[n] = true
 	}
+	r.flushCalls()
 	return rc.changes, nil
+}
+
+// callsFlushMax bounds how long Reconfigure waits for the OnTransition
+// callbacks of its transitions.
+const callsFlushMax = 2 * time.Second
+
+// flushCalls waits until the OnTransition callbacks queued so far have
+// returned (at most callsFlushMax): Reconfigure returns after the
+// callbacks of the transitions it made (a restarted instance's stop), so
+// the caller sees them before its own conclusion.
+func (r *Runner) flushCalls() {
+	done := make(chan struct{})
+	if r.calls == nil || !r.calls.push(func() { close(done) }) {
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(callsFlushMax):
+	}
 }
 
 // A reconf is a checked reconfiguration, ready for the runner goroutine.

@@ -199,6 +199,9 @@ type Runner struct {
 	rctx    context.Context       // the runner's, for the goroutines Reconfigure starts; made by Start
 	wg      sync.WaitGroup        // the readers and scripts, waited for by Stop
 
+	// calls runs the OnTransition callbacks, in order (made by Start).
+	calls *queue
+
 	stop, stopped chan struct{} // made by Start
 	sonce         sync.Once
 	ownAnnouncer  *Announcer // the default one, closed by Stop
@@ -408,6 +411,7 @@ func (r *Runner) Start() error {
 			calls.push(func() { r.opts.OnTransition(name, from, to, prio, why) })
 		}
 	}
+	r.calls = calls
 	hooksDone := hooks.run()
 	calls.run()
 
