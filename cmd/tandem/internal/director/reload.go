@@ -122,10 +122,13 @@ func (d *Director) reload(ctx context.Context) (*ReloadResult, error) {
 // failure keeps the running config; a failed IPVS write is left to the
 // next resync, which repairs the table.
 func (d *Director) applyPlan(ctx context.Context, p *Plan) error {
-	if !d.cfg.NoIPVS && (p.Count("director", "") > 0 || p.c.Director.SendRedirects != d.c.Director.SendRedirects) {
-		if err := d.applyDirector(p.c, p.node); err != nil {
-			return err
+	if !d.cfg.NoIPVS {
+		if p.Count("director", "") > 0 {
+			if err := d.applyDirector(p.c, p.node); err != nil {
+				return err
+			}
 		}
+		d.settings = directorSettings(p.c, p.node) // what LeftInPlace reports
 	}
 	d.setConfig(p.c, p.node)
 	d.want = p.want
