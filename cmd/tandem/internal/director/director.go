@@ -36,8 +36,7 @@ type Config struct {
 	// checking what the node needs of this host (its interfaces). Its
 	// errors are shown as they are (a *LoadError carries diagnostics).
 	Load func(path string) (*conf.Cluster, *conf.Node, error)
-	// ReportLoadError logs a file that does not load (nil: one record
-	// per diagnostic).
+	// ReportLoadError logs a file that does not load (nil: one line).
 	ReportLoadError func(msg string, err error)
 	// Resync is how often the kernel is read back and drift repaired.
 	Resync time.Duration
@@ -76,7 +75,7 @@ type Director struct {
 	gen       uint64                   // the snapshot generation
 	snap      atomic.Pointer[Snapshot]
 	loadedAt  time.Time
-	reloads   reloadStats
+	reloads   ReloadCounts // the reloads so far
 }
 
 // New returns a director for cfg.
@@ -88,13 +87,14 @@ func New(cfg Config) *Director {
 		cfg.Resync = 30 * time.Second
 	}
 	return &Director{
-		cfg:     cfg,
-		log:     cfg.Log,
-		health:  newHealth(),
-		sync:    newConnSync(),
-		events:  make(chan func(), 64),
-		running: make(chan struct{}),
-		stopped: make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Log,
+		health:    newHealth(),
+		instances: map[string]InstanceState{},
+		sync:      newConnSync(),
+		events:    make(chan func(), 64),
+		running:   make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 }
 

@@ -184,11 +184,10 @@ func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster, normalize bool) {
 	}
 	slices.SortFunc(p.svcs, func(a, b ipvs.Service) int { return a.Key.Compare(b.Key) })
 	slices.SortFunc(p.retire, ipvs.ServiceKey.Compare)
-	// listed reports whether the file lists ap in the service keyed k: a
-	// destination written at weight 0 that it does not list is a drain.
-	// Its index is made on the first such write.
+	// A destination written at weight 0 that the file does not list is a
+	// drain; the services are indexed on the first such write.
 	var byKey map[ipvs.ServiceKey]*conf.VirtualServer
-	listed := func(k ipvs.ServiceKey, ap netip.AddrPort) bool {
+	drain := func(k ipvs.ServiceKey, ap netip.AddrPort) bool {
 		if byKey == nil {
 			byKey = make(map[ipvs.ServiceKey]*conf.VirtualServer, len(c.VirtualServers))
 			for i := range c.VirtualServers {
@@ -196,19 +195,13 @@ func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster, normalize bool) {
 			}
 		}
 		vs := byKey[k]
-		if vs == nil {
-			return false
-		}
-		if vs.SorryServer != nil && vs.SorryServer.Address == ap {
-			return true
-		}
-		return slices.ContainsFunc(vs.RealServers, func(rs conf.RealServer) bool { return rs.Address == ap })
+		return vs != nil && !listed(vs, ap)
 	}
 	ops := ipvs.Diff(sub, ipvs.NewTable(p.svcs...), p.retire)
 	p.Writes = len(ops)
 	for _, op := range ops {
 		ch := Change{Area: "ipvs", Kind: op.Kind.String(), What: strings.TrimPrefix(op.String(), op.Kind.String()+" ")}
-		if op.Kind == ipvs.UpdateDest && op.Dest.Weight == 0 && !listed(op.Service.Key, op.Dest.AddrPort()) {
+		if op.Kind == ipvs.UpdateDest && op.Dest.Weight == 0 && drain(op.Service.Key, op.Dest.AddrPort()) {
 			ch.Kind = "drain destination"
 			ch.What += "; removed from the file: deleted once its connections end"
 		}
@@ -298,19 +291,18 @@ func (p *Plan) syncChanges(old, new *conf.Cluster) {
 }
 
 // OfflinePlan is what `tandem run` with c for node would do at start on a
-// host whose kernel holds the table kernel, with no daemon running: the
-// IPVS writes against that table (a real server tandem finds there is
-// adopted, a checked one not there enters on its first success), every
-// VRRP instance and check started, and the director settings that differ
-// on this host. Services the file does not own are listed as foreign.
+// host whose kernel holds the table kernel (as Reconciler.Dump returns
+// it: normalised), with no daemon running: the IPVS writes against that
+// table (a real server tandem finds there is adopted, a checked one not
+// there enters on its first success), every VRRP instance and check
+// started, and the director settings that differ on this host. Services the file does not own are listed as foreign.
 func OfflinePlan(c *conf.Cluster, node *conf.Node, file string, kernel ipvs.Table) *Plan {
 	p := &Plan{File: file, c: c, node: node}
 	p.want, p.states = desiredTable(c, healthView{Prev: kernel})
-	owned := ipvs.Table{}
-	nwant := ipvs.Normalize(p.want)
-	for k, s := range ipvs.Normalize(kernel) {
-		if _, ok := nwant[k]; ok {
-			owned[k] = s
+	owned := ipvs.Table{} // the kernel's services the file owns
+	for k := range p.want {
+		if s, ok := kernel[k.Canonical()]; ok {
+			owned[k.Canonical()] = s
 		}
 	}
 	p.ipvsChanges(owned, c, true)

@@ -2,7 +2,6 @@ package director
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -24,13 +23,6 @@ type Timing struct {
 type ReloadResult struct {
 	Plan   *Plan  `json:"plan"`
 	Timing Timing `json:"timing"`
-}
-
-// reloadStats are the reloads so far, for the snapshot.
-type reloadStats struct {
-	ok, failed int
-	last       time.Time
-	lastErr    string
 }
 
 // Reload reads the file again and applies what changed (the plan
@@ -92,8 +84,8 @@ func (d *Director) reload(ctx context.Context) (*ReloadResult, error) {
 	t0 := time.Now()
 	c, node, err := d.cfg.Load(d.cfg.Path)
 	if err != nil {
-		d.reloads.failed++
-		d.reloads.last, d.reloads.lastErr = time.Now(), err.Error()
+		d.reloads.Failed++
+		d.reloads.Last, d.reloads.LastError = time.Now(), err.Error()
 		d.logLoadError("reload rejected, keeping the running config", err)
 		return nil, err
 	}
@@ -101,14 +93,14 @@ func (d *Director) reload(ctx context.Context) (*ReloadResult, error) {
 	p := d.plan(c, node, d.cfg.Path)
 	t2 := time.Now()
 	if err := d.applyPlan(ctx, p); err != nil {
-		d.reloads.failed++
-		d.reloads.last, d.reloads.lastErr = time.Now(), err.Error()
+		d.reloads.Failed++
+		d.reloads.Last, d.reloads.LastError = time.Now(), err.Error()
 		d.log.Error("reload failed", "err", err)
 		return &ReloadResult{Plan: p}, err
 	}
 	t3 := time.Now()
-	d.reloads.ok++
-	d.reloads.last, d.reloads.lastErr = t3, ""
+	d.reloads.OK++
+	d.reloads.Last, d.reloads.LastError = t3, ""
 	res := &ReloadResult{Plan: p, Timing: Timing{Load: t1.Sub(t0), Plan: t2.Sub(t1), Apply: t3.Sub(t2)}}
 	d.log.Info("reloaded", "file", d.cfg.Path, "changes", p.Summary(),
 		"load", res.Timing.Load.Round(time.Microsecond), "plan", res.Timing.Plan.Round(time.Microsecond),
@@ -183,22 +175,12 @@ func (e *LoadError) Error() string {
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // logLoadError reports a file that does not load, through the binary's
-// ReportLoadError when it has one (text logs print the diagnostics as
-// `tandem check` does), else one record per diagnostic.
+// ReportLoadError when it has one (it prints the diagnostics as `tandem
+// check` does), else as one line.
 func (d *Director) logLoadError(msg string, err error) {
 	if d.cfg.ReportLoadError != nil {
 		d.cfg.ReportLoadError(msg, err)
 		return
-	}
-	var le *LoadError
-	if errors.As(err, &le) && le.Diags != nil {
-		for i, dg := range le.Diags {
-			if i == conf.MaxDiagnostics {
-				d.log.Error("cluster file", "diagnostic", fmt.Sprintf("... and %d more", len(le.Diags)-i))
-				break
-			}
-			d.log.Error("cluster file", "diagnostic", conf.FormatDiagnostic(dg))
-		}
 	}
 	d.log.Error(msg, "err", err)
 }

@@ -50,9 +50,6 @@ func (d *Director) Snapshot() *Snapshot { return d.snap.Load() }
 // noteTransition records a VRRP transition for the snapshot; it runs on
 // the loop.
 func (d *Director) noteTransition(inst string, to vrrp.State, prio uint8) {
-	if d.instances == nil {
-		d.instances = map[string]InstanceState{}
-	}
 	d.instances[inst] = InstanceState{Name: inst, State: to.String(), Priority: prio, Since: time.Now()}
 }
 
@@ -70,8 +67,7 @@ func (d *Director) publish() {
 		Loaded:     d.loadedAt,
 		Config:     d.c,
 		Services:   make([]ServiceHealth, 0, len(d.health.services)),
-		Reloads: ReloadCounts{OK: d.reloads.ok, Failed: d.reloads.failed,
-			Last: d.reloads.last, LastError: d.reloads.lastErr},
+		Reloads:    d.reloads,
 	}
 	for _, sh := range d.health.services {
 		s.Services = append(s.Services, sh)

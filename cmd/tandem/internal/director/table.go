@@ -208,28 +208,26 @@ func lookup(ds []ipvs.Destination) func(netip.AddrPort) (ipvs.Destination, bool)
 	}
 }
 
-// leftovers returns the destinations of s that vs does not list, neither
-// as a real server nor as its sorry server: drained real servers removed
-// from the file, waiting for their connections to end.
+// leftovers returns the destinations of s that vs does not list:
+// drained real servers removed from the file, waiting for their
+// connections to end.
 func leftovers(vs *conf.VirtualServer, s ipvs.Service) []ipvs.Destination {
 	var out []ipvs.Destination
 	for _, d := range s.Destinations {
-		ap := netip.AddrPortFrom(d.Addr.Unmap(), d.Port)
-		listed := false
-		for i := range vs.RealServers {
-			if vs.RealServers[i].Address == ap {
-				listed = true
-				break
-			}
-		}
-		if ss := vs.SorryServer; ss != nil && ss.Address == ap {
-			listed = true
-		}
-		if !listed {
+		if !listed(vs, netip.AddrPortFrom(d.Addr.Unmap(), d.Port)) {
 			out = append(out, d)
 		}
 	}
 	return out
+}
+
+// listed reports whether vs lists ap, as a real server or as its sorry
+// server.
+func listed(vs *conf.VirtualServer, ap netip.AddrPort) bool {
+	if ss := vs.SorryServer; ss != nil && ss.Address == ap {
+		return true
+	}
+	return slices.ContainsFunc(vs.RealServers, func(rs conf.RealServer) bool { return rs.Address == ap })
 }
 
 func destIndex(ds []ipvs.Destination, ap netip.AddrPort) int {
