@@ -3,6 +3,7 @@ package conf
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -242,12 +243,13 @@ func blk(typ string, labels ...string) hcl.BlockHeaderSchema {
 
 var (
 	rootSchema = schema(nil, blk("director"), blk("node", "name"), blk("vrrp", "name"),
-		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"))
+		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"), blk("metrics"))
 	directorSchema = schema([]string{"ip_forward", "send_redirects", "masquerade", "static_vips", "log_level"},
 		blk("conn_sync"), blk("timeouts"))
 	connSyncSchema = schema([]string{"interface", "sync_id", "vrrp", "group", "port", "ttl"})
 	timeoutsSchema = schema([]string{"tcp", "tcp_fin", "udp"})
-	nodeSchema     = schema([]string{"hostname", "priority", "interfaces"})
+	nodeSchema     = schema([]string{"hostname", "priority", "interfaces"}, blk("metrics"))
+	metricsSchema  = schema([]string{"listen"})
 	vrrpSchema     = schema([]string{"vrid", "interface", "addresses", "version", "advert_interval",
 		"preempt", "preempt_delay", "accept", "unicast_peers", "priorities", "auth_pass",
 		"track_interfaces", "track_scripts", "track_virtual_servers", "notify", "pair_handover"}, blk("garp"))
@@ -497,6 +499,9 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 	for _, b := range bd.blocks["virtual_server"] {
 		p.virtualServer(b)
 	}
+	if b := d.single(bd, "metrics"); b != nil {
+		p.c.Metrics = p.metrics(b)
+	}
 	for _, r := range p.vsRefs {
 		if _, ok := p.vsNames[r.name]; !ok {
 			p.errf(r.rng, "Unknown virtual_server", "track_virtual_servers: there is no virtual_server %q. Hint: known virtual servers: %s.", r.name, known(p.vsNames))
@@ -549,6 +554,11 @@ func (p *parser) node(b *hcl.Block) {
 				n.Interfaces = append(n.Interfaces, it.s)
 				p.notePos(fmt.Sprintf("node %q interfaces", name)+" "+it.s, it.rng)
 			}
+		}
+	}
+	if mb := p.single(bd, "metrics"); mb != nil {
+		if m := p.metrics(mb); m != nil {
+			n.MetricsListen = m.Listen
 		}
 	}
 	if unique(p, p.nodeNames, name, b.LabelRanges[0], "Duplicate node name", func() string { return fmt.Sprintf("node %q", name) }, "give each node a different name.") {
@@ -866,6 +876,41 @@ func (p *parser) director(b *hcl.Block) {
 		setDur(d, &dir.Timeouts.TCPFin, tbd.attr("tcp_fin"), 0, maxTimeout, time.Second)
 		setDur(d, &dir.Timeouts.UDP, tbd.attr("udp"), 0, maxTimeout, time.Second)
 	}
+}
+
+// metrics decodes a metrics block (top level, or a node's override).
+func (p *parser) metrics(b *hcl.Block) *Metrics {
+	bd := p.open(b, b.Body, metricsSchema)
+	a := p.required(bd, "listen", `add listen = "127.0.0.1:9115", the address and port of the metrics and status page listener.`)
+	var s string
+	if a == nil || !setStr(&p.decoder, &s, a) {
+		return nil
+	}
+	ap, err := parseListen(s)
+	if err != nil {
+		p.errf(a.Expr.Range(), "Invalid listen address", "metrics listen: %q is not an address:port (%v). Hint: write \"127.0.0.1:9115\", \"[::1]:9115\", or \"0.0.0.0:9115\" for every address.", s, err)
+		return nil
+	}
+	return &Metrics{Listen: ap}
+}
+
+// parseListen reads a listener's address:port; ":PORT" is every IPv4
+// and IPv6 address ("[::]:PORT").
+func parseListen(s string) (netip.AddrPort, error) {
+	if strings.HasPrefix(s, ":") {
+		s = "[::]" + s
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if ap.Port() == 0 {
+		return netip.AddrPort{}, errors.New("port 0")
+	}
+	if ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, errors.New("zones are not supported")
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 func firstName(vs []VRRPInstance) string {

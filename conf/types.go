@@ -19,6 +19,8 @@ type Cluster struct {
 	SyncGroups     []SyncGroup
 	TrackScripts   []TrackScript
 	VirtualServers []VirtualServer
+	// Metrics is the metrics and status page listener; nil when off.
+	Metrics *Metrics
 
 	// ifacePos is where each interface use (InterfaceUses' Use, and for
 	// a node's list the name too) is written, as "file:line:col".
@@ -106,6 +108,27 @@ type Node struct {
 	// Interfaces are the node's interfaces, used for send_redirects and to
 	// check interface references. Empty when not given.
 	Interfaces []string
+	// MetricsListen overrides the cluster's metrics listen address on
+	// this node (its own metrics block); zero when not set.
+	MetricsListen netip.AddrPort
+}
+
+// Metrics configures the HTTP listener that serves Prometheus metrics
+// (/metrics) and the status page (/).
+type Metrics struct {
+	Listen netip.AddrPort
+}
+
+// MetricsListen returns where node n serves metrics: its own metrics
+// block, else the cluster's; ok is false when neither is set.
+func (c *Cluster) MetricsListen(n *Node) (netip.AddrPort, bool) {
+	if n != nil && n.MetricsListen.IsValid() {
+		return n.MetricsListen, true
+	}
+	if c.Metrics != nil {
+		return c.Metrics.Listen, true
+	}
+	return netip.AddrPort{}, false
 }
 
 // Family is an address family.
