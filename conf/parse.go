@@ -3,6 +3,8 @@ package conf
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -134,9 +136,19 @@ func Parse(src []byte, filename string) (c *Cluster, diags hcl.Diagnostics) {
 		sourceHook(src)
 	}
 	if c, diags, ok := parseFast(src, filename); ok {
-		return c, diags
+		return withHash(c, src), diags
 	}
-	return parseHCL(src, filename, false)
+	c, diags = parseHCL(src, filename, false)
+	return withHash(c, src), diags
+}
+
+// withHash sets c's Hash from its source.
+func withHash(c *Cluster, src []byte) *Cluster {
+	if c != nil {
+		sum := sha256.Sum256(src)
+		c.Hash = hex.EncodeToString(sum[:])
+	}
+	return c
 }
 
 // parseFast is Parse through the fast path, after screen; ok is false

@@ -19,6 +19,9 @@ type Cluster struct {
 	SyncGroups     []SyncGroup
 	TrackScripts   []TrackScript
 	VirtualServers []VirtualServer
+	// Hash is the SHA-256 of the file's source, in hex: both directors,
+	// deployed the same file, show the same (status, metrics).
+	Hash string
 	// Metrics is the metrics and status page listener; nil when off.
 	Metrics *Metrics
 
