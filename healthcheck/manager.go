@@ -31,6 +31,7 @@ type Status struct {
 	LastLatency time.Duration
 	LastCheck   time.Time // zero before the first probe
 	Transitions int       // state changes so far, the first result included
+	Since       time.Time // of the last state change; zero before the first
 	Successes   int       // in a row
 	Failures    int       // in a row
 	Probes      int       // probes run so far
@@ -50,6 +51,11 @@ type Options struct {
 	// NewChecker builds the probe of a Spec; nil = NewChecker. Tests plug
 	// fakes in here.
 	NewChecker func(Spec) (Checker, error)
+	// OnProbe, when set, is called after every probe with the check's
+	// kind, the probe's latency and whether it succeeded (metrics: the
+	// probe latency histogram). It runs on the probe's goroutine, outside
+	// the Manager's locks, and must be quick.
+	OnProbe func(kind Kind, latency time.Duration, ok bool)
 }
 
 // verdictBuffer is the capacity of the Verdicts channel.
@@ -67,6 +73,7 @@ type Manager struct {
 	log        *slog.Logger
 	now        func() time.Time // Options.Now; nil: the probes' own clock
 	newChecker func(Spec) (Checker, error)
+	onProbe    func(Kind, time.Duration, bool)
 
 	mu     sync.Mutex // guards rand, checks, closed
 	rand   *rand.Rand
@@ -105,6 +112,7 @@ type check struct {
 	lastLatency time.Duration
 	lastCheck   time.Time
 	transitions int
+	since       time.Time // of the last transition
 	probes      int
 }
 
@@ -114,6 +122,7 @@ func NewManager(opts Options) *Manager {
 		log:        opts.Logger,
 		now:        opts.Now,
 		newChecker: opts.NewChecker,
+		onProbe:    opts.OnProbe,
 		rand:       opts.Rand,
 		checks:     make(map[ID]*check),
 		epoch:      time.Now(),
@@ -218,6 +227,7 @@ func (m *Manager) Status() []Status {
 			LastLatency: c.lastLatency,
 			LastCheck:   c.lastCheck,
 			Transitions: c.transitions,
+			Since:       c.since,
 			Successes:   c.hyst.Successes(),
 			Failures:    c.hyst.Failures(),
 			Probes:      c.probes,
@@ -394,6 +404,7 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 	queued := false
 	if changed {
 		c.transitions++
+		c.since = at
 		queued = m.q.push(c.ctx, Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at})
 	}
 	next := nextSlot(c.origin, c.spec.Interval, now)
@@ -403,6 +414,9 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 		c.timer.Reset(next.Sub(now))
 	}
 	c.mu.Unlock()
+	if m.onProbe != nil {
+		m.onProbe(c.spec.Kind, latency, err == nil)
+	}
 	if !queued {
 		return
 	}

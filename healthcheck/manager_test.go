@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -140,10 +141,19 @@ func TestManagerVerdictsAreEdgeOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fake{name: "f", script: "++---++-+++"}
 		var logs bytes.Buffer
+		var probes, oks atomic.Int32
 		m := NewManager(Options{
 			Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
 			Rand:       rand.New(rand.NewPCG(1, 2)),
 			NewChecker: newFakes(map[uint16]*fake{1: f}).newChecker,
+			OnProbe: func(k Kind, _ time.Duration, ok bool) {
+				if k == KindTCP {
+					probes.Add(1)
+				}
+				if ok {
+					oks.Add(1)
+				}
+			},
 		})
 		defer m.Close()
 		s := spec(1, time.Second, 2, 2)
@@ -175,6 +185,12 @@ func TestManagerVerdictsAreEdgeOnly(t *testing.T) {
 		st := statusOf(t, m, s.ID())
 		if st.State != Up || st.Transitions != 3 || st.Probes != 11 || st.Successes != 3 || st.Failures != 0 {
 			t.Errorf("status %+v, want up, 3 transitions, 11 probes, 3 successes in a row", st)
+		}
+		if !st.Since.Equal(vs[2].At) {
+			t.Errorf("status since %v, want the last verdict's time %v", st.Since, vs[2].At)
+		}
+		if probes.Load() != 11 || oks.Load() != 7 {
+			t.Errorf("OnProbe saw %d probes, %d successes; want 11 and 7", probes.Load(), oks.Load())
 		}
 		if n := strings.Count(logs.String(), "\n"); n != 3 {
 			t.Errorf("%d log lines for 3 transitions:\n%s", n, logs.String())
