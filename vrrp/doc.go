@@ -107,13 +107,13 @@
 // Options.OnTransition is nil, else by the callback's owner); each VIP
 // added or removed, and each GARP/NA burst (once, not per packet), at
 // Info; the periodic refresh at Debug. A refused advert is counted in
-// Stats by reason and logged at Debug; when the reason says that another
-// router on one of our VRIDs is configured differently (password,
-// version, VRRPv2 interval, TTL other than 255) it is also logged at Warn,
-// at most once per 30 s for each instance, reason and source, with the
-// count refused in between, and as a possible split brain while the
-// instance is master: two such routers do not hear each other and both
-// take the VIPs. Adverts for a VRID the node does not run (another cluster
+// Stats (and in its instance's Status) by reason and logged at Debug;
+// when the reason says that another router on one of our VRIDs is
+// configured differently (password, version, VRRPv2 interval, TTL other
+// than 255) it is also logged at Warn, at most once per 30 s for each
+// instance, reason and source, with the count refused in between, and as
+// a possible split brain while the instance is master: two such routers
+// do not hear each other and both take the VIPs. Adverts for a VRID the node does not run (another cluster
 // on the segment) are normal: counted, logged at Debug.
 //
 // On a loaded host a late timer or a late read makes a backup believe the
@@ -143,6 +143,32 @@
 // priority to or from the owner's restarts that one instance. A sync
 // group made or changed by a reload adopts its members as they run
 // (Group.Adopt), so members that agree do not move.
+//
+// # Status
+//
+// Runner.Status returns an InstanceStatus per instance, in the
+// configuration's order, for `tandem status` and the metrics: state and
+// the time of the last transition, effective and configured priority,
+// the master as a backup sees it (its address and the priority of its
+// last advert; itself when master; zero before any advert), the counts of
+// transitions, of becoming and leaving master, of adverts sent, accepted
+// and refused by reason (Drops, whose names, such as "bad_ttl" and
+// "auth_failed", are stable label values), of GARP/NA bursts and rounds,
+// and what it tracks (interfaces, scripts, SetTrack sources) with state,
+// weight and the delta applied, plus the reasons of a Fault. Packets no
+// instance owns (unparsable, another VRID) are counted only in Stats,
+// which still counts every packet for the whole runner.
+//
+// The runner goroutine keeps the counters in plain fields and, after each
+// event, rebuilds the snapshot of each instance that the event changed
+// and publishes the list through an atomic pointer; Status copies it out.
+// A reader never waits for the loop nor slows it beyond that copy. Before
+// Start Status shows the configuration in Initialize; after Stop the last
+// values; Reconfigure returns once its result is published. Across a
+// reload the counters of an instance kept, changed in place or restarted
+// go on (a restart is the same instance to an operator, and counters
+// that do not reset spare the metrics a spurious reset); those of a
+// removed instance go with it.
 //
 // # Concurrency
 //

@@ -667,6 +667,9 @@ func (c *core) apply(now time.Time, rc *reconf) []*scriptState {
 			changed = append(changed, change{i, n.Instance})
 		default:
 			fresh = append(fresh, n)
+			if o := old[n.Name]; o != nil && kind[n.Name] == Restarted {
+				n.n = o.n // the same instance to an operator: its counters go on
+			}
 			for src, d := range carry[n.Name] {
 				if strings.HasPrefix(src, "api:") {
 					n.tracks[src] = d
@@ -729,6 +732,11 @@ func (c *core) apply(now time.Time, rc *reconf) []*scriptState {
 			delete(c.tr, k)
 		}
 	}
+	// Configuration, groups and links may have changed for any of them.
+	for _, i := range c.insts {
+		i.dirty = true
+	}
+	c.relist = true
 	return start
 }
 

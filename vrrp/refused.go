@@ -79,6 +79,10 @@ type refLog struct {
 // split brain while i is master. Others are logged at Debug only.
 func (c *core) refused(now time.Time, k tkey, i *inst, why drop, vrid uint8, src netip.Addr, err error) {
 	c.cnt.drops[why].Add(1)
+	if i != nil {
+		i.n.drops[why]++
+		i.dirty = true
+	}
 	src = src.WithZone("")
 	switch {
 	case why == dropUnknownVRID:

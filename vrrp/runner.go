@@ -179,7 +179,7 @@ func (c *counters) stats() Stats {
 //
 // Start (or Run) may be called once; Stop from any goroutine once Start
 // has returned. SetTrack, Reconfigure (and its SetPriority and
-// SetAddresses) and Stats are safe for concurrent use.
+// SetAddresses), Stats and Status are safe for concurrent use.
 type Runner struct {
 	opts  Options
 	log   *slog.Logger
@@ -251,6 +251,7 @@ func NewRunner(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r.core = c
+	c.publish()
 	r.given = configOf(opts)
 	r.primary = map[string]netip.Addr{}
 	for _, in := range r.opts.Instances {
@@ -321,6 +322,7 @@ func (r *Runner) do(fn func(time.Time)) bool {
 	done := make(chan struct{})
 	r.post(func(now time.Time) {
 		fn(now)
+		r.core.publish() // before the caller goes on: Status sees what fn did
 		close(done)
 	})
 	select {
@@ -453,6 +455,7 @@ func (r *Runner) Stop() {
 func (r *Runner) loop(links map[string]bool) {
 	c := r.core
 	c.start(time.Now(), links)
+	c.publish()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -464,12 +467,14 @@ func (r *Runner) loop(links map[string]bool) {
 		select {
 		case <-r.stop:
 			c.shutdown(time.Now())
+			c.publish()
 			return
 		case fn := <-r.inbox:
 			fn(time.Now())
 		case <-tc:
 			c.fire(time.Now())
 		}
+		c.publish()
 	}
 }
 
@@ -635,6 +640,15 @@ type inst struct {
 	lastBurst time.Time
 	refreshAt time.Time
 	sendFail  bool // the last send failed (log once)
+
+	// For Status: the counters, when the state last changed, the
+	// priority of the master's last advert, and the snapshot last
+	// published (rebuilt by publish when dirty).
+	n          instCounters
+	since      time.Time
+	masterPrio uint8
+	dirty      bool
+	snap       *InstanceStatus
 }
 
 type group struct {
@@ -668,6 +682,11 @@ type core struct {
 
 	refusals map[refKey]*refLog // rate limit of the refused adverts' warnings
 
+	// pub is the published status of the instances (Status); relist
+	// says that the list of instances changed since.
+	pub    atomic.Pointer[[]*InstanceStatus]
+	relist bool
+
 	stopping bool
 	hook     func(argv []string)
 	// onTransition is Options.OnTransition (queued); nil when none, and
@@ -681,7 +700,7 @@ func newCore(opts Options, log *slog.Logger, cnt *counters) (*core, error) {
 		byName: map[string]*inst{}, byVRID: map[tkey]map[uint8]*inst{},
 		tr: map[tkey]Transport{}, scripts: map[string]*scriptState{},
 		links: map[string]bool{}, refusals: map[refKey]*refLog{},
-		hook: func([]string) {},
+		hook: func([]string) {}, relist: true,
 	}
 	for _, s := range opts.TrackScripts {
 		if len(s.Command) == 0 || s.Interval <= 0 || s.Timeout <= 0 {
@@ -834,6 +853,7 @@ const maxDepth = 8
 
 // step hands ev to i's machine and performs the actions.
 func (c *core) step(now time.Time, i *inst, ev Event, depth int) {
+	i.dirty = true
 	for _, a := range i.m.Step(now, ev) {
 		switch a.Kind {
 		case SendAdvert:
@@ -887,6 +907,14 @@ func (c *core) delVIPs(i *inst, ps []netip.Prefix, loud bool) {
 func (c *core) transition(now time.Time, i *inst, a Action, depth int) {
 	from, to := a.From, a.To
 	prio := i.m.Priority()
+	i.since = now
+	i.n.transitions++
+	if to == Master {
+		i.n.becameMaster++
+	}
+	if from == Master {
+		i.n.releasedMaster++
+	}
 	if c.onTransition == nil {
 		c.log.Info("vrrp transition", "instance", i.Name, "from", from.String(), "to", to.String(), "priority", prio, "reason", a.Reason.String())
 	} else {
@@ -967,6 +995,8 @@ func (c *core) burst(now time.Time, i *inst) {
 	i.garp = i.garp[:0]
 	g := i.GARP
 	if g.Count+g.RepeatCount > 0 {
+		i.n.bursts++
+		i.dirty = true
 		c.log.Info("vrrp announce burst", "instance", i.Name, "interface", i.Interface, "kind", announceKind(i),
 			"addresses", len(i.vips), "count", g.Count, "interval", g.Interval,
 			"repeat", g.RepeatCount, "repeat_after", g.RepeatAfter, "packets", len(i.vips)*(g.Count+g.RepeatCount))
@@ -1000,7 +1030,10 @@ func announceKind(i *inst) string {
 func (c *core) announce(i *inst) {
 	if err := c.opts.Announcer.Announce(i.Interface, i.vips); err != nil {
 		c.log.Warn("announce failed", "instance", i.Name, "err", err)
+		return
 	}
+	i.n.announced++
+	i.dirty = true
 }
 
 // send sends an advert of i with prio, to the group or each peer.
@@ -1030,6 +1063,7 @@ func (c *core) send(i *inst, prio uint8) {
 		}
 		if err := t.WriteTo(p, src, dst); err != nil {
 			c.cnt.sendErrors.Add(1)
+			i.n.sendErrors++
 			if !i.sendFail {
 				c.log.Warn("cannot send advert", "instance", i.Name, "err", err)
 			}
@@ -1038,6 +1072,7 @@ func (c *core) send(i *inst, prio uint8) {
 		}
 		i.sendFail = false
 		c.cnt.sent.Add(1)
+		i.n.sent++
 	}
 }
 
@@ -1063,7 +1098,11 @@ func (c *core) packet(now time.Time, k tkey, p *Packet, src, dst netip.Addr) {
 		return
 	}
 	c.cnt.received.Add(1)
+	i.n.received++
 	c.step(now, i, Event{Kind: Advert, Packet: p, From: src}, 0)
+	if m := i.m.Master(); m.IsValid() && m == src.Unmap().WithZone("") {
+		i.masterPrio = p.Priority // the master it follows, or one it discards
+	}
 }
 
 // dropped handles a packet the transport dropped: a TTL other than 255
@@ -1157,6 +1196,7 @@ func (c *core) setTrack(now time.Time, instance, source string, delta int) {
 	} else {
 		i.tracks[source] = delta
 	}
+	i.dirty = true
 	c.applyPriority(now, i, source)
 }
 
@@ -1198,6 +1238,7 @@ func (c *core) applyPriority(now time.Time, i *inst, source string) {
 
 // setFault sets or clears one reason for i to be in Fault.
 func (c *core) setFault(now time.Time, i *inst, reason string, on bool) {
+	i.dirty = true
 	if on {
 		i.faults[reason] = true
 	} else {
