@@ -1,0 +1,308 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Columns selects the table's counters, as ipvsadm's -L options do.
+type Columns int
+
+// Columns values.
+const (
+	// Conns: weight, ActiveConn, InActConn and the health (the default).
+	Conns Columns = iota
+	// Totals: Conns, InPkts, OutPkts, InBytes, OutBytes (ipvsadm -L --stats).
+	Totals
+	// Rates: CPS, InPPS, OutPPS, InBPS, OutBPS (ipvsadm -L --rate).
+	Rates
+)
+
+// Write prints st for a terminal: a header line, the VRRP instances, then
+// the table in `ipvsadm -Ln`'s layout with tandem's columns beside it,
+// then the foreign services. now is the time ages are counted from.
+func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "node %s · tandem %s · %s · config %s · loaded %s ago · up %s · reloads %d ok, %d failed\n",
+		st.Node, st.Version, st.File, short(st.ConfigHash), age(now, st.Loaded), age(now, st.Started), st.Reloads.OK, st.Reloads.Failed)
+	if st.Reloads.LastError != "" {
+		fmt.Fprintf(ew, "last reload failed: %s\n", oneLine(st.Reloads.LastError))
+	}
+	if !st.IPVS.Managed {
+		fmt.Fprintln(ew, "ipvs: not managed (--no-ipvs)")
+	}
+	if st.IPVS.KernelError != "" {
+		fmt.Fprintf(ew, "ipvs: cannot read the kernel's table: %s\n", oneLine(st.IPVS.KernelError))
+	}
+
+	if len(st.VRRP) > 0 {
+		fmt.Fprintln(ew)
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "VRRP\tSTATE\tPRIO\tMASTER\tSINCE\tTRANS\tSENT\tRECV\tDROPPED\tINTERFACE\tVRID\tTRACK")
+		for _, in := range st.VRRP {
+			prio := strconv.Itoa(in.Priority)
+			if in.Priority != in.ConfiguredPriority {
+				prio += "/" + strconv.Itoa(in.ConfiguredPriority)
+			}
+			master := in.Master
+			switch {
+			case master == "":
+				master = "-"
+			case master != "self":
+				master += " (" + strconv.Itoa(in.MasterPriority) + ")"
+			}
+			since := "-"
+			if in.Since != nil {
+				since = age(now, *in.Since)
+			}
+			var dropped uint64
+			for _, n := range in.Dropped {
+				dropped += n
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\n", in.Name, in.State, prio, master, since,
+				in.Transitions, in.AdvertsSent, in.AdvertsReceived, dropped, in.Interface, in.VRID, track(in))
+		}
+		tw.Flush()
+		for _, in := range st.VRRP {
+			for reason, n := range in.Dropped {
+				if n > 0 {
+					fmt.Fprintf(ew, "  %s dropped %d adverts: %s\n", in.Name, n, reason)
+				}
+			}
+		}
+	}
+
+	fmt.Fprintln(ew)
+	tw := tabwriter.NewWriter(ew, 0, 0, 1, ' ', 0)
+	switch cols {
+	case Totals:
+		fmt.Fprintln(tw, "Prot LocalAddress:Port\t\tConns\tInPkts\tOutPkts\tInBytes\tOutBytes\t")
+		fmt.Fprintln(tw, "  -> RemoteAddress:Port\t\t\t\t\t\t\t")
+	case Rates:
+		fmt.Fprintln(tw, "Prot LocalAddress:Port\t\tCPS\tInPPS\tOutPPS\tInBPS\tOutBPS\t")
+		fmt.Fprintln(tw, "  -> RemoteAddress:Port\t\t\t\t\t\t\t")
+	default:
+		fmt.Fprintln(tw, "Prot LocalAddress:Port Scheduler Flags\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "  -> RemoteAddress:Port\tForward\tWeight\tActiveConn\tInActConn\tHealth\tDetail")
+	}
+	for _, vs := range st.VirtualServers {
+		state := "up"
+		if !vs.Up {
+			state = "DOWN"
+		}
+		state += fmt.Sprintf(" %d/%d", vs.HealthyWeight, vs.Quorum)
+		if vs.Sorry {
+			state += " sorry"
+		}
+		if !vs.InKernel && st.IPVS.Managed && st.IPVS.KernelError == "" {
+			state += " NOT IN KERNEL"
+		}
+		head := serviceLine(vs)
+		switch cols {
+		case Totals, Rates:
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", head, "["+vs.Name+"]", counters(vs.Stats, cols))
+		default:
+			fmt.Fprintf(tw, "%s\t\t\t\t\t[%s] %s\t\n", head, vs.Name, state)
+		}
+		for _, rs := range vs.RealServers {
+			addr := "  -> " + rs.Address
+			switch cols {
+			case Totals, Rates:
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", addr, rsName(rs), counters(rs.Stats, cols))
+			default:
+				weight := "-"
+				if rs.Weight >= 0 {
+					weight = strconv.Itoa(rs.Weight)
+				}
+				if rs.Weight != rs.ConfiguredWeight && !rs.Removed {
+					weight += "(" + strconv.Itoa(rs.ConfiguredWeight) + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", addr, fwd(rs.Forward), weight,
+					rs.ActiveConns, rs.InactiveConns, rs.Health, detail(rs, now))
+			}
+		}
+	}
+	tw.Flush()
+
+	if len(st.Foreign) > 0 {
+		fmt.Fprintln(ew)
+		fmt.Fprintln(ew, "Foreign services (not in the file; left alone):")
+		tw := tabwriter.NewWriter(ew, 0, 0, 1, ' ', 0)
+		for _, f := range st.Foreign {
+			fmt.Fprintf(tw, "%s %s\t\t\t\t\n", f.Service, f.Scheduler)
+			for _, d := range f.RealServers {
+				fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%d\t%d\n", d.Address, fwd(d.Forward), d.Weight, d.ActiveConns, d.InactiveConns)
+			}
+		}
+		tw.Flush()
+	}
+	return ew.err
+}
+
+// serviceLine is ipvsadm's service line: "TCP  203.0.113.10:80 wlc persistent 300".
+func serviceLine(vs VirtualServer) string {
+	var b strings.Builder
+	if vs.FWMark != 0 {
+		fmt.Fprintf(&b, "FWM  %d", vs.FWMark)
+		if vs.Family == "ipv6" {
+			b.WriteString(" IPv6")
+		}
+	} else {
+		fmt.Fprintf(&b, "%-4s %s", strings.ToUpper(vs.Protocol), vs.Address)
+	}
+	b.WriteString(" " + vs.Scheduler)
+	for _, f := range vs.Flags {
+		b.WriteString(" " + f)
+	}
+	if vs.PersistenceSeconds > 0 {
+		fmt.Fprintf(&b, " persistent %d", int(vs.PersistenceSeconds))
+	}
+	return b.String()
+}
+
+func rsName(rs RealServer) string {
+	switch {
+	case rs.Sorry:
+		return "[sorry]"
+	case rs.Removed:
+		return "[removed]"
+	}
+	return "[" + rs.Name + "]"
+}
+
+// detail is the real server's name, override, age of its health and
+// last probe.
+func detail(rs RealServer, now time.Time) string {
+	parts := []string{rsName(rs)}
+	if rs.Override != nil {
+		parts = append(parts, rs.Override.Mode+" by operator "+age(now, rs.Override.Since)+" ago")
+	}
+	if rs.Since != nil {
+		parts = append(parts, "for "+age(now, *rs.Since))
+	}
+	if rs.Check != "" && rs.LastProbe != nil {
+		parts = append(parts, fmt.Sprintf("%s %s", rs.Check, dur(rs.LastProbeSeconds)))
+	}
+	if rs.LastError != "" {
+		parts = append(parts, "error: "+oneLine(rs.LastError))
+	}
+	return strings.Join(parts, " ")
+}
+
+func counters(s *Stats, cols Columns) string {
+	if s == nil {
+		return "-\t-\t-\t-\t-\t"
+	}
+	if cols == Rates {
+		return fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t", s.CPS, s.InPPS, s.OutPPS, s.InBPS, s.OutBPS)
+	}
+	return fmt.Sprintf("%d\t%d\t%d\t%s\t%s\t", s.Conns, s.InPackets, s.OutPackets, size(s.InBytes), size(s.OutBytes))
+}
+
+// fwd is ipvsadm's word for a forwarding method.
+func fwd(f string) string {
+	switch f {
+	case "nat":
+		return "Masq"
+	case "dr":
+		return "Route"
+	case "tun":
+		return "Tunnel"
+	}
+	return f
+}
+
+func track(in Instance) string {
+	var parts []string
+	for _, t := range in.Track {
+		if t.Kind == "interface" && t.OK {
+			continue
+		}
+		s := t.Name
+		if !t.OK {
+			s += " failed"
+			if t.Weight != 0 {
+				s += fmt.Sprintf(" (%+d)", t.Weight)
+			}
+		}
+		parts = append(parts, s)
+	}
+	for _, f := range in.Fault {
+		parts = append(parts, "fault: "+f)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// size is ipvsadm's byte count: 1234, 12K, 3M, 4G.
+func size(n uint64) string {
+	switch {
+	case n >= 1<<30*10:
+		return strconv.FormatUint(n>>30, 10) + "G"
+	case n >= 1<<20*10:
+		return strconv.FormatUint(n>>20, 10) + "M"
+	case n >= 1<<10*10:
+		return strconv.FormatUint(n>>10, 10) + "K"
+	}
+	return strconv.FormatUint(n, 10)
+}
+
+// age is a short duration: 45s, 12m3s, 5h2m, 3d4h.
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	case d < 48*time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+func dur(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
