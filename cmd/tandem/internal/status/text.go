@@ -77,7 +77,7 @@ func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 	}
 
 	fmt.Fprintln(ew)
-	tw := tabwriter.NewWriter(ew, 0, 0, 1, ' ', 0)
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	switch cols {
 	case Totals:
 		fmt.Fprintln(tw, "Prot LocalAddress:Port\t\tConns\tInPkts\tOutPkts\tInBytes\tOutBytes\t")
@@ -86,7 +86,7 @@ func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 		fmt.Fprintln(tw, "Prot LocalAddress:Port\t\tCPS\tInPPS\tOutPPS\tInBPS\tOutBPS\t")
 		fmt.Fprintln(tw, "  -> RemoteAddress:Port\t\t\t\t\t\t\t")
 	default:
-		fmt.Fprintln(tw, "Prot LocalAddress:Port Scheduler Flags\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "Prot LocalAddress:Port Scheduler Flags")
 		fmt.Fprintln(tw, "  -> RemoteAddress:Port\tForward\tWeight\tActiveConn\tInActConn\tHealth\tDetail")
 	}
 	for _, vs := range st.VirtualServers {
@@ -106,7 +106,7 @@ func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 		case Totals, Rates:
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", head, "["+vs.Name+"]", counters(vs.Stats, cols))
 		default:
-			fmt.Fprintf(tw, "%s\t\t\t\t\t[%s] %s\t\n", head, vs.Name, state)
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t[%s] %s\n", head, vs.Name, state)
 		}
 		for _, rs := range vs.RealServers {
 			addr := "  -> " + rs.Address
@@ -133,7 +133,7 @@ func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 		fmt.Fprintln(ew, "Foreign services (not in the file; left alone):")
 		tw := tabwriter.NewWriter(ew, 0, 0, 1, ' ', 0)
 		for _, f := range st.Foreign {
-			fmt.Fprintf(tw, "%s %s\t\t\t\t\n", f.Service, f.Scheduler)
+			fmt.Fprintf(tw, "%s %s\n", f.Service, f.Scheduler)
 			for _, d := range f.RealServers {
 				fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%d\t%d\n", d.Address, fwd(d.Forward), d.Weight, d.ActiveConns, d.InactiveConns)
 			}
