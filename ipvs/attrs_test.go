@@ -6,67 +6,90 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // Attributes the kernel sends in dumps that the package does not read
-// (include/uapi/linux/ip_vs.h): the statistics nests and the tunnel
-// attributes of Linux 5.3.
+// (include/uapi/linux/ip_vs.h): the tunnel attributes of Linux 5.3.
 const (
-	testSvcAttrStats    = 10
-	testSvcAttrStats64  = 12
-	testDestAttrStats   = 10
-	testDestAttrStats64 = 12
 	testDestAttrTunType = 13
 	testDestAttrTunPort = 14
 	testDestAttrTunFlag = 15
 )
 
-// appendTestStats appends a statistics nest as ip_vs_genl_fill_stats (u32
-// rates) or ip_vs_genl_fill_stats64 (u64 everything) does: the ten
-// IPVS_STATS_ATTR_* counters.
-func appendTestStats(b []byte, typ uint16, wide bool) []byte {
-	b, nest := beginNest(b, typ)
-	for t := uint16(1); t <= 10; t++ {
-		v := uint64(t) * 1000003
-		switch {
-		case wide || t == 4 || t == 5: // INBYTES and OUTBYTES are always u64
+// statsNest names one statistics nest of a dump message: its attribute
+// type, and whether it is the 64-bit one.
+type statsNest struct {
+	typ  uint16
+	wide bool
+}
+
+// appendTestStats appends the statistics st as ip_vs_genl_fill_stats (wide
+// false: u32 counters and rates, but u64 bytes) or ip_vs_genl_fill_stats64
+// (every one u64) does: the ten IPVS_STATS_ATTR_* in order.
+func appendTestStats(b []byte, n statsNest, st Stats) []byte {
+	b, nest := beginNest(b, n.typ)
+	for i, v := range []uint64{st.Conns, st.InPkts, st.OutPkts, st.InBytes, st.OutBytes, st.CPS, st.InPPS, st.OutPPS, st.InBPS, st.OutBPS} {
+		t := uint16(i + 1)
+		if n.wide || t == ipvsStatsAttrInBytes || t == ipvsStatsAttrOutBytes {
 			b = appendAttr(b, t, native.AppendUint64(nil, v))
-		default:
+		} else {
 			b = appendU32(b, t, uint32(v))
 		}
 	}
 	return endNest(b, nest)
 }
 
+// testStats are counters with every value distinct, some beyond 32 bits.
+func testStats(seed uint64) Stats {
+	return Stats{
+		Conns: seed<<32 | 1, InPkts: seed<<32 | 2, OutPkts: 3, InBytes: seed<<33 | 4, OutBytes: 5,
+		CPS: 6, InPPS: 7, OutPPS: 8, InBPS: seed<<32 | 9, OutBPS: 10,
+	}
+}
+
 // kernelServiceMsg is a service dump message (after the netlink header) as
-// ip_vs_genl_fill_service writes it.
-func kernelServiceMsg(s Service) []byte {
+// ip_vs_genl_fill_service writes it, with the statistics st in the nests
+// given (by default both, the old one first, as the kernel writes them).
+func kernelServiceMsg(s Service, st Stats, nests ...statsNest) []byte {
+	if nests == nil {
+		nests = []statsNest{{ipvsSvcAttrStats, false}, {ipvsSvcAttrStats64, true}}
+	}
 	k := s.Key
 	b := []byte{ipvsCmdNewService, 1, 0, 0}
 	b, nest := beginNest(b, ipvsCmdAttrService)
 	b = appendU16(b, ipvsSvcAttrAF, uint16(k.Family))
-	b = appendU16(b, ipvsSvcAttrProtocol, uint16(k.Protocol))
-	a := k.Addr.As16()
-	if k.Family == IPv4 {
-		a = [16]byte{}
-		copy(a[:], k.Addr.AsSlice())
+	if k.IsFWMark() {
+		b = appendU32(b, ipvsSvcAttrFWMark, k.FWMark)
+	} else {
+		b = appendU16(b, ipvsSvcAttrProtocol, uint16(k.Protocol))
+		a := k.Addr.As16()
+		if k.Family == IPv4 {
+			a = [16]byte{}
+			copy(a[:], k.Addr.AsSlice())
+		}
+		b = appendAttr(b, ipvsSvcAttrAddr, a[:]) // union nf_inet_addr
+		b = appendBE16(b, ipvsSvcAttrPort, k.Port)
 	}
-	b = appendAttr(b, ipvsSvcAttrAddr, a[:]) // union nf_inet_addr
-	b = appendBE16(b, ipvsSvcAttrPort, k.Port)
 	b = appendString(b, ipvsSvcAttrSchedName, s.Scheduler)
 	flags := native.AppendUint32(nil, uint32(s.Flags))
 	flags = native.AppendUint32(flags, 0xffffffff)
 	b = appendAttr(b, ipvsSvcAttrFlags, flags)
 	b = appendU32(b, ipvsSvcAttrTimeout, uint32(s.Timeout/time.Second))
 	b = appendU32(b, ipvsSvcAttrNetmask, serviceNetmask(k.Family, s.Netmask))
-	b = appendTestStats(b, testSvcAttrStats, false)
-	b = appendTestStats(b, testSvcAttrStats64, true)
+	for _, n := range nests {
+		b = appendTestStats(b, n, st)
+	}
 	return endNest(b, nest)
 }
 
 // kernelDestMsg is a destination dump message as ip_vs_genl_fill_dest
-// writes it.
-func kernelDestMsg(d Destination, n Conns) []byte {
+// writes it, with the statistics st in the nests given (by default both).
+func kernelDestMsg(d Destination, n Conns, st Stats, nests ...statsNest) []byte {
+	if nests == nil {
+		nests = []statsNest{{ipvsDestAttrStats, false}, {ipvsDestAttrStats64, true}}
+	}
 	b := []byte{ipvsCmdNewDest, 1, 0, 0}
 	b, nest := beginNest(b, ipvsCmdAttrDest)
 	var a [16]byte
@@ -84,8 +107,9 @@ func kernelDestMsg(d Destination, n Conns) []byte {
 	b = appendU32(b, ipvsDestAttrInactive, n.Inactive)
 	b = appendU32(b, ipvsDestAttrPersist, n.Persistent)
 	b = appendU16(b, ipvsDestAttrAddrFam, uint16(FamilyOf(d.Addr)))
-	b = appendTestStats(b, testDestAttrStats, false)
-	b = appendTestStats(b, testDestAttrStats64, true)
+	for _, n := range nests {
+		b = appendTestStats(b, n, st)
+	}
 	return endNest(b, nest)
 }
 
@@ -187,16 +211,16 @@ func TestParsePresence(t *testing.T) {
 	}
 }
 
-// TestParseDumpAllocs checks that decoding a destination, nests included,
-// allocates nothing.
+// TestParseDumpAllocs checks that decoding a destination, nests and
+// statistics included, allocates nothing.
 func TestParseDumpAllocs(t *testing.T) {
-	m := kernelDestMsg(Destination{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Weight: 1}, Conns{Active: 1})
+	m := kernelDestMsg(Destination{Addr: netip.MustParseAddr("2001:db8::1"), Port: 80, Weight: 1}, Conns{Active: 1}, testStats(1))
 	if n := testing.AllocsPerRun(100, func() {
-		if _, _, err := parseDestConns(m, IPv6); err != nil {
+		if _, err := parseDestStatus(m, IPv6, true); err != nil {
 			t.Fatal(err)
 		}
 	}); n != 0 {
-		t.Errorf("parseDestConns: %v allocations, want 0", n)
+		t.Errorf("parseDestStatus: %v allocations, want 0", n)
 	}
 }
 
@@ -210,13 +234,13 @@ func BenchmarkParseDump(b *testing.B) {
 		Flags:     FlagHashed,
 		Netmask:   32,
 	}
-	smsg := kernelServiceMsg(svc)
+	smsg := kernelServiceMsg(svc, testStats(1))
 	var dmsgs [][]byte
 	var dests []Destination
 	for i := range 10 {
 		d := Destination{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), Port: 8443, Forward: Route, Weight: 100, UpperThreshold: 5000}
 		dests = append(dests, d)
-		dmsgs = append(dmsgs, kernelDestMsg(d, Conns{Active: uint32(i), Inactive: 7, Persistent: 1}))
+		dmsgs = append(dmsgs, kernelDestMsg(d, Conns{Active: uint32(i), Inactive: 7, Persistent: 1}, testStats(uint64(i))))
 	}
 	// The messages must parse to what they were made of.
 	if got, err := parseService(smsg); err != nil || got.Key != svc.Key || got.Scheduler != svc.Scheduler || got.Netmask != 32 || got.Flags != FlagHashed {
@@ -238,4 +262,147 @@ func BenchmarkParseDump(b *testing.B) {
 			}
 		}
 	}
+}
+
+// TestParseStats decodes the statistics of services and destinations as
+// the kernel writes them: the 64-bit nest when there is one, else the old
+// one, whose connection and packet counters are 32 bits.
+func TestParseStats(t *testing.T) {
+	st := testStats(3)
+	old := st // what the old nest carries: u64 bytes, the rest cut to u32
+	for _, v := range []*uint64{&old.Conns, &old.InPkts, &old.OutPkts, &old.CPS, &old.InPPS, &old.OutPPS, &old.InBPS, &old.OutBPS} {
+		*v = uint64(uint32(*v))
+	}
+	svc := Service{Key: web, Scheduler: "wrr", Flags: FlagHashed, Netmask: 32}
+	d := Destination{Addr: rs1, Port: 8080, Forward: Masq, Weight: 3}
+	n := Conns{Active: 4, Inactive: 5, Persistent: 6}
+	for _, tc := range []struct {
+		name      string
+		svc, dest []statsNest
+		want      Stats
+	}{
+		{name: "both nests: the 64-bit one", want: st},
+		{name: "64-bit nest only", svc: []statsNest{{ipvsSvcAttrStats64, true}}, dest: []statsNest{{ipvsDestAttrStats64, true}}, want: st},
+		{name: "64-bit nest first", svc: []statsNest{{ipvsSvcAttrStats64, true}, {ipvsSvcAttrStats, false}},
+			dest: []statsNest{{ipvsDestAttrStats64, true}, {ipvsDestAttrStats, false}}, want: st},
+		{name: "old nest only (before Linux 4.1)", svc: []statsNest{{ipvsSvcAttrStats, false}}, dest: []statsNest{{ipvsDestAttrStats, false}}, want: old},
+		{name: "no statistics", svc: []statsNest{}, dest: []statsNest{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gotSvc, gotSt, err := parseServiceStats(kernelServiceMsg(svc, st, tc.svc...), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(svc, gotSvc, cmpOpt); diff != "" {
+				t.Errorf("service (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, gotSt); diff != "" {
+				t.Errorf("service statistics (-want +got):\n%s", diff)
+			}
+			got, err := parseDestStatus(kernelDestMsg(d, n, st, tc.dest...), IPv4, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(DestStatus{Destination: d, Conns: n, Stats: tc.want}, got, cmpOpt); diff != "" {
+				t.Errorf("destination (-want +got):\n%s", diff)
+			}
+			// Without stats, nothing of them is decoded.
+			if _, s, _ := parseServiceStats(kernelServiceMsg(svc, st, tc.svc...), false); s != (Stats{}) {
+				t.Errorf("service statistics decoded unasked: %+v", s)
+			}
+			if got, _ := parseDestStatus(kernelDestMsg(d, n, st, tc.dest...), IPv4, false); got.Stats != (Stats{}) || got.Conns != n {
+				t.Errorf("destination without statistics: %+v", got)
+			}
+		})
+	}
+}
+
+// TestParseStatsHostile feeds damaged statistics: a nest or a counter
+// longer than what holds it is an error, never a panic; a counter of an odd
+// size reads as zero, like every short fixed-size attribute.
+func TestParseStatsHostile(t *testing.T) {
+	d := Destination{Addr: rs1, Port: 8080, Weight: 1}
+	// A counter claims 200 bytes inside a nest of a few.
+	overlong := func(typ uint16) []byte {
+		b, nest := beginNest(nil, typ)
+		b = appendU32(b, ipvsStatsAttrConns, 1)
+		b = append(b, 200, 0, ipvsStatsAttrInPkts, 0, 1, 2, 3, 4)
+		return endNest(b, nest)
+	}
+	// A nest that claims more bytes than its parent holds.
+	beyond := func(typ uint16) []byte {
+		b := appendTestStats(nil, statsNest{typ, true}, testStats(1))
+		native.PutUint16(b, uint16(len(b)+64))
+		return b
+	}
+	withNest := func(msg, nest []byte) []byte {
+		msg = append(msg, nest...)
+		native.PutUint16(msg[genlHdrLen:], uint16(len(msg)-genlHdrLen)) // the outer nest grows with it
+		return msg
+	}
+	svcMsg := func() []byte { return kernelServiceMsg(Service{Key: web, Scheduler: "rr"}, Stats{}, []statsNest{}...) }
+	destMsg := func() []byte { return kernelDestMsg(d, Conns{}, Stats{}, []statsNest{}...) }
+	for _, tc := range []struct {
+		name string
+		svc  []byte
+		dest []byte
+	}{
+		{"counter overruns its nest", withNest(svcMsg(), overlong(ipvsSvcAttrStats64)), withNest(destMsg(), overlong(ipvsDestAttrStats64))},
+		{"old nest overruns", withNest(svcMsg(), overlong(ipvsSvcAttrStats)), withNest(destMsg(), overlong(ipvsDestAttrStats))},
+		{"nest overruns the service", withNest(svcMsg(), beyond(ipvsSvcAttrStats64)), withNest(destMsg(), beyond(ipvsDestAttrStats64))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := parseServiceStats(tc.svc, true); !errors.Is(err, errShortMessage) {
+				t.Errorf("service: %v, want errShortMessage", err)
+			}
+			if _, err := parseDestStatus(tc.dest, IPv4, true); !errors.Is(err, errShortMessage) {
+				t.Errorf("destination: %v, want errShortMessage", err)
+			}
+		})
+	}
+
+	// Counters of odd sizes read as zero; the others still read.
+	b, nest := beginNest(nil, ipvsDestAttrStats64)
+	b = appendU16(b, ipvsStatsAttrConns, 7)
+	b = appendAttr(b, ipvsStatsAttrInPkts, nil)
+	b = appendAttr(b, ipvsStatsAttrOutPkts, []byte{1, 2, 3, 4, 5, 6}) // read as its first 4 bytes
+	b = appendAttr(b, ipvsStatsAttrInBytes, native.AppendUint64(nil, 1<<40))
+	got, err := parseDestStatus(withNest(destMsg(), endNest(b, nest)), IPv4, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Stats{OutPkts: uint64(native.Uint32([]byte{1, 2, 3, 4})), InBytes: 1 << 40}); got.Stats != want {
+		t.Errorf("odd sizes: %+v, want %+v", got.Stats, want)
+	}
+
+	// Every truncation of a whole message is survived.
+	for _, m := range [][]byte{kernelServiceMsg(Service{Key: dns6, Scheduler: "rr"}, testStats(1)), kernelDestMsg(d, Conns{Active: 1}, testStats(2))} {
+		for i := range m {
+			_, _, _ = parseServiceStats(m[:i], true)
+			_, _ = parseDestStatus(m[:i], IPv6, true)
+		}
+	}
+}
+
+// FuzzParseDump checks that no dump message, however damaged, panics the
+// decoders, and that a decoded destination's statistics do not depend on
+// whether the connection counters were asked for.
+func FuzzParseDump(f *testing.F) {
+	f.Add(kernelServiceMsg(Service{Key: web, Scheduler: "wrr"}, testStats(1)))
+	f.Add(kernelServiceMsg(Service{Key: FWMarkService(IPv6, 9), Scheduler: "sh"}, testStats(2), statsNest{ipvsSvcAttrStats, false}))
+	f.Add(kernelDestMsg(Destination{Addr: rs6, Port: 53, Weight: 2}, Conns{Active: 1, Inactive: 2}, testStats(3)))
+	f.Add(kernelDestMsg(Destination{Addr: rs1, Port: 80}, Conns{}, Stats{}, statsNest{ipvsDestAttrStats, false}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, _ = parseServiceStats(b, true)
+		for _, fam := range []Family{IPv4, IPv6} {
+			with, err := parseDestStatus(b, fam, true)
+			without, err2 := parseDestStatus(b, fam, false)
+			if err2 == nil && err == nil && with.Destination != without.Destination {
+				t.Errorf("destination differs with statistics: %+v, %+v", with, without)
+			}
+			if err2 != nil && err == nil {
+				t.Errorf("decodes with statistics but not without: %v", err2)
+			}
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 )
 
@@ -18,6 +19,33 @@ type nlConn interface {
 	Close() error
 }
 
+// multiRecver is an nlConn that reads several datagrams in one call
+// (recvmmsg).
+type multiRecver interface {
+	// RecvMulti waits for one datagram, then reads those already queued,
+	// up to len(bufs), one into each buffer; it stores their lengths in
+	// lens and returns how many it read. A datagram longer than its
+	// buffer is an error.
+	RecvMulti(bufs [][]byte, lens []int) (int, error)
+}
+
+// recvBufSize is the size of a receive buffer: a page, at least 4 KiB and
+// at most 8 KiB.
+//
+// The kernel allocates every datagram of a dump, the NLMSG_DONE one too,
+// at the size of the largest read the socket has seen (netlink_dump, at
+// most 32 KiB) or NLMSG_GOODSIZE (a page less the skb overhead, at most
+// 8 KiB), whichever is larger, and never fills one beyond that size.
+// Small reads make small allocations: in the lab VM, 4 KiB reads instead
+// of 64 KiB make a full table read twice as fast. A buffer of a page (8
+// KiB on larger pages) still holds the largest datagram the kernel sends.
+// Replies to requests (acks, the family lookup) are far smaller.
+var recvBufSize = min(max(os.Getpagesize(), 4<<10), 8<<10)
+
+// recvBufs is how many datagrams a socket takes per read (recvmmsg), where
+// the transport can: a short dump's data and its NLMSG_DONE, or a few acks.
+const recvBufs = 4
+
 // genlClient talks IPVS generic netlink over one nlConn. It is not safe for
 // concurrent use.
 type genlClient struct {
@@ -25,7 +53,8 @@ type genlClient struct {
 	family uint16 // the IPVS family id
 	seq    uint32 // the last sequence number used
 	batch  int    // requests per datagram
-	rbuf   []byte
+	rbufs  [][]byte
+	rlens  []int
 	wbuf   []byte
 }
 
@@ -33,7 +62,15 @@ func newGenlClient(conn nlConn, family uint16, batch int) *genlClient {
 	if batch <= 0 {
 		batch = defaultBatch
 	}
-	return &genlClient{conn: conn, family: family, batch: batch, rbuf: make([]byte, maxAckPayload)}
+	return newClient(conn, family, batch, recvBufSize, recvBufs)
+}
+
+func newClient(conn nlConn, family uint16, batch, bufSize, nbufs int) *genlClient {
+	c := &genlClient{conn: conn, family: family, batch: batch, rlens: make([]int, nbufs)}
+	for range nbufs {
+		c.rbufs = append(c.rbufs, make([]byte, bufSize))
+	}
+	return c
 }
 
 func (c *genlClient) nextSeq() uint32 {
@@ -107,27 +144,21 @@ func (c *genlClient) applyBatch(ops []Op) ([]Op, error) {
 		return nil, &OpError{Op: fmt.Sprintf("send %d requests", len(ops)), Err: err}
 	}
 	pending := len(ops)
-	for pending > 0 {
-		n, err := c.conn.Recv(c.rbuf)
-		if err != nil {
-			return applied(), &OpError{Op: fmt.Sprintf("receive acks (%d of %d requests unanswered)", pending, len(ops)), Err: err}
+	err := c.receive(func(m nlMsg) (bool, error) {
+		i := index(m.seq)
+		if m.typ != nlmsgError || i < 0 || state[i] != ackPending {
+			return false, nil // a stale reply to an earlier, abandoned request
 		}
-		msgs, err := splitMessages(c.rbuf[:n])
-		if err != nil {
-			return applied(), &OpError{Op: "receive acks", Err: err}
+		pending--
+		if err := ackError(m); err != nil {
+			state[i], errs[i] = ackFailed, err
+		} else {
+			state[i] = ackOK
 		}
-		for _, m := range msgs {
-			i := index(m.seq)
-			if m.typ != nlmsgError || i < 0 || state[i] != ackPending {
-				continue // a stale reply to an earlier, abandoned request
-			}
-			pending--
-			if err := ackError(m); err != nil {
-				state[i], errs[i] = ackFailed, err
-			} else {
-				state[i] = ackOK
-			}
-		}
+		return pending == 0, nil
+	})
+	if err != nil {
+		return applied(), &OpError{Op: fmt.Sprintf("receive acks (%d of %d requests unanswered)", pending, len(ops)), Err: err}
 	}
 	if f := slices.Index(state, ackFailed); f >= 0 {
 		return applied(), newOpError(ops[f], errs[f])
@@ -139,6 +170,37 @@ func (c *genlClient) applyBatch(ops []Op) ([]Op, error) {
 // inconsistent (NLM_F_DUMP_INTR).
 var errDumpInterrupted = errors.New("dump interrupted by a concurrent change")
 
+// receive reads datagrams and hands each of their messages, in order, to
+// each, until each says it is done or fails, or a read fails.
+func (c *genlClient) receive(each func(m nlMsg) (done bool, err error)) error {
+	mr, multi := c.conn.(multiRecver)
+	multi = multi && len(c.rbufs) > 1
+	for {
+		n := 1
+		var err error
+		if multi {
+			n, err = mr.RecvMulti(c.rbufs, c.rlens)
+		} else {
+			c.rlens[0], err = c.conn.Recv(c.rbufs[0])
+		}
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			b := c.rbufs[i][:c.rlens[i]]
+			for len(b) >= nlmsgHdrLen {
+				var m nlMsg
+				if m, b, err = nextMessage(b); err != nil {
+					return err
+				}
+				if done, err := each(m); done || err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
 // exchange sends the request b, whose sequence number is seq, and hands
 // every reply message with that sequence number to each until each says
 // it is done or fails. Replies to other requests (stale acks) are skipped.
@@ -147,116 +209,96 @@ func (c *genlClient) exchange(b []byte, seq uint32, each func(m nlMsg) (done boo
 	if err := c.conn.Send(b); err != nil {
 		return err
 	}
-	for {
-		n, err := c.conn.Recv(c.rbuf)
-		if err != nil {
-			return err
+	return c.receive(func(m nlMsg) (bool, error) {
+		if m.seq != seq {
+			return false, nil
 		}
-		msgs, err := splitMessages(c.rbuf[:n])
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			if m.seq != seq {
-				continue
-			}
-			if done, err := each(m); done || err != nil {
-				return err
-			}
-		}
-	}
+		return each(m)
+	})
 }
 
+// nlmFDumpIntr marks the messages of a dump the kernel found inconsistent.
+const nlmFDumpIntr = 0x10
+
 // dump sends one dump request, built by req with the given sequence
-// number, and calls each for the data of every reply message.
+// number, and calls each for the data of every reply message. When each
+// fails, dump still reads the dump to its end, so that the socket is idle
+// again (the kernel runs one dump per socket at a time), and returns that
+// first error.
 func (c *genlClient) dump(req func(b []byte, seq uint32) []byte, each func(data []byte) error) error {
 	seq := c.nextSeq()
-	return c.exchange(req(c.wbuf[:0], seq), seq, func(m nlMsg) (bool, error) {
+	var first error
+	err := c.exchange(req(c.wbuf[:0], seq), seq, func(m nlMsg) (bool, error) {
 		switch m.typ {
 		case nlmsgDone, nlmsgError:
 			return true, ackError(m)
 		}
-		if m.flags&0x10 != 0 { // NLM_F_DUMP_INTR
-			return true, errDumpInterrupted
+		switch {
+		case first != nil:
+		case m.flags&nlmFDumpIntr != 0:
+			first = errDumpInterrupted
+		default:
+			first = each(m.data)
 		}
-		return false, each(m.data)
+		return false, nil
 	})
+	if first != nil {
+		return first
+	}
+	return err
 }
 
 // services dumps the services, without their destinations.
 func (c *genlClient) services() ([]Service, error) {
 	var out []Service
-	err := c.dump(func(b []byte, seq uint32) []byte {
+	err := c.serviceStatus(false, func(s Service, _ Stats) { out = append(out, s) })
+	return out, err
+}
+
+// serviceStatus dumps the services, calling each for every one with its
+// statistics if stats is set (zero otherwise).
+func (c *genlClient) serviceStatus(stats bool, each func(Service, Stats)) error {
+	return c.dump(func(b []byte, seq uint32) []byte {
 		b, start := appendMsgHeader(b, c.family, nlmFRequest|nlmFDump, seq, ipvsCmdGetService, ipvsGenlVersion)
 		b, nest := beginNest(b, ipvsCmdAttrService)
 		b = endNest(b, nest)
 		return finishMsg(b, start)
 	}, func(data []byte) error {
-		s, err := parseService(data)
+		s, st, err := parseServiceStats(data, stats)
 		if err != nil {
 			return err
 		}
-		out = append(out, s)
+		each(s, st)
 		return nil
 	})
-	return out, err
 }
 
-// dests dumps the destinations of service s.
-func (c *genlClient) dests(s Service) ([]Destination, error) {
-	var out []Destination
-	err := c.destsConns(s, func(d Destination, _ Conns) { out = append(out, d) })
-	return out, err
-}
-
-// destsConns dumps the destinations of service s with their connection
-// counters, calling each for every one.
-func (c *genlClient) destsConns(s Service, each func(Destination, Conns)) error {
-	fam := s.Key.canonical().Family
+// destDump dumps the destinations of service s, calling each for the
+// data of every message.
+func (c *genlClient) destDump(s Service, each func(data []byte) error) error {
 	return c.dump(func(b []byte, seq uint32) []byte {
 		b, start := appendMsgHeader(b, c.family, nlmFRequest|nlmFDump, seq, ipvsCmdGetDest, ipvsGenlVersion)
 		b = appendService(b, s, false)
 		return finishMsg(b, start)
-	}, func(data []byte) error {
-		d, n, err := parseDestConns(data, fam)
-		if err != nil {
-			return err
-		}
-		each(d, n)
-		return nil
-	})
+	}, each)
 }
 
 // conns dumps the connection counters of the destinations of the service
 // keyed k.
 func (c *genlClient) conns(k ServiceKey) (map[netip.AddrPort]Conns, error) {
+	k = k.canonical()
 	out := map[netip.AddrPort]Conns{}
-	err := c.destsConns(Service{Key: k.canonical()}, func(d Destination, n Conns) {
-		out[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = n
+	err := c.destDump(Service{Key: k}, func(data []byte) error {
+		d, n, err := parseDestConns(data, k.Family)
+		if err == nil {
+			out[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = n
+		}
+		return err
 	})
 	if err != nil {
 		return nil, &OpError{Op: "list destinations of", Service: k, Err: err}
 	}
 	return out, nil
-}
-
-// table dumps every service, then the destinations of each. A service
-// deleted between the two reads shows with no destinations.
-func (c *genlClient) table() (Table, error) {
-	svcs, err := c.services()
-	if err != nil {
-		return nil, &OpError{Op: "list services", Err: err}
-	}
-	t := make(Table, len(svcs))
-	for _, s := range svcs {
-		ds, err := c.dests(s)
-		if err != nil {
-			return nil, &OpError{Op: "list destinations of", Service: s.Key, Err: err}
-		}
-		s.Destinations = ds
-		t[s.Key] = s
-	}
-	return t, nil
 }
 
 // resolveFamily asks the generic netlink controller for the id of the IPVS

@@ -36,6 +36,13 @@ func Normalize(t Table) Table {
 }
 
 func normalizeService(k ServiceKey, s Service) Service {
+	s.Destinations = slices.Clone(s.Destinations)
+	return normalizeOwned(k, s)
+}
+
+// normalizeOwned is normalizeService for a service whose destinations
+// nobody else holds: it normalises them in place.
+func normalizeOwned(k ServiceKey, s Service) Service {
 	s.Key = k.canonical()
 	if s.Scheduler == "" {
 		s.Scheduler = DefaultScheduler
@@ -49,15 +56,47 @@ func normalizeService(k ServiceKey, s Service) Service {
 	if s.Netmask == 0 {
 		s.Netmask = hostBits(s.Key.Family)
 	}
-	ds := make([]Destination, len(s.Destinations))
-	for i, d := range s.Destinations {
+	if s.Destinations == nil {
+		s.Destinations = []Destination{}
+	}
+	for i := range s.Destinations {
+		d := &s.Destinations[i]
 		d.Addr = d.Addr.Unmap()
 		d.Forward &= ForwardMask
-		ds[i] = d
 	}
-	slices.SortFunc(ds, compareDest)
-	s.Destinations = ds
+	sortDests(s.Destinations, compareDest)
 	return s
+}
+
+// sortDests sorts ds with cmp. The kernel lists a service's destinations
+// newest first, so destinations added in order read back reversed: that
+// costs a reversal here, not a sort.
+func sortDests[D any](ds []D, cmp func(a, b D) int) {
+	if slices.IsSortedFunc(ds, cmp) {
+		return
+	}
+	for i := 1; i < len(ds); i++ {
+		if cmp(ds[i-1], ds[i]) < 0 {
+			slices.SortFunc(ds, cmp)
+			return
+		}
+	}
+	slices.Reverse(ds)
+}
+
+// normalizeRead is [Normalize] for a table read from the kernel that
+// nobody else holds: it normalises t in place, without copying it, unless
+// a key changes.
+func normalizeRead(t Table) Table {
+	for k := range t {
+		if k.canonical() != k {
+			return Normalize(t)
+		}
+	}
+	for k, s := range t {
+		t[k] = normalizeOwned(k, s)
+	}
+	return t
 }
 
 func hostBits(f Family) int {

@@ -44,7 +44,6 @@ const (
 	ipvsGenlName       = "IPVS"
 	ipvsGenlVersion    = 1
 	ctrlGenlVersion    = 1
-	maxAckPayload      = 64 << 10 // receive buffer: dump datagrams are at most 32 KiB
 	defaultBatch       = 256
 )
 
@@ -71,7 +70,9 @@ const (
 	ipvsSvcAttrFlags     = 7
 	ipvsSvcAttrTimeout   = 8
 	ipvsSvcAttrNetmask   = 9
+	ipvsSvcAttrStats     = 10
 	ipvsSvcAttrPEName    = 11
+	ipvsSvcAttrStats64   = 12 // Linux 4.1
 
 	ipvsDestAttrAddr      = 1
 	ipvsDestAttrPort      = 2
@@ -82,7 +83,23 @@ const (
 	ipvsDestAttrActive    = 7
 	ipvsDestAttrInactive  = 8
 	ipvsDestAttrPersist   = 9
+	ipvsDestAttrStats     = 10
 	ipvsDestAttrAddrFam   = 11
+	ipvsDestAttrStats64   = 12 // Linux 4.1
+
+	// The counters of a statistics nest, IPVS_STATS_ATTR_*. In the 64-bit
+	// nest every one is a u64; in the old one the two byte counters are,
+	// the others u32.
+	ipvsStatsAttrConns    = 1
+	ipvsStatsAttrInPkts   = 2
+	ipvsStatsAttrOutPkts  = 3
+	ipvsStatsAttrInBytes  = 4
+	ipvsStatsAttrOutBytes = 5
+	ipvsStatsAttrCPS      = 6
+	ipvsStatsAttrInPPS    = 7
+	ipvsStatsAttrOutPPS   = 8
+	ipvsStatsAttrInBPS    = 9
+	ipvsStatsAttrOutBPS   = 10
 )
 
 var native = binary.NativeEndian
@@ -279,21 +296,32 @@ type nlMsg struct {
 
 var errShortMessage = errors.New("short netlink message")
 
+// nextMessage returns the first netlink message of b, which holds at
+// least a header, and the rest of b after it.
+func nextMessage(b []byte) (nlMsg, []byte, error) {
+	l := int(native.Uint32(b))
+	if l < nlmsgHdrLen || l > len(b) {
+		return nlMsg{}, nil, errShortMessage
+	}
+	m := nlMsg{
+		typ:   native.Uint16(b[4:]),
+		flags: native.Uint16(b[6:]),
+		seq:   native.Uint32(b[8:]),
+		data:  b[nlmsgHdrLen:l],
+	}
+	return m, b[min(nlaAlign(l), len(b)):], nil
+}
+
 // splitMessages splits a datagram into its netlink messages.
 func splitMessages(b []byte) ([]nlMsg, error) {
 	var msgs []nlMsg
 	for len(b) >= nlmsgHdrLen {
-		l := int(native.Uint32(b))
-		if l < nlmsgHdrLen || l > len(b) {
-			return nil, errShortMessage
+		m, rest, err := nextMessage(b)
+		if err != nil {
+			return nil, err
 		}
-		msgs = append(msgs, nlMsg{
-			typ:   native.Uint16(b[4:]),
-			flags: native.Uint16(b[6:]),
-			seq:   native.Uint32(b[8:]),
-			data:  b[nlmsgHdrLen:l],
-		})
-		b = b[min(nlaAlign(l), len(b)):]
+		msgs = append(msgs, m)
+		b = rest
 	}
 	return msgs, nil
 }
@@ -412,6 +440,18 @@ func attrU32(a *attrSet, t uint16) uint32 {
 	return 0
 }
 
+// attrUint reads a counter that is a u64 or a u32 (by its length); a
+// missing or shorter one reads as zero.
+func attrUint(a *attrSet, t uint16) uint64 {
+	switch v := a.get(t); {
+	case len(v) >= 8:
+		return native.Uint64(v)
+	case len(v) >= 4:
+		return uint64(native.Uint32(v))
+	}
+	return 0
+}
+
 func attrBE16(a *attrSet, t uint16) uint16 {
 	if v := a.get(t); len(v) >= 2 {
 		return binary.BigEndian.Uint16(v)
@@ -432,17 +472,54 @@ func attrAddr(a *attrSet, t uint16, fam Family) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("bad %s address attribute % x", fam, v)
 }
 
+// parseStats decodes the statistics of a service or destination nest a:
+// its 64-bit statistics (attribute t64) if present, else the older ones
+// (t32), whose packet and connection counters wrap at 2^32. Neither
+// present reads as zero; a malformed nest is an error.
+func parseStats(a *attrSet, t64, t32 uint16) (Stats, error) {
+	nest := a.get(t64)
+	if nest == nil {
+		nest = a.get(t32)
+	}
+	if nest == nil {
+		return Stats{}, nil
+	}
+	var st attrSet
+	if err := parseAttrs(nest, &st); err != nil {
+		return Stats{}, fmt.Errorf("statistics: %w", err)
+	}
+	return Stats{
+		Conns:    attrUint(&st, ipvsStatsAttrConns),
+		InPkts:   attrUint(&st, ipvsStatsAttrInPkts),
+		OutPkts:  attrUint(&st, ipvsStatsAttrOutPkts),
+		InBytes:  attrUint(&st, ipvsStatsAttrInBytes),
+		OutBytes: attrUint(&st, ipvsStatsAttrOutBytes),
+		CPS:      attrUint(&st, ipvsStatsAttrCPS),
+		InPPS:    attrUint(&st, ipvsStatsAttrInPPS),
+		OutPPS:   attrUint(&st, ipvsStatsAttrOutPPS),
+		InBPS:    attrUint(&st, ipvsStatsAttrInBPS),
+		OutBPS:   attrUint(&st, ipvsStatsAttrOutBPS),
+	}, nil
+}
+
 // parseService decodes one message of a service dump.
 func parseService(data []byte) (Service, error) {
+	s, _, err := parseServiceStats(data, false)
+	return s, err
+}
+
+// parseServiceStats is parseService that also decodes the service's
+// statistics if stats is set (zero otherwise).
+func parseServiceStats(data []byte, stats bool) (Service, Stats, error) {
 	if len(data) < genlHdrLen {
-		return Service{}, errShortMessage
+		return Service{}, Stats{}, errShortMessage
 	}
 	var top, a attrSet
 	if err := parseAttrs(data[genlHdrLen:], &top); err != nil {
-		return Service{}, err
+		return Service{}, Stats{}, err
 	}
 	if err := parseAttrs(top[ipvsCmdAttrService], &a); err != nil {
-		return Service{}, err
+		return Service{}, Stats{}, err
 	}
 	fam := Family(attrU16(&a, ipvsSvcAttrAF))
 	var key ServiceKey
@@ -451,9 +528,16 @@ func parseService(data []byte) (Service, error) {
 	} else {
 		addr, err := attrAddr(&a, ipvsSvcAttrAddr, fam)
 		if err != nil {
-			return Service{}, fmt.Errorf("service: %w", err)
+			return Service{}, Stats{}, fmt.Errorf("service: %w", err)
 		}
 		key = ServiceKey{Family: fam, Protocol: Protocol(attrU16(&a, ipvsSvcAttrProtocol)), Addr: addr, Port: attrBE16(&a, ipvsSvcAttrPort)}
+	}
+	var st Stats
+	if stats {
+		var err error
+		if st, err = parseStats(&a, ipvsSvcAttrStats64, ipvsSvcAttrStats); err != nil {
+			return Service{}, Stats{}, fmt.Errorf("service %s: %w", key, err)
+		}
 	}
 	return Service{
 		Key:       key,
@@ -462,48 +546,64 @@ func parseService(data []byte) (Service, error) {
 		Timeout:   time.Duration(attrU32(&a, ipvsSvcAttrTimeout)) * time.Second,
 		Netmask:   netmaskBits(fam, attrU32(&a, ipvsSvcAttrNetmask)),
 		PEName:    cString(a[ipvsSvcAttrPEName]),
-	}, nil
+	}, st, nil
 }
 
 // parseDest decodes one message of a destination dump of a service of
 // family fam.
 func parseDest(data []byte, fam Family) (Destination, error) {
-	d, _, err := parseDestConns(data, fam)
-	return d, err
+	d, err := parseDestStatus(data, fam, false)
+	return d.Destination, err
 }
 
 // parseDestConns is parseDest that also returns the destination's
 // connection counters (zero when the message carries none, as in a write
 // request).
 func parseDestConns(data []byte, fam Family) (Destination, Conns, error) {
+	d, err := parseDestStatus(data, fam, false)
+	return d.Destination, d.Conns, err
+}
+
+// parseDestStatus decodes one message of a destination dump with the
+// destination's connection counters and, if stats is set, its
+// statistics.
+func parseDestStatus(data []byte, fam Family, stats bool) (DestStatus, error) {
 	if len(data) < genlHdrLen {
-		return Destination{}, Conns{}, errShortMessage
+		return DestStatus{}, errShortMessage
 	}
 	var top, a attrSet
 	if err := parseAttrs(data[genlHdrLen:], &top); err != nil {
-		return Destination{}, Conns{}, err
+		return DestStatus{}, err
 	}
 	if err := parseAttrs(top[ipvsCmdAttrDest], &a); err != nil {
-		return Destination{}, Conns{}, err
+		return DestStatus{}, err
 	}
 	if f := Family(attrU16(&a, ipvsDestAttrAddrFam)); f != 0 {
 		fam = f
 	}
 	addr, err := attrAddr(&a, ipvsDestAttrAddr, fam)
 	if err != nil {
-		return Destination{}, Conns{}, fmt.Errorf("destination: %w", err)
+		return DestStatus{}, fmt.Errorf("destination: %w", err)
 	}
-	conns := Conns{
-		Active:     attrU32(&a, ipvsDestAttrActive),
-		Inactive:   attrU32(&a, ipvsDestAttrInactive),
-		Persistent: attrU32(&a, ipvsDestAttrPersist),
+	d := DestStatus{
+		Destination: Destination{
+			Addr:           addr,
+			Port:           attrBE16(&a, ipvsDestAttrPort),
+			Forward:        Forward(attrU32(&a, ipvsDestAttrFwdMethod)) & ForwardMask,
+			Weight:         int(int32(attrU32(&a, ipvsDestAttrWeight))),
+			UpperThreshold: attrU32(&a, ipvsDestAttrUThresh),
+			LowerThreshold: attrU32(&a, ipvsDestAttrLThresh),
+		},
+		Conns: Conns{
+			Active:     attrU32(&a, ipvsDestAttrActive),
+			Inactive:   attrU32(&a, ipvsDestAttrInactive),
+			Persistent: attrU32(&a, ipvsDestAttrPersist),
+		},
 	}
-	return Destination{
-		Addr:           addr,
-		Port:           attrBE16(&a, ipvsDestAttrPort),
-		Forward:        Forward(attrU32(&a, ipvsDestAttrFwdMethod)) & ForwardMask,
-		Weight:         int(int32(attrU32(&a, ipvsDestAttrWeight))),
-		UpperThreshold: attrU32(&a, ipvsDestAttrUThresh),
-		LowerThreshold: attrU32(&a, ipvsDestAttrLThresh),
-	}, conns, nil
+	if stats {
+		if d.Stats, err = parseStats(&a, ipvsDestAttrStats64, ipvsDestAttrStats); err != nil {
+			return DestStatus{}, fmt.Errorf("destination %s: %w", d.AddrPort(), err)
+		}
+	}
+	return d, nil
 }

@@ -3,7 +3,10 @@ package ipvs
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +26,15 @@ type fakeKernel struct {
 	queue [][]byte // datagrams to read
 	// extAck, if set, is the extended-ack message of error acks.
 	extAck string
+	// dumped lists the services whose destinations were dumped, in order.
+	dumped []ServiceKey
+	// corrupt, if set, makes the destination dump of that service send a
+	// truncated message before the good ones.
+	corrupt ServiceKey
+	// hang, if set, makes the destination dump of that service send
+	// nothing: the read then fails (EAGAIN, as after the kernel's receive
+	// timeout).
+	hang ServiceKey
 }
 
 func (f *fakeKernel) Close() error { return nil }
@@ -121,26 +133,42 @@ func (f *fakeKernel) Send(b []byte) error {
 	return nil
 }
 
+// withStats appends the statistics nests to a dump message b whose
+// attributes are one nest, and fixes that nest's length.
+func withStats(b []byte, old, wide uint16, st Stats) []byte {
+	b = appendTestStats(b, statsNest{old, false}, st)
+	b = appendTestStats(b, statsNest{wide, true}, st)
+	native.PutUint16(b[genlHdrLen:], uint16(len(b)-genlHdrLen))
+	return b
+}
+
 func (f *fakeKernel) dump(m nlMsg, cmd uint8) {
-	have, _ := f.mem.Dump()
+	have, _ := f.mem.Status()
 	switch cmd {
 	case ipvsCmdGetService:
-		for _, k := range have.Keys() {
-			f.reply(fakeFamily, nlmFMulti, m.seq, appendService([]byte{cmd, 1, 0, 0}, have[k], true))
+		for _, k := range slices.SortedFunc(maps.Keys(have), ServiceKey.Compare) {
+			s := have[k]
+			b := appendService([]byte{cmd, 1, 0, 0}, s.Service, true)
+			f.reply(fakeFamily, nlmFMulti, m.seq, withStats(b, ipvsSvcAttrStats, ipvsSvcAttrStats64, s.Stats))
 		}
 	case ipvsCmdGetDest:
 		s, _ := parseService(m.data)
-		conns, _ := f.mem.Conns(s.Key)
-		for _, d := range have[s.Key].Destinations {
-			b := appendDest([]byte{cmd, 1, 0, 0}, d, true)
+		f.dumped = append(f.dumped, s.Key)
+		if s.Key == f.hang {
+			return
+		}
+		if s.Key == f.corrupt {
+			b := appendDest([]byte{cmd, 1, 0, 0}, Destination{Addr: rs1}, true)
+			f.reply(fakeFamily, nlmFMulti, m.seq, b[:len(b)-3])
+		}
+		for _, d := range have[s.Key].Dests {
+			b := appendDest([]byte{cmd, 1, 0, 0}, d.Destination, true)
 			// The counters, inside the destination's nest, as the kernel
 			// reports them.
-			n := conns[d.AddrPort()]
-			b = appendU32(b, ipvsDestAttrActive, n.Active)
-			b = appendU32(b, ipvsDestAttrInactive, n.Inactive)
-			b = appendU32(b, ipvsDestAttrPersist, n.Persistent)
-			native.PutUint16(b[genlHdrLen:], uint16(len(b)-genlHdrLen))
-			f.reply(fakeFamily, nlmFMulti, m.seq, b)
+			b = appendU32(b, ipvsDestAttrActive, d.Conns.Active)
+			b = appendU32(b, ipvsDestAttrInactive, d.Conns.Inactive)
+			b = appendU32(b, ipvsDestAttrPersist, d.Conns.Persistent)
+			f.reply(fakeFamily, nlmFMulti, m.seq, withStats(b, ipvsDestAttrStats, ipvsDestAttrStats64, d.Stats))
 		}
 	}
 	f.reply(nlmsgDone, nlmFMulti, m.seq, []byte{0, 0, 0, 0})
@@ -148,12 +176,27 @@ func (f *fakeKernel) dump(m nlMsg, cmd uint8) {
 
 func newFakeGenl(t *testing.T, batch int) (*fakeKernel, *Reconciler) {
 	t.Helper()
+	fs, r := newFakeGenlReaders(t, batch, 1)
+	return fs[0], r
+}
+
+// newFakeGenlReaders returns the fake kernels of a Reconciler that reads
+// over n sockets: the first writes, all share the first one's MemKernel.
+func newFakeGenlReaders(t *testing.T, batch, n int) ([]*fakeKernel, *Reconciler) {
+	t.Helper()
 	f := &fakeKernel{mem: NewMemKernel(nil)}
 	c := newGenlClient(f, 0, batch)
 	if err := c.resolveFamily(); err != nil || c.family != fakeFamily {
 		t.Fatalf("resolveFamily: %v, family %d", err, c.family)
 	}
-	return f, NewReconciler(&netlinkKernel{c: c})
+	fs := []*fakeKernel{f}
+	k := &netlinkKernel{c: c}
+	for range n - 1 {
+		rf := &fakeKernel{mem: f.mem}
+		fs = append(fs, rf)
+		k.readers = append(k.readers, newGenlClient(rf, c.family, 1))
+	}
+	return fs, NewReconciler(k)
 }
 
 func TestGenlReconcile(t *testing.T) {
@@ -282,5 +325,172 @@ func TestAckErrorLengths(t *testing.T) {
 	}
 	if _, err := splitMessages([]byte{200, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err == nil {
 		t.Error("overlong message accepted")
+	}
+}
+
+// statusOf is the Status a kernel holding t reports with no traffic.
+func statusOf(t Table) map[ServiceKey]ServiceStatus {
+	out := map[ServiceKey]ServiceStatus{}
+	for k, s := range Normalize(t) {
+		ss := ServiceStatus{Service: s}
+		ss.Destinations = nil
+		for _, d := range s.Destinations {
+			ss.Dests = append(ss.Dests, DestStatus{Destination: d})
+		}
+		out[k] = ss
+	}
+	return out
+}
+
+// manyServices is n services with 0 to 12 destinations each.
+func manyServices(n int) Table {
+	t := Table{}
+	for i := range n {
+		s := Service{Key: VirtualService(TCP, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 80)), Scheduler: "wrr"}
+		for j := range i % 13 {
+			// Added in reverse order, as a kernel would list them.
+			s.Destinations = append(s.Destinations, Destination{Addr: netip.AddrFrom4([4]byte{192, 168, byte(i), byte(20 - j)}), Port: 8080, Weight: j})
+		}
+		t[s.Key] = s
+	}
+	return t
+}
+
+func TestGenlStatus(t *testing.T) {
+	for _, tc := range []struct {
+		svcs, sockets int
+	}{{0, 1}, {0, 4}, {3, 1}, {100, 1}, {100, 4}} {
+		t.Run(fmt.Sprintf("%d services, %d sockets", tc.svcs, tc.sockets), func(t *testing.T) {
+			fs, r := newFakeGenlReaders(t, 64, tc.sockets)
+			defer r.Close()
+			ctx := context.Background()
+			want := wantTable()
+			for k, s := range manyServices(tc.svcs) {
+				want[k] = s
+			}
+			if _, err := r.Reconcile(ctx, want, nil); err != nil {
+				t.Fatal(err)
+			}
+			mem := fs[0].mem
+			d0 := rs1AddrPort(want)
+			n := Conns{Active: 3, Inactive: 2, Persistent: 1}
+			mem.SetConns(web, d0, n)
+			mem.SetServiceStats(web, testStats(1))
+			mem.SetDestStats(web, d0, testStats(2))
+			mem.SetServiceStats(mark1, testStats(3))
+			for _, f := range fs {
+				f.dumped = nil
+			}
+
+			got, err := r.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantSt := statusOf(want)
+			setStatus(wantSt, web, func(s *ServiceStatus) {
+				s.Stats = testStats(1)
+				for i := range s.Dests {
+					if s.Dests[i].AddrPort() == d0 {
+						s.Dests[i].Conns, s.Dests[i].Stats = n, testStats(2)
+					}
+				}
+			})
+			setStatus(wantSt, mark1, func(s *ServiceStatus) { s.Stats = testStats(3) })
+			if diff := cmp.Diff(wantSt, got, cmpOpt); diff != "" {
+				t.Errorf("Status (-want +got):\n%s", diff)
+			}
+			// Every service's destinations were dumped once, on whichever
+			// socket.
+			var dumped []ServiceKey
+			for _, f := range fs {
+				dumped = append(dumped, f.dumped...)
+			}
+			slices.SortFunc(dumped, ServiceKey.Compare)
+			if diff := cmp.Diff(want.Keys(), dumped, cmpOpt); diff != "" {
+				t.Errorf("destination dumps (-want +got):\n%s", diff)
+			}
+
+			// Dump reads the same table without the counters, which never
+			// make a difference to Diff.
+			tbl, err := r.Dump(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(Normalize(want), tbl, cmpOpt); diff != "" {
+				t.Errorf("Dump (-want +got):\n%s", diff)
+			}
+			if res, err := r.Reconcile(ctx, want, nil); err != nil || res.Writes != 0 {
+				t.Errorf("reconcile with counters: %v, %v; want no writes", res.Ops, err)
+			}
+		})
+	}
+}
+
+func rs1AddrPort(t Table) netip.AddrPort {
+	for _, d := range t[web].Destinations {
+		if d.Addr == rs1 {
+			return d.AddrPort()
+		}
+	}
+	panic("no rs1 in web")
+}
+
+func setStatus(st map[ServiceKey]ServiceStatus, k ServiceKey, fn func(*ServiceStatus)) {
+	s := st[k]
+	fn(&s)
+	st[k] = s
+}
+
+// TestGenlReadErrors breaks one destination dump of a read over several
+// sockets: the read fails naming that service, leaves every socket idle
+// (the broken dump read to its end), and the next read succeeds.
+func TestGenlReadErrors(t *testing.T) {
+	want := manyServices(100)
+	bad := want.Keys()[57]
+	for _, tc := range []struct {
+		name  string
+		fault func(f *fakeKernel, k ServiceKey)
+		is    error
+	}{
+		{"a message cut short", func(f *fakeKernel, k ServiceKey) { f.corrupt = k }, errShortMessage},
+		{"no answer", func(f *fakeKernel, k ServiceKey) { f.hang = k }, syscall.EAGAIN},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs, r := newFakeGenlReaders(t, 64, 4)
+			defer r.Close()
+			ctx := context.Background()
+			if _, err := r.Reconcile(ctx, want, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fs {
+				tc.fault(f, bad)
+			}
+			for _, read := range []func() error{
+				func() error { _, err := r.Dump(ctx); return err },
+				func() error { _, err := r.Status(ctx); return err },
+				func() error { _, err := r.Reconcile(ctx, want, nil); return err },
+			} {
+				err := read()
+				var oe *OpError
+				if !errors.As(err, &oe) || oe.Service != bad || !errors.Is(err, tc.is) {
+					t.Errorf("error %v, want an *OpError for %s wrapping %v", err, bad, tc.is)
+				}
+				for i, f := range fs {
+					if len(f.queue) != 0 {
+						t.Errorf("socket %d left with %d datagrams unread", i, len(f.queue))
+					}
+				}
+			}
+			for _, f := range fs {
+				tc.fault(f, ServiceKey{})
+			}
+			got, err := r.Dump(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(Normalize(want), got, cmpOpt); diff != "" {
+				t.Errorf("Dump after the failure (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -11,14 +11,25 @@ import (
 // Open opens the kernel's IPVS table in the network namespace at netnsPath
 // ("" for the caller's) and returns a [Reconciler] that owns it.
 //
-// Open speaks IPVS generic netlink itself, over one socket it keeps until
-// the Reconciler is closed: it resolves the IPVS family on that socket,
-// then probes it with a dump of the services (which needs CAP_NET_ADMIN).
+// Open speaks IPVS generic netlink itself, over sockets it keeps until the
+// Reconciler is closed: one that writes and reads, on which it resolves the
+// IPVS family and then probes it with a dump of the services (which needs
+// CAP_NET_ADMIN), and [DefaultReadSockets]-1 more that only read the table
+// back ([Options]).
 // On failure the error wraps [ErrUnavailable]. tandem runs no modprobe:
 // ip_vs must be loaded; the kernel loads scheduler modules (ip_vs_<name>)
 // itself when a service names them, if it can.
+//
+// With netnsPath "", the sockets are opened on the calling thread: a
+// caller that has moved its thread into another namespace must keep it
+// locked (runtime.LockOSThread) until Open returns.
 func Open(netnsPath string) (*Reconciler, error) {
-	k, err := openKernel(netnsPath)
+	return OpenWith(netnsPath, Options{})
+}
+
+// OpenWith is [Open] with options.
+func OpenWith(netnsPath string, o Options) (*Reconciler, error) {
+	k, err := openKernel(netnsPath, o)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +54,7 @@ func dialIPVS(netnsPath string) (*genlClient, error) {
 	return c, nil
 }
 
-func openKernel(netnsPath string) (*netlinkKernel, error) {
+func openKernel(netnsPath string, o Options) (*netlinkKernel, error) {
 	c, err := dialIPVS(netnsPath)
 	if err != nil {
 		return nil, err
@@ -52,5 +63,17 @@ func openKernel(netnsPath string) (*netlinkKernel, error) {
 		c.conn.Close()
 		return nil, fmt.Errorf("%w: list services: %w", ErrUnavailable, err)
 	}
-	return &netlinkKernel{c: c}, nil
+	k := &netlinkKernel{c: c}
+	if n := o.readSockets() - 1; n > 0 {
+		// The IPVS family's id is the same in every namespace.
+		socks, err := dialReaders(netnsPath, n)
+		if err != nil {
+			c.conn.Close()
+			return nil, err
+		}
+		for _, s := range socks {
+			k.readers = append(k.readers, newGenlClient(s, c.family, 1))
+		}
+	}
+	return k, nil
 }

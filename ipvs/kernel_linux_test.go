@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // TestEncodeLikeMoby checks the request encoder byte for byte against the
@@ -142,4 +148,123 @@ func inNewNetns(t *testing.T, fn func() error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestKernelReadSockets reads a table of 100 services over several
+// sockets, opened in the caller's namespace ("") and by path: every
+// socket must be in the table's namespace, or the destinations it reads
+// would be missing.
+func TestKernelReadSockets(t *testing.T) {
+	want := manyServices(100)
+	inNewNetns(t, func() error {
+		path := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+		ctx := context.Background()
+		for i, open := range []func() (*Reconciler, error){
+			func() (*Reconciler, error) { return OpenWith("", Options{ReadSockets: 4}) },
+			func() (*Reconciler, error) { return OpenWith(path, Options{ReadSockets: 3}) },
+			func() (*Reconciler, error) { return OpenWith(path, Options{ReadSockets: 1}) },
+		} {
+			r, err := open()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			if i == 0 {
+				if _, err := r.Reconcile(ctx, want, nil); err != nil {
+					return err
+				}
+			}
+			got, err := r.Dump(ctx)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(Normalize(want), got, cmpOpt); diff != "" {
+				t.Errorf("open %d: Dump (-want +got):\n%s", i, diff)
+			}
+			st, err := r.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(statusOf(want), st, cmpOpt); diff != "" {
+				t.Errorf("open %d: Status (-want +got):\n%s", i, diff)
+			}
+		}
+		return nil
+	})
+}
+
+// TestKernelStatus sends a connection through a service from inside the
+// namespace and reads its counters back, against `ipvsadm -Ln --stats
+// --exact` as a witness.
+func TestKernelStatus(t *testing.T) {
+	if _, err := exec.LookPath("ipvsadm"); err != nil {
+		t.Skip("no ipvsadm")
+	}
+	vipAP := netip.MustParseAddrPort("10.9.0.100:80")
+	key := VirtualService(TCP, vipAP)
+	want := NewTable(Service{Key: key, Scheduler: "rr", Destinations: []Destination{
+		{Addr: netip.MustParseAddr("10.9.0.2"), Port: 80, Forward: Masq, Weight: 1},
+	}})
+	inNewNetns(t, func() error {
+		// The real server's subnet is on a dummy link, which drops what
+		// IPVS forwards; the client is this namespace itself.
+		d0 := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "d0"}}
+		if err := netlink.LinkAdd(d0); err != nil {
+			return err
+		}
+		if err := netlink.AddrAdd(d0, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(10, 9, 0, 1), Mask: net.CIDRMask(24, 32)}}); err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(d0); err != nil {
+			return err
+		}
+		r, err := Open("")
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		ctx := context.Background()
+		if _, err := r.Reconcile(ctx, want, nil); err != nil {
+			return err
+		}
+		// One SYN, then the socket is closed so that none follows.
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: vipAP.Addr().As4(), Port: int(vipAP.Port())}); err != unix.EINPROGRESS {
+			unix.Close(fd)
+			return fmt.Errorf("connect: %v, want EINPROGRESS", err)
+		}
+		unix.Close(fd)
+
+		// The totals are taken from the per-CPU counters every 2 s.
+		var st map[ServiceKey]ServiceStatus
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if st, err = r.Status(ctx); err != nil {
+				return err
+			}
+			if st[key].Stats.Conns > 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		s := st[key]
+		if s.Stats.Conns != 1 || s.Stats.InPkts != 1 || s.Stats.InBytes < 40 || len(s.Dests) != 1 {
+			t.Fatalf("after one SYN: %+v", s)
+		}
+		d := s.Dests[0]
+		if d.Stats != s.Stats || d.Conns.Active+d.Conns.Inactive != 1 || d.Weight != 1 {
+			t.Errorf("destination after one SYN: %+v; service %+v", d, s.Stats)
+		}
+		out, err := exec.Command("ipvsadm", "-Ln", "--stats", "--exact", "-t", vipAP.String()).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ipvsadm: %v: %s", err, out)
+		}
+		// Prot LocalAddress:Port Conns InPkts OutPkts InBytes OutBytes
+		wantLine := fmt.Sprintf("TCP %s %d %d %d %d %d", vipAP, s.Stats.Conns, s.Stats.InPkts, s.Stats.OutPkts, s.Stats.InBytes, s.Stats.OutBytes)
+		if !strings.Contains(strings.Join(strings.Fields(string(out)), " "), wantLine) {
+			t.Errorf("ipvsadm shows\n%s\nwant a line %q", out, wantLine)
+		}
+		return nil
+	})
 }

@@ -9,3 +9,8 @@ import "fmt"
 func Open(netnsPath string) (*Reconciler, error) {
 	return nil, fmt.Errorf("%w: not linux", ErrUnavailable)
 }
+
+// OpenWith is [Open] with options; it fails the same way.
+func OpenWith(netnsPath string, o Options) (*Reconciler, error) {
+	return Open(netnsPath)
+}

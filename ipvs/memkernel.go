@@ -16,6 +16,9 @@ import (
 // through; tandem's own reader can, but Diff keeps that tolerance). It
 // records every successful write.
 //
+// Its counters are zero unless set: connection counters with SetConns,
+// statistics with SetServiceStats and SetDestStats.
+//
 // MemKernel is for tests and dry runs. It is safe for concurrent use, so a
 // test may inspect it while a [Reconciler] owns it.
 type MemKernel struct {
@@ -26,6 +29,8 @@ type MemKernel struct {
 	closed bool
 	dumps  int
 	conns  map[ServiceKey]map[netip.AddrPort]Conns
+	stats  map[ServiceKey]Stats
+	dstats map[ServiceKey]map[netip.AddrPort]Stats
 }
 
 // NewMemKernel returns a MemKernel holding a copy of initial (nil for an
@@ -72,13 +77,18 @@ func (m *MemKernel) Dump() (Table, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dumps++
+	return m.readBack(), nil
+}
+
+// readBack is the table as the kernel would report it.
+func (m *MemKernel) readBack() Table {
 	t := m.table.Clone()
 	for k, s := range t {
 		s.Flags |= FlagHashed
 		s.PEName = "" // moby/ipvs does not parse IPVS_SVC_ATTR_PE_NAME
 		t[k] = s
 	}
-	return t, nil
+	return t
 }
 
 // Apply performs ops on the in-memory table, in order, and stops at the
@@ -189,6 +199,52 @@ func (m *MemKernel) Conns(k ServiceKey) (map[netip.AddrPort]Conns, error) {
 		out[ap] = m.conns[k][ap]
 	}
 	return out, nil
+}
+
+// SetServiceStats sets the statistics [MemKernel.Status] reports for the
+// service keyed k (zero until set).
+func (m *MemKernel) SetServiceStats(k ServiceKey, st Stats) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stats == nil {
+		m.stats = map[ServiceKey]Stats{}
+	}
+	m.stats[k.canonical()] = st
+}
+
+// SetDestStats sets the statistics [MemKernel.Status] reports for the
+// destination d of the service keyed k (zero until set).
+func (m *MemKernel) SetDestStats(k ServiceKey, d netip.AddrPort, st Stats) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dstats == nil {
+		m.dstats = map[ServiceKey]map[netip.AddrPort]Stats{}
+	}
+	k = k.canonical()
+	if m.dstats[k] == nil {
+		m.dstats[k] = map[netip.AddrPort]Stats{}
+	}
+	m.dstats[k][netip.AddrPortFrom(d.Addr().Unmap(), d.Port())] = st
+}
+
+// Status returns what Dump returns, with the counters set with SetConns,
+// SetServiceStats and SetDestStats. It does not count as a Dump.
+func (m *MemKernel) Status() (map[ServiceKey]ServiceStatus, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.readBack()
+	st := make(map[ServiceKey]ServiceStatus, len(t))
+	for k, s := range t {
+		ck := k.canonical()
+		ss := ServiceStatus{Service: s, Stats: m.stats[ck]}
+		ss.Destinations = nil
+		for _, d := range s.Destinations {
+			ap := netip.AddrPortFrom(d.Addr.Unmap(), d.Port)
+			ss.Dests = append(ss.Dests, DestStatus{Destination: d, Conns: m.conns[ck][ap], Stats: m.dstats[ck][ap]})
+		}
+		st[k] = ss
+	}
+	return st, nil
 }
 
 // Close marks the kernel closed; the table is kept.

@@ -15,7 +15,8 @@ import (
 // implementation need not be safe for concurrent use.
 type Kernel interface {
 	// Dump returns every service in the kernel with its destinations, as
-	// read back (Diff normalises it).
+	// read back. The table is the caller's: the Reconciler normalises it
+	// in place.
 	Dump() (Table, error)
 	// Apply performs ops in order, stopping at the first that fails, and
 	// returns the ops it performed, in order. The error of a failed write
@@ -26,6 +27,10 @@ type Kernel interface {
 	// Conns returns the connection counters of the destinations of the
 	// service keyed k, by destination address and port (unmapped).
 	Conns(k ServiceKey) (map[netip.AddrPort]Conns, error)
+	// Status returns what Dump returns, every service with its
+	// destinations, with their counters ([ServiceStatus]), as read back;
+	// the caller's too.
+	Status() (map[ServiceKey]ServiceStatus, error)
 	// Close releases the kernel handle. It must not change the table.
 	Close() error
 }
@@ -138,7 +143,7 @@ func (r *Reconciler) reconcile(want Table, retire []ServiceKey) (Result, error) 
 	if err != nil {
 		return Result{}, dumpError(err)
 	}
-	have = Normalize(have)
+	have = normalizeRead(have)
 	res := Result{Foreign: Foreign(have, want, retire)}
 	return r.apply(start, have, want, retire, res)
 }
@@ -198,7 +203,7 @@ func (r *Reconciler) Update(ctx context.Context, svcs []Service, retire []Servic
 				rerr = dumpError(err)
 				return
 			}
-			have = Normalize(t)
+			have = normalizeRead(t)
 		}
 		sub := make(Table, len(want)+len(retire))
 		for _, k := range append(want.Keys(), retire...) {
@@ -254,7 +259,7 @@ func (r *Reconciler) Dump(ctx context.Context) (Table, error) {
 	if derr != nil {
 		return nil, dumpError(derr)
 	}
-	return Normalize(t), nil
+	return normalizeRead(t), nil
 }
 
 // Conns are the connection counters of one destination, as the kernel

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestReconcileTwice(t *testing.T) {
@@ -292,5 +293,69 @@ func TestUpdateWithoutDump(t *testing.T) {
 	res, err = r.Update(ctx, nil, []ServiceKey{web})
 	if err != nil || res.Writes != 1 || res.Ops[0].Kind != DelService {
 		t.Fatalf("retire: %v, %v", res.Ops, err)
+	}
+}
+
+// TestStatus reads the counters of a MemKernel through a Reconciler:
+// keyed and normalised as Dump is, the destinations in order, the
+// counters where they were set and zero elsewhere.
+func TestStatus(t *testing.T) {
+	mapped := ServiceKey{Protocol: TCP, Addr: netip.MustParseAddr("::ffff:198.51.100.1"), Port: 22}
+	other := mapped.canonical()
+	k := NewMemKernel(NewTable(
+		Service{Key: mapped, Scheduler: "rr", Timeout: 5 * time.Second,
+			Destinations: []Destination{dest(rs2, 2), {Addr: netip.MustParseAddr("::ffff:192.168.100.11"), Port: 80, Forward: Route | 0x100, Weight: 1}}},
+		Service{Key: mark1, Flags: FlagPersistent, Timeout: 60 * time.Second},
+	))
+	r := NewReconciler(k)
+	defer r.Close()
+	ap1 := netip.AddrPortFrom(rs1, 80)
+	k.SetServiceStats(other, Stats{Conns: 10, InBytes: 1 << 40, CPS: 2})
+	k.SetDestStats(mapped, netip.AddrPortFrom(netip.MustParseAddr("::ffff:192.168.100.11"), 80), Stats{Conns: 7, OutPPS: 3})
+	k.SetConns(other, ap1, Conns{Active: 1, Inactive: 2, Persistent: 3})
+	ctx := context.Background()
+	got, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[ServiceKey]ServiceStatus{
+		other: {
+			Service: Service{Key: other, Scheduler: "rr", Netmask: 32},
+			Stats:   Stats{Conns: 10, InBytes: 1 << 40, CPS: 2},
+			Dests: []DestStatus{
+				{Destination: Destination{Addr: rs1, Port: 80, Forward: Route, Weight: 1}, Conns: Conns{Active: 1, Inactive: 2, Persistent: 3}, Stats: Stats{Conns: 7, OutPPS: 3}},
+				{Destination: dest(rs2, 2)},
+			},
+		},
+		mark1: {Service: Service{Key: mark1, Scheduler: "wlc", Flags: FlagPersistent, Timeout: 60 * time.Second, Netmask: 32}},
+	}
+	if diff := cmp.Diff(want, got, cmpOpt); diff != "" {
+		t.Errorf("Status (-want +got):\n%s", diff)
+	}
+	// Status is Dump's table with counters.
+	tbl, err := r.Dump(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, s := range tbl {
+		st := got[key]
+		var ds []Destination
+		for _, d := range st.Dests {
+			ds = append(ds, d.Destination)
+		}
+		s.Destinations, st.Destinations = nil, nil
+		if diff := cmp.Diff(s, st.Service, cmpOpt); diff != "" {
+			t.Errorf("%s: Status's service differs from Dump's (-dump +status):\n%s", key, diff)
+		}
+		if diff := cmp.Diff(tbl[key].Destinations, ds, cmpOpt, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: Status's destinations differ from Dump's (-dump +status):\n%s", key, diff)
+		}
+	}
+	if n := k.Dumps(); n != 1 {
+		t.Errorf("%d dumps, want 1: Status is no Dump", n)
+	}
+	r.Close()
+	if _, err := r.Status(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Status after Close: %v, want ErrClosed", err)
 	}
 }

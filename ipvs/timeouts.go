@@ -78,32 +78,20 @@ func parseTimeouts(data []byte) (Timeouts, error) {
 func (c *genlClient) timeouts() (Timeouts, error) {
 	seq := c.nextSeq()
 	b, start := appendMsgHeader(c.wbuf[:0], c.family, nlmFRequest, seq, ipvsCmdGetConfig, ipvsGenlVersion)
-	b = finishMsg(b, start)
-	c.wbuf = b
-	if err := c.conn.Send(b); err != nil {
-		return Timeouts{}, err
-	}
-	for {
-		n, err := c.conn.Recv(c.rbuf)
-		if err != nil {
-			return Timeouts{}, err
+	var t Timeouts
+	err := c.exchange(finishMsg(b, start), seq, func(m nlMsg) (bool, error) {
+		switch m.typ {
+		case nlmsgError:
+			err := ackError(m)
+			return err != nil, err
+		case c.family:
+			var err error
+			t, err = parseTimeouts(m.data)
+			return true, err
 		}
-		msgs, err := splitMessages(c.rbuf[:n])
-		if err != nil {
-			return Timeouts{}, err
-		}
-		for _, m := range msgs {
-			switch {
-			case m.seq != seq:
-			case m.typ == nlmsgError:
-				if err := ackError(m); err != nil {
-					return Timeouts{}, err
-				}
-			case m.typ == c.family:
-				return parseTimeouts(m.data)
-			}
-		}
-	}
+		return false, nil
+	})
+	return t, err
 }
 
 func (c *genlClient) setTimeouts(t Timeouts) error {
