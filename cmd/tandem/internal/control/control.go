@@ -1,15 +1,20 @@
 // Package control is tandem's control socket: the one request/response
 // protocol that every command talking to a running `tandem run` uses
-// (`tandem reload`, `tandem plan`; status and maintenance next).
+// (`tandem reload`, `tandem plan`, `tandem status`, the maintenance
+// commands).
 //
 // It is HTTP/1.1 over a unix socket (mode 0600, so only root talks to
 // it), one JSON document each way:
 //
 //	POST /v1/reload          -> Response{Plan, Timing} or {Error, Diagnostics}
 //	POST /v1/plan  {"path"}  -> Response{Plan} or {Error, Diagnostics}
+//	GET  /v1/status          -> Response{Status}
+//	POST /v1/maintenance {"virtual_server", "real_server", "mode", "now"}
+//	                         -> Response{Maintenance}
 //
-// An error answer has status 422 (the file) or 500 (the host); the body
-// always decodes as a Response.
+// An error answer has status 422 (the file), 404 (a maintenance request
+// naming no server of the file), 400 (a bad request) or 500 (the host);
+// the body always decodes as a Response.
 package control
 
 import (
@@ -26,12 +31,15 @@ import (
 	"time"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 )
 
 // Daemon is what the socket serves: a *director.Director.
 type Daemon interface {
 	Reload(ctx context.Context) (*director.ReloadResult, error)
 	Plan(ctx context.Context, path string) (*director.Plan, error)
+	Status(ctx context.Context) (*status.Status, error)
+	Maintain(ctx context.Context, req director.MaintenanceRequest) (*director.MaintenanceResult, error)
 }
 
 // PlanRequest asks for the plan of a file; Path is absolute (the client
@@ -44,6 +52,9 @@ type PlanRequest struct {
 type Response struct {
 	Plan   *director.Plan   `json:"plan,omitempty"`
 	Timing *director.Timing `json:"timing,omitempty"`
+	Status *status.Status   `json:"status,omitempty"`
+
+	Maintenance *director.MaintenanceResult `json:"maintenance,omitempty"`
 	// Error is set when the request failed; Diagnostics then holds the
 	// file's diagnostics as `tandem check` prints them, when it has any.
 	Error       string `json:"error,omitempty"`
@@ -93,6 +104,27 @@ func Serve(path string, d Daemon) (*Server, error) {
 		}
 		reply(w, http.StatusOK, Response{Plan: p})
 	})
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := d.Status(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		reply(w, http.StatusOK, Response{Status: st})
+	})
+	mux.HandleFunc("POST /v1/maintenance", func(w http.ResponseWriter, r *http.Request) {
+		var req director.MaintenanceRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequest)).Decode(&req); err != nil {
+			reply(w, http.StatusBadRequest, Response{Error: "bad request: " + err.Error()})
+			return
+		}
+		res, err := d.Maintain(r.Context(), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		reply(w, http.StatusOK, Response{Maintenance: res})
+	})
 	s := &Server{ln: ln, path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
 	return s, nil
@@ -117,6 +149,11 @@ func writeError(w http.ResponseWriter, err error) {
 	res := Response{Error: err.Error()}
 	code := http.StatusInternalServerError
 	var le *director.LoadError
+	if errors.Is(err, director.ErrNotFound) {
+		code = http.StatusNotFound
+	} else if errors.Is(err, director.ErrBadRequest) {
+		code = http.StatusBadRequest
+	}
 	if errors.As(err, &le) {
 		code = http.StatusUnprocessableEntity
 		if le.Diags != nil {
@@ -156,9 +193,23 @@ func (c Client) Plan(ctx context.Context, path string) (*Response, error) {
 	return c.do(ctx, "/v1/plan", PlanRequest{Path: abs})
 }
 
+// Status asks the daemon for its status document.
+func (c Client) Status(ctx context.Context) (*Response, error) {
+	return c.send(ctx, http.MethodGet, "/v1/status", nil)
+}
+
+// Maintain sends a maintenance request.
+func (c Client) Maintain(ctx context.Context, req director.MaintenanceRequest) (*Response, error) {
+	return c.do(ctx, "/v1/maintenance", req)
+}
+
 // do posts body (nil: none) and decodes the answer; an answer with an
 // error comes back as a Response with Error set, and a nil error.
 func (c Client) do(ctx context.Context, url string, body any) (*Response, error) {
+	return c.send(ctx, http.MethodPost, url, body)
+}
+
+func (c Client) send(ctx context.Context, method, url string, body any) (*Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -174,7 +225,7 @@ func (c Client) do(ctx context.Context, url string, body any) (*Response, error)
 		},
 	}}
 	defer hc.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://tandem"+url, rd)
+	req, err := http.NewRequestWithContext(ctx, method, "http://tandem"+url, rd)
 	if err != nil {
 		return nil, err
 	}

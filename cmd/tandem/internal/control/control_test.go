@@ -3,12 +3,14 @@ package control
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 	"github.com/tandem-lb/tandem/conf"
 )
 
@@ -28,6 +30,17 @@ func (f *fakeDaemon) Reload(context.Context) (*director.ReloadResult, error) {
 func (f *fakeDaemon) Plan(_ context.Context, path string) (*director.Plan, error) {
 	f.planPath = path
 	return &director.Plan{File: path}, nil
+}
+
+func (f *fakeDaemon) Status(context.Context) (*status.Status, error) {
+	return &status.Status{Schema: status.Schema, Node: "d1", VirtualServers: []status.VirtualServer{{Name: "web"}}}, nil
+}
+
+func (f *fakeDaemon) Maintain(_ context.Context, req director.MaintenanceRequest) (*director.MaintenanceResult, error) {
+	if req.VirtualServer != "web" {
+		return nil, fmt.Errorf("virtual server %q: %w", req.VirtualServer, director.ErrNotFound)
+	}
+	return &director.MaintenanceResult{VirtualServer: "web", RealServer: req.RealServer, Mode: req.Mode, Changed: true}, nil
 }
 
 func TestSocket(t *testing.T) {
@@ -73,6 +86,19 @@ func TestSocket(t *testing.T) {
 	f.reloadErr = errors.New("netlink: boom")
 	if res, err = c.Reload(ctx); err != nil || res.Error != "netlink: boom" || res.Diagnostics != "" {
 		t.Fatalf("failed reload: %+v, %v", res, err)
+	}
+
+	res, err = c.Status(ctx)
+	if err != nil || res.Status == nil || res.Status.Node != "d1" || res.Status.VirtualServers[0].Name != "web" {
+		t.Fatalf("status: %+v, %v", res, err)
+	}
+	res, err = c.Maintain(ctx, director.MaintenanceRequest{VirtualServer: "web", RealServer: "rs1", Mode: director.ModeDrain})
+	if err != nil || res.Maintenance == nil || !res.Maintenance.Changed || res.Maintenance.Mode != director.ModeDrain {
+		t.Fatalf("maintenance: %+v, %v", res, err)
+	}
+	res, err = c.Maintain(ctx, director.MaintenanceRequest{VirtualServer: "nope", RealServer: "rs1", Mode: director.ModeDrain})
+	if err != nil || !strings.Contains(res.Error, `virtual server "nope": not found`) {
+		t.Fatalf("maintenance of an unknown server: %+v, %v", res, err)
 	}
 
 	// No daemon.

@@ -45,6 +45,16 @@ type Config struct {
 	NoIPVS bool
 	// Version is logged at start.
 	Version string
+	// StatePath is the maintenance overrides' file ("": not kept across
+	// restarts).
+	StatePath string
+	// OnConfig, when set, is called on the loop each time a config
+	// becomes the running one (start, reload): the binary moves its
+	// metrics listener with it.
+	OnConfig func(c *conf.Cluster, n *conf.Node)
+	// OnProbe, when set, is given every health probe (the metrics'
+	// latency histogram); see healthcheck.Options.OnProbe.
+	OnProbe func(kind string, latency time.Duration, ok bool)
 }
 
 // Director is one director's runtime. Make it with New, start it with
@@ -76,6 +86,9 @@ type Director struct {
 	snap      atomic.Pointer[Snapshot]
 	loadedAt  time.Time
 	reloads   ReloadCounts // the reloads so far
+	started   time.Time
+	overrides overrides       // maintenance (maintenance.go)
+	reconcile ReconcileCounts // the IPVS writes so far
 }
 
 // New returns a director for cfg.
@@ -91,6 +104,8 @@ func New(cfg Config) *Director {
 		log:       cfg.Log,
 		health:    newHealth(),
 		instances: map[string]InstanceState{},
+		overrides: overrides{},
+		started:   time.Now(),
 		sync:      newConnSync(),
 		events:    make(chan func(), 64),
 		running:   make(chan struct{}),
@@ -212,6 +227,8 @@ func (d *Director) Run(ctx context.Context, c *conf.Cluster, node *conf.Node) (e
 // VRRP and the checks.
 func (d *Director) start(ctx context.Context, c *conf.Cluster, node *conf.Node) error {
 	d.setConfig(c, node)
+	d.loadOverrides()
+	d.pruneOverrides(c)
 	var initial ipvs.Table
 	if hasChecks(c) && d.rec != nil {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -244,6 +261,9 @@ func (d *Director) start(ctx context.Context, c *conf.Cluster, node *conf.Node) 
 func (d *Director) setConfig(c *conf.Cluster, node *conf.Node) {
 	d.c, d.node = c, node
 	d.loadedAt = time.Now()
+	if d.cfg.OnConfig != nil {
+		d.cfg.OnConfig(c, node)
+	}
 	if d.cfg.Level != nil && !d.cfg.LevelFixed {
 		lv := slog.LevelInfo
 		if c.Director.LogLevel != "" {
@@ -320,6 +340,7 @@ func (d *Director) apply(ctx context.Context, want ipvs.Table, always bool, reti
 		return nil
 	}
 	res, err := d.rec.Reconcile(ctx, want, retire)
+	d.noteReconcile(res, err)
 	for _, op := range res.Ops {
 		d.log.Debug("ipvs write", "op", op.String())
 	}
@@ -340,4 +361,23 @@ func (d *Director) apply(ctx context.Context, want ipvs.Table, always bool, reti
 			"services", strings.Join(keys, ", "))
 	}
 	return nil
+}
+
+// ReconcileCounts count the IPVS writes made since start (full
+// reconciles and updates alike).
+type ReconcileCounts struct {
+	Runs, Writes, Errors uint64
+	Last                 time.Time
+	LastTook             time.Duration
+}
+
+// noteReconcile counts a reconcile or update.
+func (d *Director) noteReconcile(res ipvs.Result, err error) {
+	r := &d.reconcile
+	r.Runs++
+	r.Writes += uint64(res.Writes)
+	if err != nil {
+		r.Errors++
+	}
+	r.Last, r.LastTook = time.Now(), res.Took
 }

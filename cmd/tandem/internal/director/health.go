@@ -76,7 +76,7 @@ func newHealth() *health {
 // then the last desired table). It records each service's health.
 func (d *Director) desiredFrom(c *conf.Cluster, prev ipvs.Table) ipvs.Table {
 	h := d.health
-	t, st := desiredTable(c, healthView{Up: h.up, Prev: prev, IDs: h.ids})
+	t, st := desiredTable(c, healthView{Up: h.up, Prev: prev, IDs: h.ids, Overrides: d.overrides})
 	for _, sh := range st {
 		d.noteService(sh)
 	}
@@ -183,7 +183,11 @@ func tuneMemory() {
 func (d *Director) startHealth(ctx context.Context, c *conf.Cluster) error {
 	h := d.health
 	tuneMemory()
-	h.mgr = healthcheck.NewManager(healthcheck.Options{Logger: d.log})
+	opts := healthcheck.Options{Logger: d.log}
+	if f := d.cfg.OnProbe; f != nil {
+		opts.OnProbe = func(k healthcheck.Kind, lat time.Duration, ok bool) { f(string(k), lat, ok) }
+	}
+	h.mgr = healthcheck.NewManager(opts)
 	ctx, h.stop = context.WithCancel(ctx)
 	h.done = make(chan struct{})
 	d.setChecks(c)
@@ -306,6 +310,7 @@ func (d *Director) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
 		return
 	}
 	res, err := d.rec.Update(ctx, svcs, nil)
+	d.noteReconcile(res, err)
 	for _, op := range res.Ops {
 		d.log.Debug("ipvs write", "op", op.String())
 	}
@@ -323,7 +328,7 @@ func (d *Director) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
 // those that changed.
 func (d *Director) recompute(idx []int) []ipvs.Service {
 	h := d.health
-	view := healthView{Up: h.up, Prev: d.want, IDs: h.ids}
+	view := healthView{Up: h.up, Prev: d.want, IDs: h.ids, Overrides: d.overrides}
 	var svcs []ipvs.Service
 	for _, i := range idx {
 		s, sh := desiredService(&h.c.VirtualServers[i], view)
@@ -365,10 +370,14 @@ func serviceNames(c *conf.Cluster, idx []int) string {
 // file while at weight 0) whose connections have all ended.
 func (d *Director) pollDraining(ctx context.Context) {
 	h := d.health
-	if !h.draining || h.c == nil || d.rec == nil {
+	if !h.draining || h.c == nil {
 		return
 	}
-	found := false
+	found := d.pollDisabled(ctx)
+	if d.rec == nil {
+		h.draining = found
+		return
+	}
 	var svcs []ipvs.Service
 	for i := range h.c.VirtualServers {
 		vs := &h.c.VirtualServers[i]
@@ -410,6 +419,7 @@ func (d *Director) pollDraining(ctx context.Context) {
 		return
 	}
 	res, err := d.rec.Update(ctx, svcs, nil)
+	d.noteReconcile(res, err)
 	if err != nil {
 		d.log.Error("deleting drained real servers failed (the next resync repairs it)", "err", err)
 		return

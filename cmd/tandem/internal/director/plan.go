@@ -129,7 +129,7 @@ func (p *Plan) Summary() string {
 func (d *Director) plan(c *conf.Cluster, node *conf.Node, file string) *Plan {
 	h := d.health
 	p := &Plan{File: file, c: c, node: node, checks: newChecks(c)}
-	p.want, p.states = desiredTable(c, healthView{Up: h.up, Prev: d.want, IDs: p.checks.ids})
+	p.want, p.states = desiredTable(c, healthView{Up: h.up, Prev: d.want, IDs: p.checks.ids, Overrides: d.overrides})
 	p.ipvsChanges(d.want, c, false)
 
 	// Checks, by ID: a check whose settings did not change keeps its

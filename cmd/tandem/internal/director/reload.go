@@ -123,6 +123,7 @@ func (d *Director) applyPlan(ctx context.Context, p *Plan) error {
 		d.settings = directorSettings(p.c, p.node) // what LeftInPlace reports
 	}
 	d.setConfig(p.c, p.node)
+	d.pruneOverrides(p.c)
 	d.want = p.want
 	for _, sh := range p.states {
 		d.noteService(sh)
@@ -132,6 +133,7 @@ func (d *Director) applyPlan(ctx context.Context, p *Plan) error {
 	d.reloadVRRP(ctx, p)
 	if d.rec != nil && (len(p.svcs) > 0 || len(p.retire) > 0) {
 		res, err := d.rec.Update(ctx, p.svcs, p.retire)
+		d.noteReconcile(res, err)
 		for _, op := range res.Ops {
 			d.log.Debug("ipvs write", "op", op.String())
 		}

@@ -1,10 +1,13 @@
 package director
 
 import (
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/tandem-lb/tandem/conf"
+	"github.com/tandem-lb/tandem/healthcheck"
+	"github.com/tandem-lb/tandem/ipvs"
 	"github.com/tandem-lb/tandem/vrrp"
 )
 
@@ -26,6 +29,14 @@ type Snapshot struct {
 	// VRRP is each instance's last state, in the file's order.
 	VRRP    []InstanceState
 	Reloads ReloadCounts
+
+	// What Status reads beside the snapshot: each is safe for concurrent
+	// use, and the loop publishes the one in force.
+	rec       *ipvs.Reconciler     // nil with NoIPVS
+	runner    *vrrp.Runner         // nil without VRRP instances
+	mgr       *healthcheck.Manager // nil before the checks start
+	overrides overrides            // a copy
+	reconcile ReconcileCounts
 }
 
 // InstanceState is a VRRP instance as the last transition left it.
@@ -68,6 +79,13 @@ func (d *Director) publish() {
 		Config:     d.c,
 		Services:   make([]ServiceHealth, 0, len(d.health.services)),
 		Reloads:    d.reloads,
+		rec:        d.rec,
+		mgr:        d.health.mgr,
+		overrides:  maps.Clone(d.overrides),
+		reconcile:  d.reconcile,
+	}
+	if d.vrrp != nil {
+		s.runner = d.vrrp.runner
 	}
 	for _, sh := range d.health.services {
 		s.Services = append(s.Services, sh)

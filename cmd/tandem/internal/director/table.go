@@ -24,6 +24,8 @@ type healthView struct {
 	// (computing one hashes its Spec); real servers missing from it, such
 	// as those of a config being loaded, have theirs computed.
 	IDs map[*conf.RealServer]healthcheck.ID
+	// Overrides are the operators' maintenance overrides (maintenance.go).
+	Overrides overrides
 }
 
 // checkID returns rs's check ID, and false when rs has no check.
@@ -66,6 +68,8 @@ type RealServerHealth struct {
 	State string
 	// Weight is its weight in the desired table, -1 when absent.
 	Weight int
+	// Override is the operator's override, "" when none.
+	Override Mode
 }
 
 // desiredTable is the IPVS table the cluster file asks for, given the
@@ -90,6 +94,10 @@ func desiredTable(c *conf.Cluster, h healthView) (ipvs.Table, map[ipvs.ServiceKe
 //   - check Down: out, or, when the virtual server has on_failure = "drain",
 //     in with weight 0 (established connections finish, new ones go
 //     elsewhere: keepalived's inhibit_on_failure);
+//   - an operator's override (maintenance.go) applies last: drain sets
+//     the weight 0 of a real server in the table, disable too until its
+//     connections end and then takes it out; either way it is not
+//     healthy (it takes no new traffic);
 //   - check Unknown (no verdict yet: at start, or a check new since a
 //     reload): it stays as h.Prev has it until the first verdict: in with
 //     its configured weight if Prev has it with a weight, in with weight 0
@@ -146,6 +154,15 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 				case p.Weight == 0:
 					d.Weight, healthy = 0, false
 				}
+			}
+		}
+		if o, ok := h.Overrides[rsKey{s.Key, ap}]; ok {
+			rh.Override, healthy = o.Mode, false
+			switch {
+			case o.Mode == ModeDisable && o.Out:
+				in = false
+			case in:
+				d.Weight = 0
 			}
 		}
 		rh.Weight = -1
