@@ -5,40 +5,45 @@
 // that status does not keep (the probe latency histogram) are observed
 // as they happen.
 //
-// The series, all prefixed tandem_ (see Names for the full list, which
-// the Grafana dashboard's test checks its queries against):
+// The series, all prefixed tandem_ (Names lists them; the Grafana
+// dashboard's test checks its queries against it):
 //
-//   - VRRP, per instance (labels vrrp_instance, interface, vrid: not "instance", which Prometheus keeps for the target): state (one
+//   - VRRP, per instance (labels vrrp_instance, interface, vrid: not
+//     "instance", which Prometheus keeps for the target): state (one
 //     series per state, 1 for the current one), priority,
 //     configured_priority, transitions, became_master, released_master,
 //     adverts sent / received / dropped by reason, the last transition's
 //     time, each tracked item's state; adverts no instance could be told
 //     about, by reason.
-//   - IPVS, from the kernel's own counters (what ipvsadm -L --stats
-//     shows), per virtual server (labels virtual_server, service;
-//     virtual_server is "" for a foreign service) and per real server
-//     (plus real_server, address): connections, packets and bytes in and
-//     out, active and inactive connections, the current weight.
-//   - tandem's own: each virtual server's quorum state and healthy
-//     weight, each real server's health (one series, for its current
-//     health) and configured weight, the check's transitions and last
-//     probe's latency, a probe latency histogram per check kind and
-//     result, reconcile runs / writes / errors and the last one's
-//     duration, reloads by result and the last one's time, the running
-//     config's hash (tandem_config_info), build info; and the Go runtime
-//     and process collectors (goroutines, open files, RSS).
+//   - The table (table.go), per virtual server (label virtual_server: its
+//     name, or a foreign service's ipvsadm name) and per real server
+//     (plus real_server): the kernel's counters (connections, packets and
+//     bytes in and out), active and inactive connections and the current
+//     weight; quorum state, healthy weight, sorry server; each real
+//     server's health (one series, for its current health), configured
+//     weight, check transitions and maintenance override; and _info
+//     series carrying the service, address, scheduler, forwarding method
+//     and check, to join on.
+//   - tandem's own: a probe latency histogram per check kind and result,
+//     reconcile runs / writes / errors and the last one's duration, the
+//     kernel read's success, reloads by result and the last one's time,
+//     the running config's hash (tandem_config_info: both directors must
+//     show the same), build info; and the Go runtime and process
+//     collectors (goroutines, open files, RSS).
 package metrics
 
 import (
+	"bufio"
 	"context"
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 )
@@ -48,13 +53,19 @@ const scrapeTimeout = 10 * time.Second
 
 // Metrics is the registry of one director.
 type Metrics struct {
+	get    func(ctx context.Context) (*status.Status, error)
 	reg    *prometheus.Registry
 	probes *prometheus.HistogramVec
+
+	// mu serialises scrapes: each builds the status document once and
+	// hands it to the collector through cur.
+	mu  sync.Mutex
+	cur *status.Status
 }
 
 // New returns the metrics of a director whose status get returns.
 func New(get func(ctx context.Context) (*status.Status, error), version string) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{get: get, reg: prometheus.NewRegistry()}
 	m.probes = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "tandem_health_probe_duration_seconds",
 		Help:    "Latency of the health checks' probes, by check kind and result.",
@@ -65,7 +76,7 @@ func New(get func(ctx context.Context) (*status.Status, error), version string) 
 		Help: "A metric with a constant '1' value labelled by tandem's version and the Go version it was built with.",
 	}, []string{"version", "goversion"})
 	build.WithLabelValues(version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.probes, build, &collector{get: get},
+	m.reg.MustRegister(m.probes, build, &collector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,28 +90,50 @@ func (m *Metrics) ObserveProbe(kind string, latency time.Duration, ok bool) {
 	m.probes.WithLabelValues(kind, result).Observe(latency.Seconds())
 }
 
-// Handler serves the metrics (/metrics).
+// Handler serves the metrics (/metrics) in Prometheus's text format
+// (0.0.4): the registry's families through client_golang's encoder, then
+// the table's (table.go).
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout)
+		defer cancel()
+		m.cur, _ = m.get(ctx) // nil on error: only the process's own series
+		defer func() { m.cur = nil }()
+		mfs, _ := m.reg.Gather() // what it gathered, errors or not
+		w.Header().Set("Content-Type", string(format))
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := expfmt.NewEncoder(bw, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				return
+			}
+		}
+		if m.cur != nil {
+			writeTable(bw, m.cur)
+		}
+		bw.Flush()
+	})
 }
 
-// Registry is the registry, for tests.
+// Registry is the registry (the families client_golang encodes), for
+// tests.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// desc is one series family's description.
+// desc is one series family's description, registered in names.
 func desc(name, help string, labels ...string) *prometheus.Desc {
 	d := prometheus.NewDesc(name, help, labels, nil)
 	names = append(names, name)
 	return d
 }
 
-// names lists every family the collector exports (Names).
+// names lists every family exported (Names).
 var names []string
 
 var (
 	vrrpLabels = []string{"vrrp_instance", "interface", "vrid"}
-	vsLabels   = []string{"virtual_server", "service"}
-	rsLabels   = []string{"virtual_server", "service", "real_server", "address"}
 
 	dVRRPState        = desc("tandem_vrrp_state", "VRRP instance state: 1 for the current state (INIT, BACKUP, MASTER, FAULT, STOP), 0 for the others.", append(vrrpLabels, "state")...)
 	dVRRPPriority     = desc("tandem_vrrp_priority", "Effective VRRP priority (configured, with the tracking adjustments).", vrrpLabels...)
@@ -115,32 +148,6 @@ var (
 	dVRRPTrack        = desc("tandem_vrrp_track_ok", "1 while a tracked interface, script or virtual server is fine, 0 while it has failed.", append(vrrpLabels, "kind", "name")...)
 	dVRRPRunnerDrop   = desc("tandem_vrrp_packets_dropped_total", "VRRP packets no instance could be told about (malformed, unknown VRID), by reason.", "reason")
 
-	dSvcConns    = desc("tandem_ipvs_service_connections_total", "Connections scheduled by the IPVS service (the kernel's counter).", vsLabels...)
-	dSvcInPkts   = desc("tandem_ipvs_service_in_packets_total", "Packets from clients through the IPVS service.", vsLabels...)
-	dSvcOutPkts  = desc("tandem_ipvs_service_out_packets_total", "Packets to clients through the IPVS service.", vsLabels...)
-	dSvcInBytes  = desc("tandem_ipvs_service_in_bytes_total", "Bytes from clients through the IPVS service.", vsLabels...)
-	dSvcOutBytes = desc("tandem_ipvs_service_out_bytes_total", "Bytes to clients through the IPVS service.", vsLabels...)
-
-	dDstConns    = desc("tandem_ipvs_destination_connections_total", "Connections scheduled to the real server (the kernel's counter).", rsLabels...)
-	dDstInPkts   = desc("tandem_ipvs_destination_in_packets_total", "Packets from clients to the real server.", rsLabels...)
-	dDstOutPkts  = desc("tandem_ipvs_destination_out_packets_total", "Packets from the real server to clients.", rsLabels...)
-	dDstInBytes  = desc("tandem_ipvs_destination_in_bytes_total", "Bytes from clients to the real server.", rsLabels...)
-	dDstOutBytes = desc("tandem_ipvs_destination_out_bytes_total", "Bytes from the real server to clients.", rsLabels...)
-	dDstActive   = desc("tandem_ipvs_destination_active_connections", "Established connections to the real server (ipvsadm's ActiveConn).", rsLabels...)
-	dDstInactive = desc("tandem_ipvs_destination_inactive_connections", "Other connection entries of the real server (ipvsadm's InActConn).", rsLabels...)
-	dDstWeight   = desc("tandem_ipvs_destination_weight", "The real server's weight in the kernel's table.", rsLabels...)
-
-	dVSUp        = desc("tandem_virtual_server_up", "1 while the virtual server's healthy weight reaches its quorum.", vsLabels...)
-	dVSHealthy   = desc("tandem_virtual_server_healthy_weight", "Sum of the configured weights of the real servers in service.", vsLabels...)
-	dVSQuorum    = desc("tandem_virtual_server_quorum", "The virtual server's quorum.", vsLabels...)
-	dVSSorry     = desc("tandem_virtual_server_sorry", "1 while the sorry server is in the table.", vsLabels...)
-	dVSInKernel  = desc("tandem_virtual_server_in_kernel", "1 when the kernel's table holds the service.", vsLabels...)
-	dRSHealth    = desc("tandem_real_server_health", "The real server's health, one series with the value 1 labelled by the current one: up, down, unknown, unchecked, draining, maintenance.", append(rsLabels, "health")...)
-	dRSUp        = desc("tandem_real_server_up", "1 while the real server takes new connections (up or unchecked, no override), else 0.", rsLabels...)
-	dRSConfW     = desc("tandem_real_server_configured_weight", "The real server's weight in the file.", rsLabels...)
-	dRSTrans     = desc("tandem_real_server_check_transitions_total", "State changes of the real server's health check.", rsLabels...)
-	dRSLatency   = desc("tandem_real_server_last_probe_duration_seconds", "Latency of the real server's last health probe.", rsLabels...)
-	dRSOverride  = desc("tandem_real_server_maintenance", "1 while an operator's override (drain or disable) is set on the real server.", append(rsLabels, "mode")...)
 	dReconciles  = desc("tandem_ipvs_reconciles_total", "Reconciles and updates of the kernel's IPVS table.")
 	dWrites      = desc("tandem_ipvs_reconcile_writes_total", "IPVS writes made to repair or update the kernel's table.")
 	dRecErrors   = desc("tandem_ipvs_reconcile_errors_total", "Reconciles and updates that failed.")
@@ -156,19 +163,19 @@ var (
 // Names returns the name of every series family tandem exports, the
 // runtime's and the process's aside.
 func Names() []string {
-	return append(append([]string(nil), names...), "tandem_health_probe_duration_seconds", "tandem_build_info")
+	out := append([]string(nil), names...)
+	for _, f := range tableFamilies {
+		out = append(out, f.name)
+	}
+	return append(out, "tandem_health_probe_duration_seconds", "tandem_build_info")
 }
 
-type collector struct {
-	get func(ctx context.Context) (*status.Status, error)
-}
+// collector exports the scrape's document, but for the table (table.go).
+type collector struct{ m *Metrics }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dVRRPState, dVRRPPriority, dVRRPConfPriority, dVRRPSince, dVRRPTransitions,
 		dVRRPBecame, dVRRPReleased, dVRRPSent, dVRRPReceived, dVRRPDropped, dVRRPTrack, dVRRPRunnerDrop,
-		dSvcConns, dSvcInPkts, dSvcOutPkts, dSvcInBytes, dSvcOutBytes,
-		dDstConns, dDstInPkts, dDstOutPkts, dDstInBytes, dDstOutBytes, dDstActive, dDstInactive, dDstWeight,
-		dVSUp, dVSHealthy, dVSQuorum, dVSSorry, dVSInKernel, dRSHealth, dRSUp, dRSConfW, dRSTrans, dRSLatency, dRSOverride,
 		dReconciles, dWrites, dRecErrors, dRecDuration, dKernelUp, dReloads, dLastReload, dLastOK, dConfig, dLoaded} {
 		ch <- d
 	}
@@ -184,11 +191,8 @@ func b2f(b bool) float64 {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
-	defer cancel()
-	st, err := c.get(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(dConfig, err)
+	st := c.m.cur
+	if st == nil {
 		return
 	}
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
@@ -222,46 +226,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range st.VRRPDropped {
 		counter(dVRRPRunnerDrop, float64(n), reason)
 	}
-	for _, vs := range st.VirtualServers {
-		l := []string{vs.Name, vs.Service}
-		gauge(dVSUp, b2f(vs.Up), l...)
-		gauge(dVSHealthy, float64(vs.HealthyWeight), l...)
-		gauge(dVSQuorum, float64(vs.Quorum), l...)
-		gauge(dVSSorry, b2f(vs.Sorry), l...)
-		gauge(dVSInKernel, b2f(vs.InKernel), l...)
-		serviceStats(ch, vs.Stats, l)
-		for _, rs := range vs.RealServers {
-			name := rs.Name
-			if rs.Removed {
-				name = "(removed)"
-			}
-			rl := []string{vs.Name, vs.Service, name, rs.Address}
-			gauge(dRSHealth, 1, append(rl, rs.Health)...)
-			gauge(dRSUp, b2f((rs.Health == status.Up || rs.Health == status.Unchecked) && rs.Override == nil && !rs.Removed), rl...)
-			if !rs.Removed {
-				gauge(dRSConfW, float64(rs.ConfiguredWeight), rl...)
-			}
-			if rs.Check != "" {
-				counter(dRSTrans, float64(rs.CheckTransitions), rl...)
-				if rs.LastProbe != nil {
-					gauge(dRSLatency, rs.LastProbeSeconds, rl...)
-				}
-			}
-			if rs.Override != nil {
-				gauge(dRSOverride, 1, append(rl, rs.Override.Mode)...)
-			}
-			if rs.Weight >= 0 {
-				destStats(ch, rs.Stats, float64(rs.Weight), rs.ActiveConns, rs.InactiveConns, rl)
-			}
-		}
-	}
-	for _, f := range st.Foreign {
-		l := []string{"", f.Service}
-		serviceStats(ch, f.Stats, l)
-		for _, d := range f.RealServers {
-			destStats(ch, d.Stats, float64(d.Weight), d.ActiveConns, d.InactiveConns, []string{"", f.Service, "", d.Address})
-		}
-	}
 	counter(dReconciles, float64(st.IPVS.Reconciles))
 	counter(dWrites, float64(st.IPVS.ReconcileWrites))
 	counter(dRecErrors, float64(st.IPVS.ReconcileErrors))
@@ -277,31 +241,4 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dLastOK, b2f(st.Reloads.LastError == ""))
 	gauge(dConfig, 1, st.ConfigHash, st.File, st.Node)
 	gauge(dLoaded, float64(st.Loaded.UnixNano())/1e9)
-}
-
-func serviceStats(ch chan<- prometheus.Metric, s *status.Stats, l []string) {
-	if s == nil {
-		return
-	}
-	for _, x := range []struct {
-		d *prometheus.Desc
-		v uint64
-	}{{dSvcConns, s.Conns}, {dSvcInPkts, s.InPackets}, {dSvcOutPkts, s.OutPackets}, {dSvcInBytes, s.InBytes}, {dSvcOutBytes, s.OutBytes}} {
-		ch <- prometheus.MustNewConstMetric(x.d, prometheus.CounterValue, float64(x.v), l...)
-	}
-}
-
-func destStats(ch chan<- prometheus.Metric, s *status.Stats, weight float64, active, inactive uint32, l []string) {
-	ch <- prometheus.MustNewConstMetric(dDstWeight, prometheus.GaugeValue, weight, l...)
-	ch <- prometheus.MustNewConstMetric(dDstActive, prometheus.GaugeValue, float64(active), l...)
-	ch <- prometheus.MustNewConstMetric(dDstInactive, prometheus.GaugeValue, float64(inactive), l...)
-	if s == nil {
-		return
-	}
-	for _, x := range []struct {
-		d *prometheus.Desc
-		v uint64
-	}{{dDstConns, s.Conns}, {dDstInPkts, s.InPackets}, {dDstOutPkts, s.OutPackets}, {dDstInBytes, s.InBytes}, {dDstOutBytes, s.OutBytes}} {
-		ch <- prometheus.MustNewConstMetric(x.d, prometheus.CounterValue, float64(x.v), l...)
-	}
 }
