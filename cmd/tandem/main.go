@@ -10,6 +10,13 @@
 //	                                   (--kernel: a start, with no daemon)
 //	tandem reload                      reload the running daemon's file and
 //	                                   print what changed
+//	tandem status                      the running daemon's VRRP state and
+//	                                   table with each real server's health
+//	                                   (--json, --stats, --rate)
+//	tandem drain|disable|enable VS RS  take a real server out for
+//	                                   maintenance (weight 0; out of the
+//	                                   table once drained, or --now), or
+//	                                   give it back to its checks
 //	tandem realserver -c FILE          prepare this host as a DR/TUN real
 //	                                   server of the file (--undo reverts)
 //	tandem version                     print the version
@@ -40,6 +47,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/realserver"
 )
 
@@ -56,6 +64,9 @@ const usage = `usage:
              [--socket PATH] [--realtime PRIORITY] [--lock-memory]
   tandem reload [--socket PATH] [--json]
   tandem plan -c FILE [--socket PATH | --kernel [--node NAME]] [--json]
+  tandem status [--socket PATH] [--json | --stats | --rate]
+  tandem drain|enable [--socket PATH] VIRTUAL-SERVER REAL-SERVER
+  tandem disable [--now] [--socket PATH] VIRTUAL-SERVER REAL-SERVER
   tandem check -c FILE [--node NAME [--local]]
   tandem realserver (-c FILE [--name NAME | --address IP] | --mode dr|tun --vip ADDR...) [-n] [--state FILE]
   tandem realserver --undo [--state FILE]
@@ -76,6 +87,14 @@ func tandem(args []string, stdout, stderr io.Writer) int {
 		return cmdReload(args[1:], stdout, stderr)
 	case "plan":
 		return cmdPlan(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "drain":
+		return cmdMaintain(director.ModeDrain, args[1:], stdout, stderr)
+	case "disable":
+		return cmdMaintain(director.ModeDisable, args[1:], stdout, stderr)
+	case "enable":
+		return cmdMaintain(director.ModeEnable, args[1:], stdout, stderr)
 	case "realserver":
 		return realserver.Main(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -9,12 +9,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/control"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/metrics"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/vrrp"
 )
@@ -99,10 +102,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
-	d := director.New(director.Config{
+	// The director and its metrics refer to each other: the metrics read
+	// the director's status, the director feeds the probe histogram and
+	// moves the listener with its config.
+	var d *director.Director
+	getStatus := func(ctx context.Context) (*status.Status, error) { return d.Status(ctx) }
+	m := metrics.New(getStatus, versionString())
+	sl := newStatusListener(log, m, getStatus)
+	defer sl.Close()
+	d = director.New(director.Config{
 		Log: log, Level: level, LevelFixed: *logLevel != "",
 		Path: *path, Load: ld.load, ReportLoadError: ld.report,
 		Resync: *resync, NoIPVS: *noIPVS, Version: versionString(),
+		StatePath: strings.TrimSuffix(*socket, ".sock") + ".overrides.json",
+		OnConfig:  sl.configure,
+		OnProbe: func(kind string, lat time.Duration, ok bool) {
+			m.ObserveProbe(kind, lat, ok)
+		},
 	})
 	srv, err := control.Serve(*socket, d)
 	if err != nil {
@@ -111,16 +127,28 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer srv.Close()
 	// SIGHUP is `tandem reload` without the answer: the log says it.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	// SIGUSR1 and SIGUSR2 write what `tandem status` and `tandem status
+	// --stats` print to a file beside the socket, as keepalived writes
+	// /tmp/keepalived.data and .stats (Go's default would end the
+	// process: an operator's habit must not stop a director).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	base := strings.TrimSuffix(*socket, ".sock")
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
-				d.Reload(ctx)
+			case s := <-sigs:
+				switch s {
+				case syscall.SIGHUP:
+					d.Reload(ctx)
+				case syscall.SIGUSR1:
+					dumpStatus(ctx, log, d, base+".data", status.Conns)
+				case syscall.SIGUSR2:
+					dumpStatus(ctx, log, d, base+".stats", status.Totals)
+				}
 			}
 		}
 	}()
@@ -220,4 +248,25 @@ func (l *loader) report(msg string, err error) {
 		}
 	}
 	l.log.Error(msg, "err", err)
+}
+
+// dumpStatus writes the status text to path (mode 0600), for SIGUSR1
+// and SIGUSR2.
+func dumpStatus(ctx context.Context, log *slog.Logger, d *director.Director, path string, cols status.Columns) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	st, err := d.Status(ctx)
+	if err == nil {
+		var b strings.Builder
+		status.Write(&b, st, cols, time.Now())
+		tmp := path + ".tmp"
+		if err = os.WriteFile(tmp, []byte(b.String()), 0o600); err == nil {
+			err = os.Rename(tmp, path)
+		}
+	}
+	if err != nil {
+		log.Error("status not written", "file", path, "err", err)
+		return
+	}
+	log.Info("status written", "file", path)
 }

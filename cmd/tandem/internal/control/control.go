@@ -18,6 +18,7 @@
 package control
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,6 +27,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -110,7 +112,33 @@ func Serve(path string, d Daemon) (*Server, error) {
 			writeError(w, err)
 			return
 		}
-		reply(w, http.StatusOK, Response{Status: st})
+		// The daemon renders what `tandem status` prints: at 10 000 real
+		// servers, a document decoded and rendered again by the client
+		// would cost it more than the kernel read.
+		q := r.URL.Query()
+		switch q.Get("format") {
+		case "text":
+			cols := status.Conns
+			switch q.Get("columns") {
+			case "stats":
+				cols = status.Totals
+			case "rate":
+				cols = status.Rates
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			bw := bufio.NewWriterSize(w, 64<<10)
+			status.Write(bw, st, cols, time.Now())
+			bw.Flush()
+		case "json":
+			w.Header().Set("Content-Type", "application/json")
+			bw := bufio.NewWriterSize(w, 64<<10)
+			enc := json.NewEncoder(bw)
+			enc.SetIndent("", "  ")
+			enc.Encode(st)
+			bw.Flush()
+		default:
+			reply(w, http.StatusOK, Response{Status: st})
+		}
 	})
 	mux.HandleFunc("POST /v1/maintenance", func(w http.ResponseWriter, r *http.Request) {
 		var req director.MaintenanceRequest
@@ -198,6 +226,33 @@ func (c Client) Status(ctx context.Context) (*Response, error) {
 	return c.send(ctx, http.MethodGet, "/v1/status", nil)
 }
 
+// StatusTo copies the daemon's status, rendered by it, to w: format is
+// "text" (columns "", "stats" or "rate") or "json" (the document,
+// indented).
+func (c Client) StatusTo(ctx context.Context, w io.Writer, format, columns string) error {
+	hc := c.http()
+	defer hc.CloseIdleConnections()
+	q := url.Values{"format": {format}, "columns": {columns}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://tandem/v1/status?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return dialError(c.Path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var res Response
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res); err != nil || res.Error == "" {
+			return fmt.Errorf("control socket: %s", resp.Status)
+		}
+		return errors.New(res.Error)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
 // Maintain sends a maintenance request.
 func (c Client) Maintain(ctx context.Context, req director.MaintenanceRequest) (*Response, error) {
 	return c.do(ctx, "/v1/maintenance", req)
@@ -218,12 +273,7 @@ func (c Client) send(ctx context.Context, method, url string, body any) (*Respon
 		}
 		rd = bytes.NewReader(b)
 	}
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", c.Path)
-		},
-	}}
+	hc := c.http()
 	defer hc.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, method, "http://tandem"+url, rd)
 	if err != nil {
@@ -231,11 +281,7 @@ func (c Client) send(ctx context.Context, method, url string, body any) (*Respon
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		var ne *net.OpError
-		if errors.As(err, &ne) && ne.Op == "dial" {
-			return nil, fmt.Errorf("%w (%s): %v", ErrNoDaemon, c.Path, ne.Err)
-		}
-		return nil, err
+		return nil, dialError(c.Path, err)
 	}
 	defer resp.Body.Close()
 	var res Response
@@ -246,4 +292,22 @@ func (c Client) send(ctx context.Context, method, url string, body any) (*Respon
 		res.Error = resp.Status
 	}
 	return &res, nil
+}
+
+func (c Client) http() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", c.Path)
+		},
+	}}
+}
+
+// dialError is ErrNoDaemon when the socket does not answer.
+func dialError(path string, err error) error {
+	var ne *net.OpError
+	if errors.As(err, &ne) && ne.Op == "dial" {
+		return fmt.Errorf("%w (%s): %v", ErrNoDaemon, path, ne.Err)
+	}
+	return err
 }

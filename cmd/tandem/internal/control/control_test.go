@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,13 @@ func TestSocket(t *testing.T) {
 	if err != nil || res.Status == nil || res.Status.Node != "d1" || res.Status.VirtualServers[0].Name != "web" {
 		t.Fatalf("status: %+v, %v", res, err)
 	}
+	var text, js strings.Builder
+	if err := c.StatusTo(ctx, &text, "text", "stats"); err != nil || !strings.HasPrefix(text.String(), "node d1 ") || !strings.Contains(text.String(), "InBytes") {
+		t.Fatalf("status text: %v\n%s", err, text.String())
+	}
+	if err := c.StatusTo(ctx, &js, "json", ""); err != nil || !strings.Contains(js.String(), "\n  \"schema\": \"tandem/status/v1\",\n") {
+		t.Fatalf("status json: %v\n%s", err, js.String())
+	}
 	res, err = c.Maintain(ctx, director.MaintenanceRequest{VirtualServer: "web", RealServer: "rs1", Mode: director.ModeDrain})
 	if err != nil || res.Maintenance == nil || !res.Maintenance.Changed || res.Maintenance.Mode != director.ModeDrain {
 		t.Fatalf("maintenance: %+v, %v", res, err)
@@ -103,6 +111,9 @@ func TestSocket(t *testing.T) {
 
 	// No daemon.
 	srv.Close()
+	if err := c.StatusTo(ctx, io.Discard, "text", ""); !errors.Is(err, ErrNoDaemon) {
+		t.Errorf("status without a daemon: %v", err)
+	}
 	if _, err := c.Reload(ctx); !errors.Is(err, ErrNoDaemon) {
 		t.Errorf("no daemon: %v, want ErrNoDaemon", err)
 	}

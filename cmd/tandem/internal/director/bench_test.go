@@ -6,8 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"encoding/json"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/ipvs"
+	"io"
+	"time"
 )
 
 // benchCluster is 1 000 services × 10 real servers; weight is the weight
@@ -62,4 +66,40 @@ func BenchmarkReloadOneWeight(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkStatus is the status document of 1 000 services × 10 real
+// servers from the in-memory kernel (in-process: the document only, and
+// its JSON).
+func BenchmarkStatus(b *testing.B) {
+	c := benchCluster(b, 1)
+	k := ipvs.NewMemKernel(nil)
+	d := New(Config{NoIPVS: true})
+	d.rec = ipvs.NewReconciler(k)
+	defer d.rec.Close()
+	ctx := context.Background()
+	d.setConfig(c, &c.Nodes[0])
+	if err := d.apply(ctx, d.desiredFrom(c, nil), true); err != nil {
+		b.Fatal(err)
+	}
+	d.setChecks(c)
+	d.publish()
+	b.Run("document", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := d.Status(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	st, _ := d.Status(ctx)
+	b.Run("json", func(b *testing.B) {
+		for b.Loop() {
+			json.Marshal(st)
+		}
+	})
+	b.Run("text", func(b *testing.B) {
+		for b.Loop() {
+			status.Write(io.Discard, st, status.Conns, time.Now())
+		}
+	})
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/metrics"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/web"
+	"github.com/tandem-lb/tandem/conf"
+)
+
+// statusListener is the file's metrics listener: /metrics for
+// Prometheus, / and /status.json for people. It follows the running
+// config: a reload that changes metrics.listen moves it, one that
+// removes the block closes it.
+type statusListener struct {
+	log     *slog.Logger
+	handler http.Handler
+
+	mu   sync.Mutex
+	addr netip.AddrPort // zero: not listening
+	srv  *http.Server
+}
+
+func newStatusListener(log *slog.Logger, m *metrics.Metrics, get func(context.Context) (*status.Status, error)) *statusListener {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	mux.HandleFunc("GET /grafana-dashboard.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(metrics.Dashboard)
+	})
+	mux.Handle("/", web.Handler(get))
+	return &statusListener{log: log, handler: mux}
+}
+
+// configure is the director's OnConfig: it (re)binds the listener to c's
+// address for n. A bind that fails is logged and leaves the listener
+// off: metrics never stop a director.
+func (l *statusListener) configure(c *conf.Cluster, n *conf.Node) {
+	ap, ok := c.MetricsListen(n)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ok && ap == l.addr && l.srv != nil {
+		return
+	}
+	l.closeLocked()
+	if !ok {
+		return
+	}
+	ln, err := net.Listen("tcp", ap.String())
+	if err != nil {
+		l.log.Error("metrics listener not started", "listen", ap.String(), "err", err)
+		return
+	}
+	l.addr = ap
+	l.srv = &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	go func(srv *http.Server) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			l.log.Error("metrics listener failed", "err", err)
+		}
+	}(l.srv)
+	l.log.Info("metrics and status page", "listen", ln.Addr().String())
+}
+
+func (l *statusListener) closeLocked() {
+	if l.srv != nil {
+		l.srv.Close()
+		l.log.Info("metrics listener closed", "listen", l.addr.String())
+	}
+	l.srv, l.addr = nil, netip.AddrPort{}
+}
+
+// Close stops listening.
+func (l *statusListener) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closeLocked()
+}
