@@ -28,7 +28,7 @@ const (
 func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "node %s · tandem %s · %s · config %s · loaded %s ago · up %s · reloads %d ok, %d failed\n",
-		st.Node, st.Version, st.File, short(st.ConfigHash), age(now, st.Loaded), age(now, st.Started), st.Reloads.OK, st.Reloads.Failed)
+		st.Node, st.Version, st.File, Short(st.ConfigHash), Age(now, st.Loaded), Age(now, st.Started), st.Reloads.OK, st.Reloads.Failed)
 	if st.Reloads.LastError != "" {
 		fmt.Fprintf(ew, "last reload failed: %s\n", oneLine(st.Reloads.LastError))
 	}
@@ -57,7 +57,7 @@ func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 			}
 			since := "-"
 			if in.Since != nil {
-				since = age(now, *in.Since)
+				since = Age(now, *in.Since)
 			}
 			var dropped uint64
 			for _, n := range in.Dropped {
@@ -179,13 +179,13 @@ func rsName(rs RealServer) string {
 func detail(rs RealServer, now time.Time) string {
 	parts := []string{rsName(rs)}
 	if rs.Override != nil {
-		parts = append(parts, rs.Override.Mode+" by operator "+age(now, rs.Override.Since)+" ago")
+		parts = append(parts, rs.Override.Mode+" by operator "+Age(now, rs.Override.Since)+" ago")
 	}
 	if rs.Since != nil {
-		parts = append(parts, "for "+age(now, *rs.Since))
+		parts = append(parts, "for "+Age(now, *rs.Since))
 	}
 	if rs.Check != "" && rs.LastProbe != nil {
-		parts = append(parts, fmt.Sprintf("%s %s", rs.Check, dur(rs.LastProbeSeconds)))
+		parts = append(parts, fmt.Sprintf("%s %s", rs.Check, Seconds(rs.LastProbeSeconds)))
 	}
 	if rs.LastError != "" {
 		parts = append(parts, "error: "+oneLine(rs.LastError))
@@ -200,7 +200,7 @@ func counters(s *Stats, cols Columns) string {
 	if cols == Rates {
 		return fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t", s.CPS, s.InPPS, s.OutPPS, s.InBPS, s.OutBPS)
 	}
-	return fmt.Sprintf("%d\t%d\t%d\t%s\t%s\t", s.Conns, s.InPackets, s.OutPackets, size(s.InBytes), size(s.OutBytes))
+	return fmt.Sprintf("%d\t%d\t%d\t%s\t%s\t", s.Conns, s.InPackets, s.OutPackets, Size(s.InBytes), Size(s.OutBytes))
 }
 
 // fwd is ipvsadm's word for a forwarding method.
@@ -240,40 +240,38 @@ func track(in Instance) string {
 	return strings.Join(parts, ", ")
 }
 
-// size is ipvsadm's byte count: 1234, 12K, 3M, 4G.
-func size(n uint64) string {
+// Size is a byte count as ipvsadm prints it: 1234, 12K, 3M, 4G.
+func Size(n uint64) string {
 	switch {
-	case n >= 1<<30*10:
+	case n >= 10<<30:
 		return strconv.FormatUint(n>>30, 10) + "G"
-	case n >= 1<<20*10:
+	case n >= 10<<20:
 		return strconv.FormatUint(n>>20, 10) + "M"
-	case n >= 1<<10*10:
+	case n >= 10<<10:
 		return strconv.FormatUint(n>>10, 10) + "K"
 	}
 	return strconv.FormatUint(n, 10)
 }
 
-// age is a short duration: 45s, 12m3s, 5h2m, 3d4h.
-func age(now, t time.Time) string {
+// Age is the time from t to now, short: 45s, 12m3s, 5h2m, 3d4h; "-"
+// for a zero t.
+func Age(now, t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	d := now.Sub(t)
-	if d < 0 {
-		d = 0
-	}
+	d := max(now.Sub(t), 0)
 	switch {
-	case d < time.Minute:
-		return d.Round(time.Second).String()
 	case d < time.Hour:
 		return d.Round(time.Second).String()
 	case d < 48*time.Hour:
 		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	}
-	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+	h := int(d.Hours())
+	return fmt.Sprintf("%dd%dh", h/24, h%24)
 }
 
-func dur(sec float64) string {
+// Seconds is a duration given in seconds: 1.234s, 12.35ms, 250µs.
+func Seconds(sec float64) string {
 	d := time.Duration(sec * float64(time.Second))
 	switch {
 	case d >= time.Second:
@@ -284,7 +282,8 @@ func dur(sec float64) string {
 	return d.Round(time.Microsecond).String()
 }
 
-func short(hash string) string {
+// Short is the first 12 digits of a hash.
+func Short(hash string) string {
 	if len(hash) > 12 {
 		return hash[:12]
 	}

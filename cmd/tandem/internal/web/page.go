@@ -151,7 +151,7 @@ func (p *page) summary(st *status.Status, now time.Time) {
 	if !ip.Managed {
 		managed.Text, managed.Class = "not managed (--no-ipvs)", "warn"
 	}
-	hash := str("config_hash", short(st.ConfigHash))
+	hash := str("config_hash", status.Short(st.ConfigHash))
 	hash.Value, hash.Title = st.ConfigHash, st.ConfigHash
 	failed := num("reloads.failed", st.Reloads.Failed)
 	if st.Reloads.Failed > 0 {
@@ -418,8 +418,8 @@ func statsCells(s *status.Stats) []cell {
 	cps := num("stats.cps", s.CPS)
 	cps.Title = fmt.Sprintf("%d packets/s in, %d out", s.InPPS, s.OutPPS)
 	in, out := num("stats.in_bps", s.InBPS), num("stats.out_bps", s.OutBPS)
-	in.Text, out.Text = size(s.InBPS), size(s.OutBPS)
-	in.Title, out.Title = size(s.InBytes)+" bytes in since added", size(s.OutBytes)+" bytes out since added"
+	in.Text, out.Text = status.Size(s.InBPS), status.Size(s.OutBPS)
+	in.Title, out.Title = status.Size(s.InBytes)+" bytes in since added", status.Size(s.OutBytes)+" bytes out since added"
 	return []cell{{part: conns}, {part: cps}, {part: in}, {part: out}}
 }
 
@@ -477,7 +477,7 @@ func ago(field string, t *time.Time, now time.Time, prefix string) part {
 	if t == nil || t.IsZero() {
 		return part{Field: field, Value: jv(t), Text: ""}
 	}
-	return part{Field: field, Value: jv(*t), Text: prefix + age(now, *t), Title: t.UTC().Format(time.RFC3339)}
+	return part{Field: field, Value: jv(*t), Text: prefix + status.Age(now, *t), Title: t.UTC().Format(time.RFC3339)}
 }
 
 // clock is a time as a UTC date and time, with its age at now unless now
@@ -488,7 +488,7 @@ func clock(field string, t *time.Time, now time.Time) part {
 	}
 	text := t.UTC().Format("2006-01-02 15:04:05 UTC")
 	if !now.IsZero() {
-		text += " (" + age(now, *t) + " ago)"
+		text += " (" + status.Age(now, *t) + " ago)"
 	}
 	return part{Field: field, Value: jv(*t), Text: text, Title: t.UTC().Format(time.RFC3339Nano)}
 }
@@ -496,7 +496,7 @@ func clock(field string, t *time.Time, now time.Time) part {
 func latency(field string, sec float64, show bool, prefix string) part {
 	p := part{Field: field, Value: jv(sec), Class: "n"}
 	if show {
-		p.Text = prefix + seconds(sec)
+		p.Text = prefix + status.Seconds(sec)
 	}
 	return p
 }
@@ -599,51 +599,3 @@ func trackTitle(ts []status.Track) string {
 }
 
 // Text.
-
-// age is a short duration: 45s, 12m3s, 5h2m, 3d4h.
-func age(now, t time.Time) string {
-	d := now.Sub(t)
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Hour:
-		return d.Round(time.Second).String()
-	case d < 48*time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
-	}
-	h := int(d.Hours())
-	return fmt.Sprintf("%dd%dh", h/24, h%24)
-}
-
-// seconds is a duration given in seconds: 1.234s, 12.35ms, 250µs.
-func seconds(sec float64) string {
-	d := time.Duration(sec * float64(time.Second))
-	switch {
-	case d >= time.Second:
-		return d.Round(time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond).String()
-	}
-	return d.Round(time.Microsecond).String()
-}
-
-// size is a byte count as ipvsadm prints it: 1234, 12K, 3M, 4G.
-func size(n uint64) string {
-	switch {
-	case n >= 10<<30:
-		return strconv.FormatUint(n>>30, 10) + "G"
-	case n >= 10<<20:
-		return strconv.FormatUint(n>>20, 10) + "M"
-	case n >= 10<<10:
-		return strconv.FormatUint(n>>10, 10) + "K"
-	}
-	return strconv.FormatUint(n, 10)
-}
-
-func short(hash string) string {
-	if len(hash) > 12 {
-		return hash[:12]
-	}
-	return hash
-}
