@@ -117,7 +117,7 @@ func (d *Director) maintain(ctx context.Context, req MaintenanceRequest) (*Maint
 	if err != nil {
 		return nil, err
 	}
-	k := rsKey{service(vs).Key, rs.Address}
+	k := rsKey{serviceKey(vs), rs.Address}
 	old, had := d.overrides[k]
 	res := &MaintenanceResult{VirtualServer: vs.Name, RealServer: rs.Name, Address: rs.Address.String(), Mode: req.Mode}
 	switch {
@@ -151,7 +151,7 @@ func (d *Director) maintain(ctx context.Context, req MaintenanceRequest) (*Maint
 		}
 	}
 	res.Weight = -1
-	if s, ok := d.want[service(vs).Key]; ok {
+	if s, ok := d.want[serviceKey(vs)]; ok {
 		if i := destIndex(s.Destinations, rs.Address); i >= 0 {
 			res.Weight = s.Destinations[i].Weight
 		}
@@ -200,7 +200,7 @@ func (d *Director) pollDisabled(ctx context.Context) (waiting bool) {
 	var idx []int
 	for i := range d.c.VirtualServers {
 		vs := &d.c.VirtualServers[i]
-		key := service(vs).Key
+		key := serviceKey(vs)
 		var conns map[netip.AddrPort]ipvs.Conns
 		for j := range vs.RealServers {
 			k := rsKey{key, vs.RealServers[j].Address}
@@ -252,7 +252,7 @@ func (d *Director) pruneOverrides(c *conf.Cluster) {
 	keep := map[rsKey]bool{}
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
-		key := service(vs).Key
+		key := serviceKey(vs)
 		for j := range vs.RealServers {
 			keep[rsKey{key, vs.RealServers[j].Address}] = true
 		}

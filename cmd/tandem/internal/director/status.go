@@ -67,10 +67,10 @@ func (d *Director) Status(ctx context.Context) (*status.Status, error) {
 	owned := make(map[ipvs.ServiceKey]bool, len(snap.Config.VirtualServers))
 	for i := range snap.Config.VirtualServers {
 		vs := &snap.Config.VirtualServers[i]
-		key := service(vs).Key.Canonical()
+		key := serviceKey(vs).Canonical()
 		owned[key] = true
 		ks, inKernel := kernel[key]
-		st.VirtualServers = append(st.VirtualServers, virtualServerStatus(vs, health[service(vs).Key], ks, inKernel, checks, snap.overrides))
+		st.VirtualServers = append(st.VirtualServers, virtualServerStatus(vs, health[serviceKey(vs)], ks, inKernel, checks, snap.overrides))
 	}
 	for _, k := range sortedKeys(kernel) {
 		if owned[k] {
@@ -128,7 +128,7 @@ func forwardName(f ipvs.Forward) string {
 // virtualServerStatus is one virtual server's part of the document.
 func virtualServerStatus(vs *conf.VirtualServer, sh *ServiceHealth, ks ipvs.ServiceStatus, inKernel bool,
 	checks map[healthcheck.ID]healthcheck.Status, ovr overrides) status.VirtualServer {
-	key := service(vs).Key
+	key := serviceKey(vs)
 	out := status.VirtualServer{
 		Name: vs.Name, Service: key.String(), Protocol: string(vs.Protocol), FWMark: vs.FWMark,
 		Family: string(vs.Family), Scheduler: vs.Scheduler, Forward: string(vs.Forward),

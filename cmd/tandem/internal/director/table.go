@@ -301,14 +301,16 @@ func checkSpec(rs *conf.RealServer) (healthcheck.Spec, bool) {
 	return spec, true
 }
 
-func service(vs *conf.VirtualServer) ipvs.Service {
-	var key ipvs.ServiceKey
+// serviceKey is the key of vs's IPVS service.
+func serviceKey(vs *conf.VirtualServer) ipvs.ServiceKey {
 	if vs.FWMark != 0 {
-		key = ipvs.FWMarkService(family(vs.Family), vs.FWMark)
-	} else {
-		key = ipvs.VirtualService(protocol(vs.Protocol), vs.Address)
+		return ipvs.FWMarkService(family(vs.Family), vs.FWMark)
 	}
-	s := ipvs.Service{Key: key, Scheduler: vs.Scheduler,
+	return ipvs.VirtualService(protocol(vs.Protocol), vs.Address)
+}
+
+func service(vs *conf.VirtualServer) ipvs.Service {
+	s := ipvs.Service{Key: serviceKey(vs), Scheduler: vs.Scheduler,
 		Destinations: make([]ipvs.Destination, 0, len(vs.RealServers)+1)} // +1: room for the sorry server
 	if p := vs.Persistence; p != nil {
 		s.Flags |= ipvs.FlagPersistent
