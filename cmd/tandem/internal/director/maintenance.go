@@ -194,7 +194,7 @@ func (d *Director) applyServices(ctx context.Context, reason string, idx []int) 
 // pollDisabled takes out of the table each disabled real server whose
 // connections have ended; it reports whether some still wait.
 func (d *Director) pollDisabled(ctx context.Context) (waiting bool) {
-	if d.c == nil {
+	if d.c == nil || len(d.overrides) == 0 {
 		return false
 	}
 	var idx []int
