@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,8 +72,8 @@ func TestBenchStatus(t *testing.T) {
 	waitDests(t, ns, benchVIP(nsvc-1), ndst, 2*time.Minute)
 	p.waitLog(`ipvs reconciled.*writes=11000`, 0, time.Minute)
 
-	var st, sj, ipv samples
-	var lines [3]int
+	var st, sj, ipv, ipvStats samples
+	var lines [4]int
 	for r := 0; r < runs; r++ {
 		d, _, out := timed(t, ns, "", "/tandem", "status")
 		st, lines[0] = append(st, d), strings.Count(out, "\n")
@@ -80,15 +81,18 @@ func TestBenchStatus(t *testing.T) {
 		sj, lines[1] = append(sj, d), strings.Count(out, "\n")
 		d, _, out = timed(t, ns, "", "/usr/sbin/ipvsadm", "-Ln")
 		ipv, lines[2] = append(ipv, d), strings.Count(out, "\n")
+		d, _, out = timed(t, ns, "", "/usr/sbin/ipvsadm", "-Ln", "--stats", "--exact")
+		ipvStats, lines[3] = append(ipvStats, d), strings.Count(out, "\n")
 	}
 	fmt.Printf("BENCH status: %d services x %d real servers, %d runs each, alternating, in the lab VM, from outside the processes\n", nsvc, ndst, runs)
 	fmt.Printf("BENCH status tandem status:        %v (%d lines)\n", st, lines[0])
 	fmt.Printf("BENCH status tandem status --json: %v (%d lines)\n", sj, lines[1])
 	fmt.Printf("BENCH status ipvsadm -Ln:          %v (%d lines)\n", ipv, lines[2])
+	fmt.Printf("BENCH status ipvsadm -Ln --stats --exact (what a scrape reads): %v (%d lines)\n", ipvStats, lines[3])
 
 	// Scrapes.
 	pid := p.cmd.Process.Pid
-	client := httpClient(ns)
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: ns.DialContext, DisableKeepAlives: true}}
 	scrape := func() (int, time.Duration) {
 		start := time.Now()
 		resp, err := client.Get("http://127.0.0.1:9115/metrics")
@@ -117,6 +121,9 @@ func TestBenchStatus(t *testing.T) {
 	idle := float64(cpu1-cpu0) / float64(window) * 100
 	busy := float64(cpu2-cpu1) / float64(window) * 100
 	fmt.Printf("BENCH scrape: every 5 s for %v at %d real servers: %d bytes a scrape, scrape wall time %v\n", window, nsvc*ndst, size, took)
+	n := int(window / (5 * time.Second))
+	fmt.Printf("BENCH scrape: CPU per scrape %.0f ms (the added CPU over %d scrapes)\n",
+		float64((cpu2-cpu1)-(cpu1-cpu0))/float64(n)/1e6, n)
 	fmt.Printf("BENCH scrape: tandem run CPU %.2f %% of a CPU without scrapes, %.2f %% with (+%.2f %%); RSS %d KB -> %d KB, %d KB at most while scraped (+%d KB)\n",
 		idle, busy, busy-idle, rss0, rss2, rssMax, max(rssMax, rss2)-rss1)
 }
