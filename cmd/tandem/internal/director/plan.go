@@ -120,6 +120,9 @@ func (p *Plan) Summary() string {
 	if n := p.Count("director", ""); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d director setting(s)", n))
 	}
+	if p.Count("metrics", "") > 0 {
+		parts = append(parts, "the metrics listener")
+	}
 	return fmt.Sprintf("%s (kept: %d services, %d checks, %d vrrp instances)", strings.Join(parts, ", "),
 		p.Kept.Services, p.Kept.Checks, p.Kept.VRRP)
 }
@@ -148,7 +151,22 @@ func (d *Director) plan(c *conf.Cluster, node *conf.Node, file string) *Plan {
 		p.directorChanges(d.settings, directorSettings(c, node), "")
 		p.syncChanges(d.c, c)
 	}
+	p.metricsChanges(d.c, d.node, c, node)
 	return p
+}
+
+// metricsChanges lists a move of the metrics listener.
+func (p *Plan) metricsChanges(old *conf.Cluster, oldNode *conf.Node, c *conf.Cluster, node *conf.Node) {
+	was, on := old.MetricsListen(oldNode)
+	now, ok := c.MetricsListen(node)
+	switch {
+	case on && ok && was != now:
+		p.Changes = append(p.Changes, Change{Area: "metrics", Kind: "changed", What: "listen " + was.String() + " -> " + now.String()})
+	case on && !ok:
+		p.Changes = append(p.Changes, Change{Area: "metrics", Kind: "removed", What: "listen " + was.String()})
+	case !on && ok:
+		p.Changes = append(p.Changes, Change{Area: "metrics", Kind: "added", What: "listen " + now.String()})
+	}
 }
 
 // ipvsChanges diffs the desired tables: the services whose desired state

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -202,5 +203,37 @@ func TestReloadSnapshot(t *testing.T) {
 	d.publish()
 	if s3 := d.Snapshot(); s3.Config != c2 || s3.Reloads.Failed != 1 || s3.Reloads.LastError != "bad file" {
 		t.Errorf("after a rejected reload: %+v", s3)
+	}
+}
+
+// TestPlanMetrics: the plan lists a move of the metrics listener, and a
+// reload calls OnConfig with the new file (the binary moves the
+// listener there).
+func TestPlanMetrics(t *testing.T) {
+	c1 := parseHealthConf(t, planHCL)
+	d, _, _ := testDaemon(t, c1, nil)
+	var got []string
+	d.cfg.OnConfig = func(c *conf.Cluster, n *conf.Node) {
+		ap, ok := c.MetricsListen(n)
+		got = append(got, fmt.Sprint(ap, ok))
+	}
+	for _, step := range []struct{ extra, change string }{
+		{"metrics {\n  listen = \"127.0.0.1:9115\"\n}\n", "metrics added listen 127.0.0.1:9115"},
+		{"metrics {\n  listen = \"127.0.0.1:9116\"\n}\n", "metrics changed listen 127.0.0.1:9115 -> 127.0.0.1:9116"},
+		{"", "metrics removed listen 127.0.0.1:9116"},
+	} {
+		c := parseHealthConf(t, planHCL+step.extra)
+		p := d.plan(c, &c.Nodes[0], "t.hcl")
+		var b bytes.Buffer
+		p.Write(&b)
+		if !strings.Contains(strings.Join(strings.Fields(b.String()), " "), step.change) || !strings.Contains(p.Summary(), "the metrics listener") {
+			t.Errorf("plan:\n%s\nwant %q", b.String(), step.change)
+		}
+		if err := d.applyPlan(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "127.0.0.1:9115 true,127.0.0.1:9116 true,invalid AddrPort false"; strings.Join(got, ",") != want {
+		t.Errorf("OnConfig saw %v, want %s", got, want)
 	}
 }
