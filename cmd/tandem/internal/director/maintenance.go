@@ -129,7 +129,7 @@ func (d *Director) maintain(ctx context.Context, req MaintenanceRequest) (*Maint
 		delete(d.overrides, k)
 		res.Changed = true
 	case had && old.Mode == req.Mode && (old.Now || !req.Now):
-		res.Note = "already " + string(req.Mode) + "ed since " + old.Since.Format(time.RFC3339)
+		res.Note = "already set (" + string(req.Mode) + ") since " + old.Since.Format(time.RFC3339)
 	default:
 		o := Override{Mode: req.Mode, Now: req.Now, Since: time.Now()}
 		if had && old.Mode == req.Mode {
