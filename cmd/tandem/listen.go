@@ -41,8 +41,9 @@ func newStatusListener(log *slog.Logger, m *metrics.Metrics, get func(context.Co
 }
 
 // configure is the director's OnConfig: it (re)binds the listener to c's
-// address for n. A bind that fails is logged and leaves the listener
-// off: metrics never stop a director.
+// address for n, the new one bound before the old one closes (or after,
+// when they collide). A bind that fails is logged and leaves the
+// listener off: metrics never stop a director.
 func (l *statusListener) configure(c *conf.Cluster, n *conf.Node) {
 	ap, ok := c.MetricsListen(n)
 	l.mu.Lock()
@@ -50,15 +51,20 @@ func (l *statusListener) configure(c *conf.Cluster, n *conf.Node) {
 	if ok && ap == l.addr && l.srv != nil {
 		return
 	}
-	l.closeLocked()
 	if !ok {
+		l.closeLocked()
 		return
 	}
 	ln, err := net.Listen("tcp", ap.String())
+	if err != nil && l.srv != nil {
+		l.closeLocked() // 0.0.0.0:9115 -> 127.0.0.1:9115: the old one holds the port
+		ln, err = net.Listen("tcp", ap.String())
+	}
 	if err != nil {
 		l.log.Error("metrics listener not started", "listen", ap.String(), "err", err)
 		return
 	}
+	l.closeLocked()
 	l.addr = ap
 	l.srv = &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func(srv *http.Server) {
