@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,8 +144,8 @@ var stableFields = map[string]bool{
 }
 
 // TestStatusPage: the status page of a running pair, as headless
-// Chromium renders it, shows in its DOM the values of /status.json read
-// beside it (the stable ones, at every data-field of the page's
+// Chromium renders it, shows in its DOM the values of `tandem status
+// --json` read beside it (the stable ones, at every data-field of the page's
 // contract): each director's VRRP state and master, each real server's
 // health. A screenshot is kept (TANDEM_SCREENSHOT_DIR, or the system's
 // temporary directory; its path is in the test log).
@@ -177,10 +178,20 @@ func TestStatusPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The page against `tandem status --json` read right after it.
+		out, code := runTandem(t, l, c.d, "status", "--json")
+		if code != 0 {
+			t.Fatalf("%s: tandem status --json: exit %d\n%s", c.d.Name, code, out)
+		}
 		var doc map[string]any
-		dec := json.NewDecoder(strings.NewReader(nsGet(t, c.d.NS, "http://127.0.0.1:9115/status.json")))
+		dec := json.NewDecoder(strings.NewReader(out))
 		dec.UseNumber()
 		must(t, dec.Decode(&doc))
+		text, code := runTandem(t, l, c.d, "status")
+		if code != 0 || !regexp.MustCompile(`(?m)^public\s+`+c.state+`\s+`+c.prio+`\s+`+regexp.QuoteMeta(c.master)).MatchString(text) ||
+			!regexp.MustCompile(`(?m)^  -> 10\.77\.0\.99:80\s+Masq\s+-\(1\)\s+0\s+0\s+down\s+\[gone\]`).MatchString(text) {
+			t.Errorf("%s: tandem status (exit %d):\n%s", c.d.Name, code, text)
+		}
 		stable := map[string]map[string]browser.Field{}
 		n := 0
 		for scope, fs := range fields {
