@@ -188,6 +188,8 @@ type Runner struct {
 	quit  chan struct{} // closed when the loop is over: posts are dropped
 	qonce sync.Once
 	cnt   counters
+	// pinged is when the loop last answered Ping (UnixNano; 0: never).
+	pinged atomic.Int64
 
 	// mu serializes Start and Reconfigure; it guards what follows, the
 	// running configuration as Reconfigure compares it.
@@ -340,6 +342,37 @@ func (r *Runner) do(fn func(time.Time)) bool {
 }
 
 func (r *Runner) stopPosts() { r.qonce.Do(func() { close(r.quit) }) }
+
+// Ping asks the runner's loop to note the time, which LastPing returns
+// once the loop has turned: a liveness probe for a watchdog (the
+// director withholds systemd's WATCHDOG=1 while a ping stays
+// unanswered). It never blocks: a full queue, which a stalled loop
+// leaves, drops the ping.
+func (r *Runner) Ping() {
+	select {
+	case r.inbox <- func(now time.Time) { r.pinged.Store(now.UnixNano()) }:
+	default:
+	}
+}
+
+// LastPing is when the loop last answered Ping; zero before the first.
+func (r *Runner) LastPing() time.Time {
+	if n := r.pinged.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Freeze holds the runner's loop until release is closed: what a stalled
+// loop looks like to a watchdog (tests; tandem's TANDEM_TEST_FREEZE).
+func (r *Runner) Freeze(release <-chan struct{}) {
+	r.post(func(time.Time) {
+		select {
+		case <-release:
+		case <-r.stop:
+		}
+	})
+}
 
 // Run is Start, then Stop when ctx is done.
 func (r *Runner) Run(ctx context.Context) error {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/control"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
@@ -119,6 +121,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		OnProbe: func(kind string, lat time.Duration, ok bool) {
 			m.ObserveProbe(kind, lat, ok)
 		},
+		// systemd: sd_notify states, and the watchdog when the unit has
+		// WatchdogSec (no-ops without NOTIFY_SOCKET / WATCHDOG_USEC).
+		Notify:     func(state string) { daemon.SdNotify(false, state) },
+		Watchdog:   watchdogPeriod(),
+		TestFreeze: os.Getenv("TANDEM_TEST_FREEZE"),
 	})
 	srv, err := control.Serve(*socket, d)
 	if err != nil {
@@ -269,4 +276,13 @@ func dumpStatus(ctx context.Context, log *slog.Logger, d *director.Director, pat
 		return
 	}
 	log.Info("status written", "file", path)
+}
+
+// watchdogPeriod is systemd's WatchdogSec for this process, 0 when none.
+func watchdogPeriod() time.Duration {
+	d, err := daemon.SdWatchdogEnabled(false)
+	if err != nil {
+		return 0
+	}
+	return d
 }

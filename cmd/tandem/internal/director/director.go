@@ -21,6 +21,7 @@ import (
 
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/ipvs"
+	"github.com/tandem-lb/tandem/vrrp"
 )
 
 // Config is what the binary hands the director.
@@ -55,6 +56,15 @@ type Config struct {
 	// OnProbe, when set, is given every health probe (the metrics'
 	// latency histogram); see healthcheck.Options.OnProbe.
 	OnProbe func(kind string, latency time.Duration, ok bool)
+	// Notify, when set, is given systemd's notify states (notify.go):
+	// the binary hands them to sd_notify.
+	Notify func(state string)
+	// Watchdog is systemd's watchdog period (WATCHDOG_USEC; 0: none):
+	// the loop sends WATCHDOG=1 every half of it.
+	Watchdog time.Duration
+	// TestFreeze, a test hook, freezes "loop" (the main loop) or "vrrp"
+	// (the VRRP runner) two seconds after the start.
+	TestFreeze string
 }
 
 // Director is one director's runtime. Make it with New, start it with
@@ -89,6 +99,13 @@ type Director struct {
 	started   time.Time
 	overrides overrides       // maintenance (maintenance.go)
 	reconcile ReconcileCounts // the IPVS writes so far
+
+	// systemd (notify.go)
+	ready   bool
+	status  string       // the last STATUS= sent
+	pinged  *vrrp.Runner // the runner pinged at pingAt
+	pingAt  time.Time
+	stalled bool
 }
 
 // New returns a director for cfg.
@@ -203,12 +220,26 @@ func (d *Director) Run(ctx context.Context, c *conf.Cluster, node *conf.Node) (e
 	started = true
 	close(d.running)
 	d.publish()
+	d.ready = true
+	d.status = summary(d.Snapshot())
+	d.notify("READY=1\nSTATUS=" + d.status)
+	wd, stopWD := d.watchdogTick()
+	defer stopWD()
+	if wd != nil {
+		d.watchdog(time.Now())
+	}
+	if what := d.cfg.TestFreeze; what != "" {
+		time.AfterFunc(2*time.Second, func() { d.post(ctx, func() { d.freeze(ctx, what) }) })
+	}
 	tick := time.NewTicker(d.cfg.Resync)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			d.notify("STOPPING=1")
 			return nil
+		case now := <-wd:
+			d.watchdog(now)
 		case fn := <-d.events:
 			fn()
 		case <-tick.C:

@@ -34,7 +34,11 @@ func (d *Director) Reload(ctx context.Context) (*ReloadResult, error) {
 		res *ReloadResult
 		err error
 	)
-	if cerr := d.call(ctx, func() { res, err = d.reload(ctx) }); cerr != nil {
+	if cerr := d.call(ctx, func() {
+		d.notify("RELOADING=1\nMONOTONIC_USEC=" + monotonicUsec())
+		res, err = d.reload(ctx)
+		d.notify("READY=1")
+	}); cerr != nil {
 		return nil, cerr
 	}
 	return res, err

@@ -99,4 +99,5 @@ func (d *Director) publish() {
 		s.VRRP = append(s.VRRP, st)
 	}
 	d.snap.Store(s)
+	d.noteStatus(s)
 }

@@ -1,0 +1,138 @@
+package director
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/tandem-lb/tandem/conf"
+)
+
+// notifyListener is systemd's side of sd_notify: a datagram socket at
+// NOTIFY_SOCKET, each datagram one message.
+type notifyListener struct {
+	conn *net.UnixConn
+	msgs chan string
+}
+
+func listenNotify(t *testing.T) *notifyListener {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", path)
+	l := &notifyListener{conn: conn, msgs: make(chan string, 1024)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(l.msgs)
+				return
+			}
+			l.msgs <- string(buf[:n])
+		}
+	}()
+	return l
+}
+
+// next returns the next message containing want, failing after timeout;
+// it returns what it skipped too.
+func (l *notifyListener) next(t *testing.T, want string, timeout time.Duration) (string, []string) {
+	t.Helper()
+	var skipped []string
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m := <-l.msgs:
+			if strings.Contains(m, want) {
+				return m, skipped
+			}
+			skipped = append(skipped, m)
+		case <-deadline:
+			t.Fatalf("no %q within %v (got %q)", want, timeout, skipped)
+		}
+	}
+}
+
+// TestNotify: READY=1 with STATUS= after the start, WATCHDOG=1 from the
+// loop every half period, RELOADING=1 with MONOTONIC_USEC= then READY=1
+// around a reload, no WATCHDOG=1 once the loop is frozen (the test
+// hook), STOPPING=1 at the end; each through go-systemd's sd_notify to a
+// real datagram socket.
+func TestNotify(t *testing.T) {
+	l := listenNotify(t)
+	c := parseHealthConf(t, planHCL)
+	d := New(Config{
+		Log: slog.New(slog.DiscardHandler), NoIPVS: true, Resync: time.Hour,
+		Load:       func(string) (*conf.Cluster, *conf.Node, error) { return c, &c.Nodes[0], nil },
+		Notify:     func(s string) { daemon.SdNotify(false, s) },
+		Watchdog:   200 * time.Millisecond,
+		TestFreeze: "loop",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, c, &c.Nodes[0]) }()
+
+	// checked's two real servers have no verdict yet (unknown): 6 of 8.
+	ready, skipped := l.next(t, "READY=1", 5*time.Second)
+	if len(skipped) > 0 || ready != "READY=1\nSTATUS=6/8 real servers up, 1 virtual server(s) below quorum" {
+		t.Errorf("READY: %q (before it: %q)", ready, skipped)
+	}
+	l.next(t, "WATCHDOG=1", time.Second)
+	l.next(t, "WATCHDOG=1", time.Second)
+
+	if _, err := d.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := l.next(t, "RELOADING=1", time.Second)
+	if !strings.Contains(m, "\nMONOTONIC_USEC=") {
+		t.Errorf("RELOADING without MONOTONIC_USEC: %q", m)
+	}
+	if m, skipped := l.next(t, "READY=1", time.Second); len(skipped) > 1 {
+		t.Errorf("between RELOADING and READY: %q (%q)", skipped, m)
+	}
+
+	// The hook freezes the loop two seconds after the start: the pings
+	// stop.
+	time.Sleep(2500 * time.Millisecond)
+	for len(l.msgs) > 0 {
+		<-l.msgs
+	}
+	select {
+	case m := <-l.msgs:
+		t.Errorf("a frozen loop sent %q", m)
+	case <-time.After(time.Second):
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l.next(t, "STOPPING=1", time.Second)
+}
+
+// summary is the STATUS= line.
+func TestSummary(t *testing.T) {
+	s := &Snapshot{
+		VRRP: []InstanceState{{Name: "public", State: "MASTER"}, {Name: "gateway", State: "MASTER"}, {Name: "extra", State: "BACKUP"}},
+		Services: []ServiceHealth{
+			{Up: true, RealServers: []RealServerHealth{{State: "up"}, {State: "unchecked"}, {State: "up", Override: ModeDrain}}},
+			{Up: false, RealServers: []RealServerHealth{{State: "down"}}},
+		},
+	}
+	if got, want := summary(s), "MASTER public,gateway; BACKUP extra; 2/4 real servers up, 1 virtual server(s) below quorum"; got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+	if got := summary(&Snapshot{}); got != "running" {
+		t.Errorf("empty: %q", got)
+	}
+}
