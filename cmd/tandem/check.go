@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -10,33 +9,54 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/conf"
 )
 
-// cmdCheck validates a cluster file: every diagnostic is printed with its
-// file:line:col, and any error makes the exit status 1. With --node it
-// also resolves that node and prints its view of the file; on that node
-// (its hostname, or --local) it checks that the interfaces the node uses
-// exist and carry the addresses VRRP sends from.
-func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	path := fs.String("c", "/etc/tandem/cluster.hcl", "cluster file")
-	nodeName := fs.String("node", "", "also resolve this node and print its view of the file")
-	local := fs.Bool("local", false, "with --node: check this host's interfaces and addresses even if its hostname is not the node's")
-	if code := cli.ParseFlags(fs, args, stdout, stderr); code >= 0 {
-		return code
+func checkCommand() *cobra.Command {
+	var path, nodeName string
+	var local bool
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "validate the cluster file (and with --node, that node's view and this host)",
+		Long: `check validates a cluster file: every diagnostic is printed with its
+file:line:col, and any error makes the exit status 1. With --node it also
+resolves that node and prints its view of the file; on that node (its
+hostname, or --local) it checks that the interfaces the node uses exist and
+carry the addresses VRRP sends from.`,
+		Example: `  tandem check -c /etc/tandem/cluster.hcl
+  tandem check -c /etc/tandem/cluster.hcl --node director1`,
+		Args: cli.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return cli.Exit(cmdCheck(path, nodeName, local, c.OutOrStdout(), c.ErrOrStderr()))
+		},
 	}
-	if *local && *nodeName == "" {
+	fs := cmd.Flags()
+	fs.StringVarP(&path, "config", "c", defaultConfig, "cluster file")
+	fs.StringVar(&nodeName, "node", "", "also resolve this node and print its view of the file")
+	fs.BoolVar(&local, "local", false, "with --node: check this host's interfaces and addresses even if its hostname is not the node's")
+	cmd.RegisterFlagCompletionFunc("config", hclFiles)
+	return cmd
+}
+
+// cmdCheck validates a cluster file: every diagnostic is printed with its
+// file:line:col, and any error makes the exit status 1. With nodeName it
+// also resolves that node and prints its view of the file; on that node
+// (its hostname, or local) it checks that the interfaces the node uses
+// exist and carry the addresses VRRP sends from.
+func cmdCheck(path, nodeName string, local bool, stdout, stderr io.Writer) int {
+	if local && nodeName == "" {
 		fmt.Fprintln(stderr, "tandem check: --local needs --node NAME")
 		return 2
 	}
-	c, files, diags := conf.Load(*path)
+	c, files, diags := conf.Load(path)
 	if len(diags) > 0 {
 		files.WriteDiagnostics(stderr, diags)
 	}
 	if diags.HasErrors() {
-		fmt.Fprintf(stderr, "%s: %d error(s)\n", *path, len(diags.Errs()))
+		fmt.Fprintf(stderr, "%s: %d error(s)\n", path, len(diags.Errs()))
 		return 1
 	}
 	rs := 0
@@ -44,25 +64,25 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		rs += len(vs.RealServers)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d nodes, %d vrrp instances, %d virtual servers, %d real servers)\n",
-		*path, len(c.Nodes), len(c.VRRP), len(c.VirtualServers), rs)
-	if *nodeName == "" {
+		path, len(c.Nodes), len(c.VRRP), len(c.VirtualServers), rs)
+	if nodeName == "" {
 		return 0
 	}
-	n, err := c.Node(*nodeName)
+	n, err := c.Node(nodeName)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		return 1
 	}
 	printNodeView(stdout, c, n)
 	host, _ := os.Hostname()
-	if !*local {
+	if !local {
 		if hn, err := c.NodeForHost(host); err != nil || hn.Name != n.Name {
 			fmt.Fprintf(stdout, "  this host (%q) is not node %q: its interfaces were not checked (--local checks them anyway)\n", host, n.Name)
 			return 0
 		}
 	}
 	if err := checkHost(c, n, hostInterfaces); err != nil {
-		fmt.Fprintf(stderr, "%s: node %q on this host: %v\n", *path, n.Name, err)
+		fmt.Fprintf(stderr, "%s: node %q on this host: %v\n", path, n.Name, err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "  this host: every interface exists and has the addresses VRRP needs\n")

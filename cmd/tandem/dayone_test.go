@@ -23,7 +23,7 @@ func TestFlags(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{"help", []string{"--help"}, 0, "usage:", ""},
+		{"help", []string{"--help"}, 0, "Usage:", ""},
 		{"run help", []string{"run", "--help"}, 0, "-resync", ""},
 		{"check help", []string{"check", "-h"}, 0, "-node", ""},
 		{"realserver help", []string{"realserver", "--help"}, 0, "-undo", ""},
@@ -36,7 +36,7 @@ func TestFlags(t *testing.T) {
 		{"resync huge", []string{"run", "--resync", "1000h"}, 2, "", "bad --resync"},
 		{"realtime 100", []string{"run", "--realtime", "100"}, 2, "", "bad --realtime 100"},
 		{"log level", []string{"run", "--log-level", "loud"}, 2, "", "bad --log-level"},
-		{"bad flag", []string{"check", "--frob"}, 2, "", "flag provided but not defined"},
+		{"bad flag", []string{"check", "--frob"}, 2, "", "unknown flag: --frob"},
 		{"local without node", []string{"check", "--local"}, 2, "", "--local needs --node"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

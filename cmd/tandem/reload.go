@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/control"
@@ -22,49 +23,81 @@ import (
 // file takes seconds.
 const requestTimeout = 2 * time.Minute
 
+func reloadCommand() *cobra.Command {
+	var socket string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "reload",
+		Short: "reload the running daemon's file and print what changed",
+		Long: `reload is SIGHUP with an answer: the running tandem run reloads its file
+and this prints what changed, or the file's diagnostics and exits 1 (the
+daemon keeps its running config).`,
+		Args: cli.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return cli.Exit(cmdReload(socket, asJSON, c.OutOrStdout(), c.ErrOrStderr()))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&socket, "socket", defaultSocket(), "the control socket of the running tandem")
+	fs.BoolVar(&asJSON, "json", false, "print the answer as JSON")
+	return cmd
+}
+
 // cmdReload is SIGHUP with an answer: the running daemon reloads its
 // file and this prints what changed, or the file's diagnostics and exits
 // 1 (the daemon keeps its running config).
-func cmdReload(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
-	socket := fs.String("socket", defaultSocket(), "the control socket of the running tandem")
-	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	if code := cli.ParseFlags(fs, args, stdout, stderr); code >= 0 {
-		return code
-	}
+func cmdReload(socket string, asJSON bool, stdout, stderr io.Writer) int {
 	ctx, cancel := requestContext()
 	defer cancel()
-	res, err := control.Client{Path: *socket}.Reload(ctx)
-	return answer("reload", res, err, *asJSON, stdout, stderr)
+	res, err := control.Client{Path: socket}.Reload(ctx)
+	return answer("reload", res, err, asJSON, stdout, stderr)
+}
+
+func planCommand() *cobra.Command {
+	var path, socket, node string
+	var kernel, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "print what a reload with the file would change, applying nothing",
+		Long: `plan prints what a reload with a file would change, applying nothing:
+against the running daemon (over its control socket), or with --kernel,
+with no daemon, against this host's IPVS table as tandem run would start on
+it.`,
+		Example: `  tandem plan -c /etc/tandem/cluster.hcl
+  tandem plan --kernel -c /etc/tandem/cluster.hcl --node director1`,
+		Args: cli.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return cli.Exit(cmdPlan(path, socket, node, kernel, asJSON, c.OutOrStdout(), c.ErrOrStderr()))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&path, "config", "c", defaultConfig, "the cluster file to plan")
+	fs.StringVar(&socket, "socket", defaultSocket(), "the control socket of the running tandem")
+	fs.BoolVar(&kernel, "kernel", false, "no daemon: plan a start against this host's kernel table")
+	fs.StringVar(&node, "node", "", "with --kernel: this director's node name (default: the node whose hostname matches)")
+	fs.BoolVar(&asJSON, "json", false, "print the plan as JSON")
+	cmd.RegisterFlagCompletionFunc("config", hclFiles)
+	return cmd
 }
 
 // cmdPlan prints what a reload with a file would change, applying
-// nothing: against the running daemon, or with --kernel against the
+// nothing: against the running daemon, or with kernel against the
 // kernel's table as `tandem run` would start on it.
-func cmdPlan(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	path := fs.String("c", "/etc/tandem/cluster.hcl", "the cluster file to plan")
-	socket := fs.String("socket", defaultSocket(), "the control socket of the running tandem")
-	kernel := fs.Bool("kernel", false, "no daemon: plan a start against this host's kernel table")
-	node := fs.String("node", "", "with --kernel: this director's node name (default: the node whose hostname matches)")
-	asJSON := fs.Bool("json", false, "print the plan as JSON")
-	if code := cli.ParseFlags(fs, args, stdout, stderr); code >= 0 {
-		return code
-	}
-	if *node != "" && !*kernel {
+func cmdPlan(path, socket, node string, kernel, asJSON bool, stdout, stderr io.Writer) int {
+	if node != "" && !kernel {
 		fmt.Fprintln(stderr, "tandem plan: --node is for --kernel (the daemon plans for its own node)")
 		return 2
 	}
-	if *kernel {
-		return planOffline(*path, *node, *asJSON, stdout, stderr)
+	if kernel {
+		return planOffline(path, node, asJSON, stdout, stderr)
 	}
 	ctx, cancel := requestContext()
 	defer cancel()
-	res, err := control.Client{Path: *socket}.Plan(ctx, *path)
+	res, err := control.Client{Path: socket}.Plan(ctx, path)
 	if errors.Is(err, control.ErrNoDaemon) {
-		err = fmt.Errorf("%w\nHint: with no tandem running, `tandem plan --kernel -c %s` plans against the kernel's table", err, *path)
+		err = fmt.Errorf("%w\nHint: with no tandem running, `tandem plan --kernel -c %s` plans against the kernel's table", err, path)
 	}
-	return answer("plan", res, err, *asJSON, stdout, stderr)
+	return answer("plan", res, err, asJSON, stdout, stderr)
 }
 
 func requestContext() (context.Context, context.CancelFunc) {

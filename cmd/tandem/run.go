@@ -3,19 +3,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
-	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/control"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/metrics"
@@ -24,20 +23,10 @@ import (
 	"github.com/tandem-lb/tandem/vrrp"
 )
 
-func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	path := fs.String("c", "/etc/tandem/cluster.hcl", "cluster file")
-	node := fs.String("node", "", "this director's node name (default: the node whose hostname matches)")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "", "log level: debug, info, warn, error (default: the file's director.log_level, else info)")
-	socket := fs.String("socket", defaultSocket(), "the control socket (tandem reload, tandem plan)")
-	resync := fs.Duration("resync", 30*time.Second, "re-read the kernel and repair drift this often (100ms..24h)")
-	noIPVS := fs.Bool("no-ipvs", false, "VRRP only: leave IPVS and the director settings alone (hosts without IPVS, tests)")
-	realtime := fs.Int("realtime", 0, "run under SCHED_RR at this priority, 1..99 (keepalived's vrrp_rt_priority); 0 = off")
-	lockMemory := fs.Bool("lock-memory", false, "lock the process's memory against swapping (keepalived's vrrp_no_swap)")
-	if code := cli.ParseFlags(fs, args, stdout, stderr); code >= 0 {
-		return code
-	}
+// cmdRun is tandem run (runCommand has its flags).
+func cmdRun(f *runFlags, stdout, stderr io.Writer) int {
+	path, node, logFormat, logLevel, socket := f.path, f.node, f.logFormat, f.logLevel, f.socket
+	resync, noIPVS, realtime, lockMemory := f.resync, f.noIPVS, f.realtime, f.lockMemory
 	// Every flag is checked before anything is done.
 	level := new(slog.LevelVar)
 	log, err := newLogger(stderr, *logFormat, *logLevel, level)
@@ -61,7 +50,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	// One tandem per node: a second would fight the first over the VIPs
 	// and, on its exit, remove them from under it.
-	unlock, err := lockNode(runDir)
+	// The lock sits beside the control socket: /run/tandem by default
+	// (systemd's RuntimeDirectory=), or where --socket points, for a
+	// tandem run as an unprivileged user.
+	unlock, err := lockNode(filepath.Dir(*socket))
 	if err != nil {
 		log.Error("tandem not started", "err", err)
 		return 1

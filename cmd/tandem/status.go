@@ -4,27 +4,41 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/control"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
 )
 
+func statusCommand() *cobra.Command {
+	var socket string
+	var asJSON, totals, rates bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "the running daemon's VRRP state and table with each real server's health",
+		Long: `status prints the running daemon's state: its VRRP instances, then its
+table in ipvsadm -Ln's layout with each real server's health.`,
+		Args: cli.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return cli.Exit(cmdStatus(socket, asJSON, totals, rates, c.OutOrStdout(), c.ErrOrStderr()))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&socket, "socket", defaultSocket(), "the control socket of the running tandem")
+	fs.BoolVar(&asJSON, "json", false, "print the status document (schema tandem/status/v1) as JSON")
+	fs.BoolVar(&totals, "stats", false, "the kernel's counters (ipvsadm -L --stats)")
+	fs.BoolVar(&rates, "rate", false, "the kernel's rate estimates (ipvsadm -L --rate)")
+	return cmd
+}
+
 // cmdStatus prints the running daemon's state: its VRRP instances, then
 // its table in ipvsadm -Ln's layout with each real server's health.
-func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	socket := fs.String("socket", defaultSocket(), "the control socket of the running tandem")
-	asJSON := fs.Bool("json", false, "print the status document (schema tandem/status/v1) as JSON")
-	totals := fs.Bool("stats", false, "the kernel's counters (ipvsadm -L --stats)")
-	rates := fs.Bool("rate", false, "the kernel's rate estimates (ipvsadm -L --rate)")
-	if code := cli.ParseFlags(fs, args, stdout, stderr); code >= 0 {
-		return code
-	}
-	if *totals && *rates {
+func cmdStatus(socket string, asJSON, totals, rates bool, stdout, stderr io.Writer) int {
+	if totals && rates {
 		fmt.Fprintln(stderr, "tandem status: --stats or --rate, not both")
 		return 2
 	}
@@ -32,17 +46,17 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	format, cols := "text", ""
 	switch {
-	case *asJSON:
+	case asJSON:
 		format = "json"
-	case *totals:
+	case totals:
 		cols = "stats"
-	case *rates:
+	case rates:
 		cols = "rate"
 	}
 	// The daemon renders it (the same status.Write): the answer is
 	// copied as it comes.
 	bw := bufio.NewWriterSize(stdout, 64<<10)
-	err := control.Client{Path: *socket}.StatusTo(ctx, bw, format, cols)
+	err := control.Client{Path: socket}.StatusTo(ctx, bw, format, cols)
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
@@ -53,28 +67,38 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func maintainCommand(mode director.Mode, short string) *cobra.Command {
+	var socket string
+	var asJSON, now bool
+	cmd := &cobra.Command{
+		Use:   string(mode) + " [flags] VIRTUAL-SERVER REAL-SERVER",
+		Short: short,
+		Long: short + `: an operator's override of one real server, kept across
+reloads and restarts of tandem run (tandem enable drops it).
+VIRTUAL-SERVER: its name, ip:port, proto/ip:port or fwmark:N; REAL-SERVER:
+its name, ip:port or ip.`,
+		Example: "  tandem " + string(mode) + " web rs2",
+		Args:    cli.Operands("VIRTUAL-SERVER", "REAL-SERVER"),
+		RunE: func(c *cobra.Command, ops []string) error {
+			return cli.Exit(cmdMaintain(mode, ops[0], ops[1], socket, asJSON, now, c.OutOrStdout(), c.ErrOrStderr()))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&socket, "socket", defaultSocket(), "the control socket of the running tandem")
+	fs.BoolVar(&asJSON, "json", false, "print the answer as JSON")
+	if mode == director.ModeDisable {
+		fs.BoolVar(&now, "now", false, "out of the table at once, without waiting for its connections to end")
+	}
+	return cmd
+}
+
 // cmdMaintain is `tandem drain|disable|enable VS RS`: an operator's
 // override of one real server, kept across reloads and restarts.
-func cmdMaintain(mode director.Mode, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(string(mode), flag.ContinueOnError)
-	socket := fs.String("socket", defaultSocket(), "the control socket of the running tandem")
-	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	var now *bool
-	if mode == director.ModeDisable {
-		now = fs.Bool("now", false, "out of the table at once, without waiting for its connections to end")
-	}
-	ops, code := cli.ParseOperands(fs, args, []string{"VIRTUAL-SERVER", "REAL-SERVER"},
-		"VIRTUAL-SERVER: its name, ip:port, proto/ip:port or fwmark:N; REAL-SERVER: its name, ip:port or ip.", stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	req := director.MaintenanceRequest{VirtualServer: ops[0], RealServer: ops[1], Mode: mode}
-	if now != nil {
-		req.Now = *now
-	}
+func cmdMaintain(mode director.Mode, vs, rs, socket string, asJSON, now bool, stdout, stderr io.Writer) int {
+	req := director.MaintenanceRequest{VirtualServer: vs, RealServer: rs, Mode: mode, Now: now}
 	ctx, cancel := requestContext()
 	defer cancel()
-	res, err := control.Client{Path: *socket}.Maintain(ctx, req)
+	res, err := control.Client{Path: socket}.Maintain(ctx, req)
 	if err == nil && res.Error != "" {
 		err = errors.New(res.Error)
 	}
@@ -86,7 +110,7 @@ func cmdMaintain(mode director.Mode, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	m := res.Maintenance
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(m)
