@@ -233,6 +233,9 @@ func TestManPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		text := strings.ReplaceAll(string(b), `\-`, "-")
+		if strings.Contains(text, "--socket") && !strings.Contains(text, `\fB--socket\fP="/run/tandem/tandem.sock"`) {
+			t.Errorf("%s: the socket's default is not the documented one", page)
+		}
 		for _, f := range flags {
 			if !strings.Contains(text, `\fB--`+f+`\fP`) {
 				t.Errorf("%s lacks --%s", page, f)

@@ -23,6 +23,18 @@ pages are reproducible. A package installs them, e.g. DIR/*.1 under
 		Example: `  tandem man /tmp/man && man -l /tmp/man/tandem-cluster.5`,
 		Args:    cli.Operands("DIR"),
 		RunE: func(c *cobra.Command, args []string) error {
+			// The socket's default is named after the network namespace the
+			// command runs in; a page documents the host's.
+			var canonical func(*cobra.Command)
+			canonical = func(cmd *cobra.Command) {
+				if f := cmd.Flags().Lookup("socket"); f != nil {
+					f.DefValue = "/run/tandem/tandem.sock"
+				}
+				for _, sub := range cmd.Commands() {
+					canonical(sub)
+				}
+			}
+			canonical(c.Root())
 			names, err := manpage.Write(c.Root(), args[0], manDate(), manSource())
 			if err != nil {
 				fmt.Fprintf(c.ErrOrStderr(), "tandem man: %v\n", err)
