@@ -32,6 +32,7 @@ var subcommands = map[string][]string{
 	"release":    {"c", "socket", "force"},
 	"version":    nil,
 	"man":        nil,
+	"import":     nil,
 	"completion": nil,
 }
 

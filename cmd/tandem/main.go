@@ -134,6 +134,7 @@ tandem added and stops the IPVS sync master daemon. After a clean exit
 holds the node's lock it does nothing. Its flags are Go's: -c and the long
 ones with one dash or two.`,
 		}, cmdRelease),
+		importCommand(),
 		versionCommand(),
 		manCommand(),
 	)
