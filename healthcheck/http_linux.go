@@ -486,6 +486,10 @@ func (r *respParser) body(b []byte) (done bool, err error) {
 				if len(line) == 0 {
 					return true, r.end(len(b))
 				}
+				// A trailer is a header line, as net/http reads it.
+				if k, v, ok := bytes.Cut(line, colon); !ok || !token(k) || !fieldValue(v) {
+					return true, errors.New("body: malformed MIME header in the chunked trailer")
+				}
 			}
 		}
 	}
@@ -551,7 +555,12 @@ func headEnd(b []byte) int {
 // Connection: close).
 func parseHead(head []byte) (code, framing int, length int64, keeps bool, err error) {
 	// On the bytes, without allocating: it runs once per probe.
-	line, rest, _ := bytes.Cut(bytes.TrimRight(head, "\r\n"), nl)
+	// Without the empty line that ends the head, and the last line's
+	// newline (each line's own CR goes below): a line of lone CRs is a
+	// malformed header line, as it is to net/textproto.
+	h := bytes.TrimSuffix(bytes.TrimSuffix(head, nl), cr)
+	h = bytes.TrimSuffix(h, nl)
+	line, rest, _ := bytes.Cut(h, nl)
 	status := bytes.TrimSuffix(line, cr)
 	proto, after, ok := bytes.Cut(status, sp)
 	if !ok {
@@ -565,23 +574,33 @@ func parseHead(head []byte) (code, framing int, length int64, keeps bool, err er
 	if err != nil || code < 0 {
 		return 0, 0, 0, false, fmt.Errorf("malformed HTTP status code %q", codeB)
 	}
-	var v11 bool
-	switch string(proto) {
-	case "HTTP/1.1":
-		v11 = true
-	case "HTTP/1.0":
-	default:
+	// HTTP/X.Y with one digit each, as net/http's ParseHTTPVersion takes
+	// it; 1.1 and later frame with chunks and keep the connection.
+	if len(proto) != len("HTTP/1.1") || !bytes.HasPrefix(proto, []byte("HTTP/")) || proto[6] != '.' ||
+		proto[5] < '0' || proto[5] > '9' || proto[7] < '0' || proto[7] > '9' {
 		return 0, 0, 0, false, fmt.Errorf("malformed HTTP version %q", proto)
 	}
+	v11 := proto[5] > '1' || (proto[5] == '1' && proto[7] >= '1')
 	length = -1
 	chunked := false
 	keeps = v11
+	if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		return 0, 0, 0, false, errors.New("malformed MIME header initial line")
+	}
 	for len(rest) > 0 {
 		var l []byte
 		l, rest, _ = bytes.Cut(rest, nl)
 		l = bytes.TrimSuffix(l, cr)
+		// Lines that start with a space or a tab continue the line
+		// before (obsolete folding, which net/textproto still joins).
+		for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+			var more []byte
+			more, rest, _ = bytes.Cut(rest, nl)
+			joined := append(append([]byte(nil), bytes.TrimRight(l, " \t")...), ' ') // a copy: l is head's
+			l = append(joined, bytes.Trim(bytes.TrimSuffix(more, cr), " \t")...)
+		}
 		k, v, ok := bytes.Cut(l, colon)
-		if !ok || len(k) == 0 || bytes.ContainsAny(k, " \t") {
+		if !ok || !token(k) || !fieldValue(v) {
 			return 0, 0, 0, false, fmt.Errorf("malformed MIME header line: %s", l)
 		}
 		if len(k) != len(hContentLength) && len(k) != len(hTransferEncoding) && len(k) != len(hConnection) {
@@ -622,6 +641,36 @@ func parseHead(head []byte) (code, framing int, length int64, keeps bool, err er
 		return code, bodyLength, length, keeps, nil
 	}
 	return code, bodyToEOF, 0, false, nil
+}
+
+// token reports whether k is a header field name as net/textproto takes
+// one: RFC 9110's token characters, at least one, and spaces (accepted
+// for old servers, go.dev/issue/34540: such a name matches none of the
+// headers that frame the body, here as there).
+func token(k []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, c := range k {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case bytes.IndexByte([]byte(" !#$%&'*+-.^_`|~"), c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// fieldValue reports whether v holds only what net/textproto takes in a
+// header value: visible characters, spaces, tabs and bytes of 0x80 up.
+func fieldValue(v []byte) bool {
+	for _, c := range v {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // The bytes parseHead looks for.
