@@ -113,24 +113,8 @@ func (t *tr) globalDefs(g *stmt) {
 			if n, ok := t.intArg(s, 2, 3); ok {
 				t.version = int(n)
 			}
-		case "vrrp_garp_master_delay":
-			if n, ok := t.intArg(s, 0, 1000000); ok {
-				ms := n * 1000
-				t.garp.delay = &ms
-			}
-		case "vrrp_garp_master_repeat":
-			if n, ok := t.intArg(s, 0, 10000); ok {
-				t.garp.repeat = &n
-			}
-		case "vrrp_garp_master_refresh":
-			if n, ok := t.intArg(s, 0, 1000000); ok {
-				ms := n * 1000
-				t.garp.refresh = &ms
-			}
-		case "vrrp_garp_interval":
-			if ms, ok := t.secArg(s, 0, 1000000000); ok {
-				t.garp.interval = &ms
-			}
+		case "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh", "vrrp_garp_interval":
+			t.garpSetting(&t.garp, strings.TrimPrefix(s.kw, "vrrp_"), s)
 		case "lvs_sync_daemon":
 			t.syncDaemon(s, "")
 		case "lvs_timeouts":
@@ -580,24 +564,8 @@ func (t *tr) vrrpInstance(s *stmt) {
 				notifyOrder = append(notifyOrder, c.kw)
 			}
 			notify[c.kw] = c
-		case "garp_master_delay":
-			if n, ok := t.intArg(c, 0, 1000000); ok {
-				ms := n * 1000
-				v.garp.delay = &ms
-			}
-		case "garp_master_repeat":
-			if n, ok := t.intArg(c, 0, 10000); ok {
-				v.garp.repeat = &n
-			}
-		case "garp_master_refresh":
-			if n, ok := t.intArg(c, 0, 1000000); ok {
-				ms := n * 1000
-				v.garp.refresh = &ms
-			}
-		case "garp_interval", "gna_interval":
-			if ms, ok := t.secArg(c, 0, 1000000000); ok {
-				v.garp.interval = &ms
-			}
+		case "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_interval", "gna_interval":
+			t.garpSetting(&v.garp, c.kw, c)
 		case "lvs_sync_daemon_interface":
 			t.syncDaemon(c, name)
 		case "accept":
@@ -843,4 +811,28 @@ func (t *tr) syncGroup(s *stmt) {
 	}
 	t.groupLines[b] = s.line
 	t.groups = append(t.groups, b)
+}
+
+// garpSetting reads one gratuitous-ARP keyword (an instance's, or
+// global_defs' without its vrrp_ prefix) into g.
+func (t *tr) garpSetting(g *garp, kw string, s *stmt) {
+	switch kw {
+	case "garp_master_delay", "garp_master_refresh":
+		if n, ok := t.intArg(s, 0, 1000000); ok {
+			ms := n * 1000
+			if kw == "garp_master_delay" {
+				g.delay = &ms
+			} else {
+				g.refresh = &ms
+			}
+		}
+	case "garp_master_repeat":
+		if n, ok := t.intArg(s, 0, 10000); ok {
+			g.repeat = &n
+		}
+	case "garp_interval", "gna_interval":
+		if ms, ok := t.secArg(s, 0, 1000000000); ok {
+			g.interval = &ms
+		}
+	}
 }

@@ -308,18 +308,8 @@ func (t *tr) oneVS(s *stmt, a vsAddr, label string) {
 			b.set("one_packet", cty.True)
 		case "hashed", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback":
 			flags = append(flags, c.kw)
-		case "retry", "nb_get_retry":
-			if n, ok := t.intArg(c, 0, 99); ok {
-				d.retry, d.retryLine = &n, c
-			}
-		case "delay_before_retry":
-			t.delayBeforeRetry(b, c, d.delayMS)
-		case "connect_timeout":
-			if ms, ok := t.secArg(c, 1, 3600000); ok {
-				d.connMS = &ms
-			}
-		case "virtualhost":
-			d.vhost, _ = t.arg(c)
+		case "retry", "nb_get_retry", "delay_before_retry", "connect_timeout", "virtualhost":
+			t.checkDefault(&d, b, c)
 		case "real_server":
 			rss = append(rss, c)
 		case "notify_up", "notify_down":
@@ -575,18 +565,8 @@ func (t *tr) realServer(vs *vserver, s *stmt, d vsDefaults, forward string, seen
 			}
 		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "MISC_CHECK":
 			checks = append(checks, c)
-		case "retry", "nb_get_retry":
-			if n, ok := t.intArg(c, 0, 99); ok {
-				d.retry, d.retryLine = &n, c
-			}
-		case "delay_before_retry":
-			t.delayBeforeRetry(b, c, d.delayMS)
-		case "connect_timeout":
-			if ms, ok := t.secArg(c, 1, 3600000); ok {
-				d.connMS = &ms
-			}
-		case "virtualhost":
-			d.vhost, _ = t.arg(c)
+		case "retry", "nb_get_retry", "delay_before_retry", "connect_timeout", "virtualhost":
+			t.checkDefault(&d, b, c)
 		case "delay_loop":
 			if ms, ok := t.secArg(c, 10, 3600000); ok {
 				d.delayMS = ms
@@ -826,5 +806,25 @@ func (t *tr) url(b *blk, u *stmt) {
 		default:
 			t.skip(b, c, "not supported in tandem's http check")
 		}
+	}
+}
+
+// checkDefault reads a check setting a virtual server gives its real
+// servers' checks, or a real server its own: retries, the delay between
+// them, the connect timeout, the virtual host.
+func (t *tr) checkDefault(d *vsDefaults, b *blk, c *stmt) {
+	switch c.kw {
+	case "retry", "nb_get_retry":
+		if n, ok := t.intArg(c, 0, 99); ok {
+			d.retry, d.retryLine = &n, c
+		}
+	case "delay_before_retry":
+		t.delayBeforeRetry(b, c, d.delayMS)
+	case "connect_timeout":
+		if ms, ok := t.secArg(c, 1, 3600000); ok {
+			d.connMS = &ms
+		}
+	case "virtualhost":
+		d.vhost, _ = t.arg(c)
 	}
 }

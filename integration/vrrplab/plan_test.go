@@ -1,7 +1,6 @@
 package vrrplab
 
 import (
-	"context"
 	"os"
 	"slices"
 	"strings"
@@ -9,20 +8,10 @@ import (
 	"time"
 )
 
-// run runs the tandem binary with args in d's namespace.
+// runTandem runs the tandem binary with args in d's namespace.
 func runTandem(t *testing.T, l *Lab, d *Director, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := d.NS.Command(ctx, append([]string{l.Tandem}, args...)...).CombinedOutput()
-	code := 0
-	if err != nil {
-		code = -1
-		if ee, ok := err.(interface{ ExitCode() int }); ok {
-			code = ee.ExitCode()
-		}
-	}
-	return string(out), code
+	return runIn(t, d, nil, append([]string{l.Tandem}, args...)...)
 }
 
 // planLines are the change lines of a printed plan, one space between

@@ -81,11 +81,13 @@ func (d *Director) publish() {
 		Reloads:    d.reloads,
 		rec:        d.rec,
 		mgr:        d.health.mgr,
-		overrides:  maps.Clone(d.overrides),
 		reconcile:  d.reconcile,
 	}
 	if d.vrrp != nil {
 		s.runner = d.vrrp.runner
+	}
+	if len(d.overrides) > 0 { // none, the usual case: no copy each turn
+		s.overrides = maps.Clone(d.overrides)
 	}
 	for _, sh := range d.health.services {
 		s.Services = append(s.Services, sh)

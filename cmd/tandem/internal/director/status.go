@@ -67,10 +67,10 @@ func (d *Director) Status(ctx context.Context) (*status.Status, error) {
 	owned := make(map[ipvs.ServiceKey]bool, len(snap.Config.VirtualServers))
 	for i := range snap.Config.VirtualServers {
 		vs := &snap.Config.VirtualServers[i]
-		key := serviceKey(vs).Canonical()
-		owned[key] = true
-		ks, inKernel := kernel[key]
-		st.VirtualServers = append(st.VirtualServers, virtualServerStatus(vs, health[serviceKey(vs)], ks, inKernel, checks, snap.overrides))
+		key := serviceKey(vs)
+		owned[key.Canonical()] = true
+		ks, inKernel := kernel[key.Canonical()]
+		st.VirtualServers = append(st.VirtualServers, virtualServerStatus(vs, health[key], ks, inKernel, checks, snap.overrides))
 	}
 	for _, k := range sortedKeys(kernel) {
 		if owned[k] {
