@@ -50,8 +50,10 @@
 //   - ReleaseVIPs: remove them.
 //   - Announce: send the gratuitous ARP / unsolicited NA burst for the
 //     virtual addresses (GARP count, interval, repeat). It always comes
-//     after TakeVIPs or while the addresses are held; the runner may
-//     rate-limit repeated bursts.
+//     after TakeVIPs or while the addresses are held; the runner starts
+//     at most one burst per advert interval, and defers (never drops) one
+//     asked for sooner: after a healed partition the winner's last burst
+//     must follow the loser's last announcement.
 //   - SetTimer: (re)arm the machine's single timer to deliver a Timer event
 //     at Action.At; a zero At stops it.
 //   - Transition: the state changed from Action.From to Action.To, for

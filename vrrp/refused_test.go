@@ -125,8 +125,16 @@ func TestCoreRefusedReasons(t *testing.T) {
 			feed: func(c *core, now time.Time) {
 				c.dropped(now, k, &DropError{Src: peer, Err: ErrTTL, Packet: v2(9, time.Second, "")})
 			},
-			count: func(s Stats) uint64 { return s.BadTTL },
-			debug: `msg="vrrp packet dropped" interface=eth0 from=192.0.2.2 reason="ttl or hop limit not 255"`,
+			// No instance to blame: counted as another VRID, where status
+			// and the metrics show it (a runner-wide bad TTL showed nowhere).
+			count: func(s Stats) uint64 { return s.UnknownVRID },
+			debug: `msg="vrrp advert for another VRID" interface=eth0 vrid=9 from=192.0.2.2`,
+		},
+		{
+			name:  "ttl of a packet that does not parse",
+			feed:  func(c *core, now time.Time) { c.dropped(now, k, &DropError{Src: peer, Err: ErrTTL}) },
+			count: func(s Stats) uint64 { return s.Malformed },
+			debug: `msg="vrrp packet dropped" interface=eth0 from=192.0.2.2 reason=malformed err="vrrp: ttl or hop limit is not 255"`,
 		},
 		{
 			name:  "another vrid",

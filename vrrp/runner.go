@@ -140,9 +140,9 @@ type Stats struct {
 	Received         uint64 // adverts handed to a machine
 	Sent             uint64
 	SendErrors       uint64
-	BadTTL           uint64 // TTL / hop limit not 255
-	Malformed        uint64 // refused by Parse (length, checksum, version, ...)
-	UnknownVRID      uint64 // no instance with that VRID on the interface (another cluster)
+	BadTTL           uint64 // TTL / hop limit not 255, on an advert for one of the instances
+	Malformed        uint64 // refused by Parse (length, checksum, version, ...), whatever the TTL
+	UnknownVRID      uint64 // no instance with that VRID on the interface (another cluster), whatever the TTL
 	NotPeer          uint64 // unicast instance, source not a peer
 	AuthFailed       uint64 // VRRPv2 authentication type or password mismatch
 	VersionMismatch  uint64 // VRRP version other than the instance's
@@ -505,10 +505,24 @@ func (r *Runner) loop(links map[string]bool) {
 		case fn := <-r.inbox:
 			fn(time.Now())
 		case <-tc:
-			c.fire(time.Now())
+			r.timerFired()
 		}
 		c.publish()
 	}
+}
+
+// timerFired handles the loop's timer, after what the readers posted
+// before it. After a stall (a starved process on a loaded host) the timer
+// and the adverts that should have kept a backup's Master_Down_Timer from
+// running out can be ready together, and select picks either: the timer
+// first would make the backup master for nothing, and the advert handled
+// next would send it back at once (two false transitions).
+func (r *Runner) timerFired() {
+	for n := len(r.inbox); n > 0; n-- { // bounded: a flood cannot hold the timer off
+		fn := <-r.inbox
+		fn(time.Now())
+	}
+	r.core.fire(time.Now())
 }
 
 // read feeds the adverts of one transport to the loop.
@@ -671,8 +685,15 @@ type inst struct {
 
 	garp      []time.Time // pending announcements, sorted
 	lastBurst time.Time
-	refreshAt time.Time
-	sendFail  bool // the last send failed (log once)
+	burstDue  time.Time // a burst asked for too soon after lastBurst, deferred; zero when none
+	// The step-down advert (a master that heard a better one) when it
+	// could not be sent: retried every stepDownRetry, stepDownTries times
+	// at most, while the instance stays backup.
+	stepDownAt    time.Time
+	stepDownPrio  uint8
+	stepDownTries int
+	refreshAt     time.Time
+	sendFail      bool // the last send failed (log once)
 
 	// For Status: the counters, when the state last changed, the
 	// priority of the master's last advert, and the snapshot last
@@ -851,6 +872,8 @@ func (c *core) next() time.Time {
 		if len(i.garp) > 0 {
 			earlier(i.garp[0])
 		}
+		earlier(i.burstDue)
+		earlier(i.stepDownAt)
 		earlier(i.refreshAt)
 	}
 	return t
@@ -862,6 +885,16 @@ func (c *core) fire(now time.Time) {
 		if !i.deadline.IsZero() && !now.Before(i.deadline) {
 			i.deadline = time.Time{}
 			c.step(now, i, Event{Kind: Timer}, 0)
+		}
+		if !i.burstDue.IsZero() && !now.Before(i.burstDue) {
+			i.burstDue = time.Time{}
+			c.burst(now, i)
+		}
+		if !i.stepDownAt.IsZero() && !now.Before(i.stepDownAt) {
+			i.stepDownAt = time.Time{}
+			if i.m.State() == Backup {
+				c.stepDownAdvert(now, i, i.stepDownPrio)
+			}
 		}
 		n := 0
 		for n < len(i.garp) && !now.Before(i.garp[n]) {
@@ -890,6 +923,13 @@ func (c *core) step(now time.Time, i *inst, ev Event, depth int) {
 	for _, a := range i.m.Step(now, ev) {
 		switch a.Kind {
 		case SendAdvert:
+			if i.m.State() == Backup && a.Priority != 0 {
+				// A master stepping down for a better one: its last
+				// advert makes the winner announce again (see Machine).
+				i.stepDownTries = 0
+				c.stepDownAdvert(now, i, a.Priority)
+				break
+			}
 			c.send(i, a.Priority)
 		case TakeVIPs:
 			c.addVIPs(i, i.Addresses)
@@ -954,7 +994,10 @@ func (c *core) transition(now time.Time, i *inst, a Action, depth int) {
 		c.onTransition(i.Name, from, to, prio, a.Reason)
 	}
 	if from == Master {
-		i.garp, i.refreshAt = nil, time.Time{}
+		i.garp, i.burstDue, i.refreshAt = nil, time.Time{}, time.Time{}
+	}
+	if to != Backup {
+		i.stepDownAt = time.Time{} // its retry is a backup's business
 	}
 	if to == Master && i.GARP.Refresh > 0 {
 		i.refreshAt = now.Add(i.GARP.Refresh)
@@ -1013,18 +1056,25 @@ func stateWord(s State) string {
 }
 
 // burst schedules a fresh announcement burst (the first ones now),
-// replacing the pending one, unless one started less than an advert
-// interval ago (a lower master that keeps asserting itself must not make
-// this one flood the link).
+// replacing the pending one. One asked for less than an advert interval
+// after the last one started is deferred until an interval has passed
+// (several asks in between make one burst): a lower master that keeps
+// asserting itself must not make this one flood the link, but the last
+// ask must not be lost either — in a partition that heals, the loser may
+// announce between the winner's burst and its own step-down advert, and
+// only a burst after that advert brings the ARP caches back.
 func (c *core) burst(now time.Time, i *inst) {
 	if c.stopping {
 		return
 	}
 	if !i.lastBurst.IsZero() && now.Sub(i.lastBurst) < i.Config.AdvertInterval {
-		c.log.Debug("vrrp announce burst skipped: one started less than an advert interval ago", "instance", i.Name)
+		if i.burstDue.IsZero() {
+			i.burstDue = i.lastBurst.Add(i.Config.AdvertInterval)
+			c.log.Debug("vrrp announce burst deferred: one started less than an advert interval ago", "instance", i.Name, "until", i.burstDue)
+		}
 		return
 	}
-	i.lastBurst = now
+	i.lastBurst, i.burstDue = now, time.Time{}
 	i.garp = i.garp[:0]
 	g := i.GARP
 	if g.Count+g.RepeatCount > 0 {
@@ -1069,11 +1119,42 @@ func (c *core) announce(i *inst) {
 	i.dirty = true
 }
 
-// send sends an advert of i with prio, to the group or each peer.
-func (c *core) send(i *inst, prio uint8) {
+// Retries of a step-down advert that could not be sent.
+const (
+	stepDownRetry = 10 * time.Millisecond
+	stepDownTries = 10
+)
+
+// stepDownAdvert sends the last advert of a master that stepped down for
+// a better one. The winner announces again only when it hears it (or
+// another of ours), and ARP caches that followed this router during a
+// partition come back only then. One that cannot be sent (a local filter
+// on its way out may pass input before output: the lab's nftables heal
+// deletes the input and the output chain of one table) is retried every
+// stepDownRetry, stepDownTries times at most, while the instance stays
+// backup.
+func (c *core) stepDownAdvert(now time.Time, i *inst, prio uint8) {
+	i.stepDownTries++
+	i.dirty = true
+	if c.send(i, prio) {
+		i.stepDownAt = time.Time{}
+		return
+	}
+	if i.stepDownTries >= stepDownTries {
+		c.log.Warn("vrrp step-down advert not sent: the winner may not announce again", "instance", i.Name, "tries", i.stepDownTries)
+		i.stepDownAt = time.Time{}
+		return
+	}
+	c.log.Info("vrrp step-down advert not sent, retrying", "instance", i.Name, "try", i.stepDownTries, "in", stepDownRetry)
+	i.stepDownAt, i.stepDownPrio = now.Add(stepDownRetry), prio
+}
+
+// send sends an advert of i with prio, to the group or each peer, and
+// reports whether it went to every destination.
+func (c *core) send(i *inst, prio uint8) bool {
 	t := c.tr[i.key]
 	if t == nil {
-		return
+		return false
 	}
 	p := &Packet{
 		Version: uint8(i.Config.Version), Type: TypeAdvertisement, VRID: i.Config.VRID,
@@ -1090,6 +1171,7 @@ func (c *core) send(i *inst, prio uint8) {
 	if len(i.UnicastPeers) > 0 {
 		dsts = i.UnicastPeers
 	}
+	ok := true
 	for _, dst := range dsts {
 		if dst == src {
 			continue // the file lists every node; not this one
@@ -1100,13 +1182,14 @@ func (c *core) send(i *inst, prio uint8) {
 			if !i.sendFail {
 				c.log.Warn("cannot send advert", "instance", i.Name, "err", err)
 			}
-			i.sendFail = true
+			i.sendFail, ok = true, false
 			continue
 		}
 		i.sendFail = false
 		c.cnt.sent.Add(1)
 		i.n.sent++
 	}
+	return ok
 }
 
 // packet handles a received advert. Machine.Check comes before the
@@ -1138,18 +1221,23 @@ func (c *core) packet(now time.Time, k tkey, p *Packet, src, dst netip.Addr) {
 	}
 }
 
-// dropped handles a packet the transport dropped: a TTL other than 255
-// (an advert for one of the VRIDs when it parsed) or a malformed one.
+// dropped handles a packet the transport dropped: a malformed one, or
+// one with a TTL other than 255. A wrong TTL is blamed on the instance
+// whose VRID the advert is for; one that no instance owns is counted as
+// what it is besides: malformed when it did not parse, another VRID when
+// it did. (Counted as bad TTL without an instance it would show in
+// Stats only, in neither an instance's Drops nor the runner-wide reasons
+// that status and the metrics show.)
 func (c *core) dropped(now time.Time, k tkey, e *DropError) {
-	if !errors.Is(e.Err, ErrTTL) {
+	if !errors.Is(e.Err, ErrTTL) || e.Packet == nil {
 		c.refused(now, k, nil, dropMalformed, 0, e.Src, e.Err)
 		return
 	}
-	var i *inst
-	var vrid uint8
-	if e.Packet != nil {
-		vrid = e.Packet.VRID
-		i = c.byVRID[k][vrid]
+	vrid := e.Packet.VRID
+	i := c.byVRID[k][vrid]
+	if i == nil {
+		c.refused(now, k, nil, dropUnknownVRID, vrid, e.Src, e.Err)
+		return
 	}
 	c.refused(now, k, i, dropTTL, vrid, e.Src, e.Err)
 }

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -44,6 +45,7 @@ type rtNode struct {
 	c       *core
 	given   Options // the configuration as given, for reconfigure
 	dead    bool
+	failing int // the next sends that fail (a local filter)
 	vips    map[string]map[netip.Prefix]bool
 	garps   int
 	garpsOn map[string]int // announcements by interface
@@ -93,6 +95,10 @@ type rtTransport struct {
 func (s *rtTransport) WriteTo(p *Packet, src, dst netip.Addr) error {
 	if s.closed {
 		s.n.net.t.Errorf("%s: advert for VRID %d on a closed transport", s.n.name, p.VRID)
+	}
+	if s.n.failing > 0 {
+		s.n.failing--
+		return errors.New("sendmsg: operation not permitted")
 	}
 	s.n.adverts = append(s.n.adverts, rtAdvert{at: s.n.net.now, key: s.key, vrid: p.VRID, prio: p.Priority, ivl: p.Interval})
 	// Round-trip through the codec, as the wire would.
@@ -426,6 +432,162 @@ func TestCorePartition(t *testing.T) {
 	}
 }
 
+// TestCoreBurstDeferred: a burst asked for within an advert interval of
+// the last one is deferred to the end of that interval, not dropped. In a
+// partition that heals, the loser may announce (its repeat burst, or a
+// burst spread by a GARP interval) after the winner's burst and before it
+// hears the winner and steps down; its step-down advert then reaches the
+// winner less than an interval after the winner's burst, and only a burst
+// after it brings the ARP caches back. Repeated asks still make at most
+// one burst per interval.
+func TestCoreBurstDeferred(t *testing.T) {
+	s := newRTNet(t)
+	oa, _ := rtPair(150, 100, func(in *Instance) { in.GARP = GARP{Count: 5} })
+	a := s.add("a", oa)
+	s.run(time.Second) // alone: master, its start's burst done
+	k := tkey{"eth0", false}
+	lower := &Packet{Version: 3, Type: TypeAdvertisement, VRID: 51, Priority: 100, Interval: 100 * time.Millisecond,
+		Addresses: []netip.Addr{rtVIP1.Addr()}}
+	loser := netip.MustParseAddr("192.0.2.2")
+	bursts := func() uint64 { return a.status("public").AnnounceBursts }
+
+	// The loser's advert as the partition heals: re-assert and announce.
+	b0, g0 := bursts(), a.garps
+	a.c.packet(s.now, k, lower, loser, GroupV4)
+	if bursts() != b0+1 || a.garps != g0+5 {
+		t.Fatalf("a lower master: %d bursts, %d announcements; want 1 and 5", bursts()-b0, a.garps-g0)
+	}
+	// 60 ms later its step-down advert (it announced in between): no
+	// burst yet, but one when the interval is over.
+	s.run(60 * time.Millisecond)
+	a.c.packet(s.now, k, lower, loser, GroupV4)
+	if bursts() != b0+1 {
+		t.Fatalf("a second burst %v after the first, want it deferred", 60*time.Millisecond)
+	}
+	s.run(35 * time.Millisecond)
+	if bursts() != b0+1 {
+		t.Fatal("the deferred burst came before the interval was over")
+	}
+	s.run(10 * time.Millisecond)
+	if bursts() != b0+2 || a.garps != g0+10 {
+		t.Fatalf("after the interval: %d bursts, %d announcements; want 2 and 10 (the second ask was dropped)", bursts()-b0, a.garps-g0)
+	}
+	if a.state("public") != Master {
+		t.Fatalf("a is %v", a.state("public"))
+	}
+
+	// A lower master asserting every 10 ms for a second: one burst per
+	// interval at most.
+	b1 := bursts()
+	for range 100 {
+		a.c.packet(s.now, k, lower, loser, GroupV4)
+		s.run(10 * time.Millisecond)
+	}
+	if n := bursts() - b1; n > 11 {
+		t.Errorf("%d bursts in a second of a lower master's adverts, want at most 11", n)
+	}
+	// Leaving master drops a deferred burst.
+	a.c.packet(s.now, k, lower, loser, GroupV4)
+	higher := *lower
+	higher.Priority = 200
+	a.c.packet(s.now, k, &higher, loser, GroupV4)
+	if a.state("public") != Backup {
+		t.Fatalf("a is %v after a higher advert", a.state("public"))
+	}
+	b2 := bursts()
+	s.run(200 * time.Millisecond)
+	if bursts() != b2 {
+		t.Error("a deferred burst went out after the step down")
+	}
+}
+
+// TestCoreStepDownRetried: the loser of a healed partition steps down on
+// the winner's advert, but its own adverts cannot be sent yet (the local
+// filter that made the partition is on its way out: input passes, output
+// still fails). Its step-down advert is retried until it goes, the
+// winner hears it and announces again; without the retry the winner never
+// hears a lower master and the ARP caches stay on the loser.
+func TestCoreStepDownRetried(t *testing.T) {
+	s := newRTNet(t)
+	oa, ob := rtPair(150, 100, func(in *Instance) { in.GARP = GARP{Count: 1} })
+	a, b := s.add("a", oa), s.add("b", ob)
+	s.run(time.Second)
+	s.setCut("a", "b", true)
+	s.until(2*time.Second, func() bool { return b.state("public") == Master })
+	s.run(200 * time.Millisecond)
+	garps, sent := a.garps, len(b.adverts)
+	b.failing = 3 // its next advert and the step-down one, tried twice
+	s.setCut("a", "b", false)
+	s.until(time.Second, func() bool { return b.state("public") == Backup })
+	s.run(300 * time.Millisecond)
+	if a.state("public") != Master || b.holds("eth0", rtVIP1) {
+		t.Fatalf("healed: a %v, b's vips %v", a.state("public"), b.vips)
+	}
+	if b.failing != 0 || len(b.adverts) == sent {
+		t.Fatalf("b: %d sends still to fail, %d adverts sent after the heal", b.failing, len(b.adverts)-sent)
+	}
+	if a.garps == garps {
+		t.Error("the winner did not announce again after the heal: the loser's step-down advert was lost")
+	}
+	if got := b.logs.lines(`msg="vrrp step-down advert not sent, retrying"`); len(got) == 0 {
+		t.Error("no retry logged")
+	}
+
+	// A loser that cannot send at all gives up after stepDownTries and
+	// says so.
+	s.setCut("a", "b", true)
+	s.until(2*time.Second, func() bool { return b.state("public") == Master })
+	b.failing = 1000
+	s.setCut("a", "b", false)
+	s.until(time.Second, func() bool { return b.state("public") == Backup })
+	s.run(time.Second)
+	if got := b.logs.lines(`level=WARN msg="vrrp step-down advert not sent: the winner may not announce again"`); len(got) != 1 {
+		t.Errorf("%d warnings of a step-down advert given up, want 1", len(got))
+	}
+	b.failing = 0
+}
+
+// TestRunnerTimerAfterInbox: when the timer and an advert are ready
+// together (the runner was stalled past Master_Down_Interval while the
+// master's adverts kept coming), the advert is handled first and the
+// backup stays backup; with nothing pending, the same late timer makes it
+// master.
+func TestRunnerTimerAfterInbox(t *testing.T) {
+	for _, pending := range []string{"posted", ""} {
+		in := rtInstance("public", 51, "eth0", 100, "192.0.2.2", rtVIP1)
+		in.Config.AdvertInterval = 10 * time.Millisecond
+		r, err := NewRunner(Options{Instances: []Instance{in}, VIPs: &rtRecEdge{vips: map[netip.Prefix]bool{}},
+			Announcer: &rtRecEdge{vips: map[netip.Prefix]bool{}}, Links: rtUpLinks{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := r.core
+		c.start(time.Now(), map[string]bool{"eth0": true})
+		if got := c.byName["public"].m.State(); got != Backup {
+			t.Fatalf("after start: %v", got)
+		}
+		time.Sleep(60 * time.Millisecond) // past Master_Down_Interval (about 36 ms): stalled
+		master := &Packet{Version: 3, Type: TypeAdvertisement, VRID: 51, Priority: 150, Interval: in.Config.AdvertInterval,
+			Addresses: []netip.Addr{rtVIP1.Addr()}}
+		post := func() {
+			r.inbox <- func(now time.Time) {
+				c.packet(now, tkey{"eth0", false}, master, netip.MustParseAddr("192.0.2.1"), GroupV4)
+			}
+		}
+		if pending != "" {
+			post()
+		}
+		r.timerFired()
+		want := Master
+		if pending != "" {
+			want = Backup
+		}
+		if got := c.byName["public"].m.State(); got != want {
+			t.Errorf("advert %q: %v after the late timer, want %v", pending, got, want)
+		}
+	}
+}
+
 func TestCoreSyncGroupFault(t *testing.T) {
 	s := newRTNet(t)
 	mk := func(prio uint8, primary, gwPrimary string) Options {
@@ -674,7 +836,9 @@ func TestRunnerRun(t *testing.T) {
 	if edge.vips[rtVIP1] {
 		t.Error("VIP kept after shutdown")
 	}
-	if st := r.Stats(); st.BadTTL != 1 || st.Sent == 0 {
+	// The dropped packet (a TTL other than 255, no advert parsed) is
+	// malformed: no instance to blame.
+	if st := r.Stats(); st.Malformed != 1 || st.Sent == 0 {
 		t.Errorf("stats %+v", st)
 	}
 	mu.Lock()

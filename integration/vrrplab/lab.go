@@ -157,6 +157,45 @@ func (l *Lab) Spare(d *Director, name string) {
 	must(l.T, netlab.Veth(d.NS, name, d.NS, name+"p"))
 }
 
+// Host adds a namespace <prefix>-<role> on the first link (br0) with
+// addr/24 on its eth0 (a third party on the directors' segment).
+func (l *Lab) Host(role string, addr netip.Addr) *netlab.NS {
+	l.T.Helper()
+	n := l.ns(role)
+	l.attach(n, "eth0", "br0", role, addr)
+	return n
+}
+
+// Split puts the named bridge ports (as attach names them: "d2-br0",
+// "c-br0") on a second bridge br of the bridge namespace, joined to br0
+// by a trunk veth (tk-br0 in br0, tk-<br> in br): two switches, so that
+// SetBridgeLink("tk-br0", false) cuts one side from the other without
+// the directors' own links losing carrier.
+func (l *Lab) Split(br string, ports ...string) {
+	l.T.Helper()
+	must(l.T, l.Bridge.Bridge(br))
+	must(l.T, netlab.Veth(l.Bridge, "tk-br0", l.Bridge, "tk-"+br))
+	must(l.T, l.Bridge.Enslave("tk-br0", "br0"))
+	must(l.T, l.Bridge.Enslave("tk-"+br, br))
+	for _, p := range ports {
+		must(l.T, l.Bridge.Enslave(p, br))
+	}
+}
+
+// SetBridgeLink sets an interface of the bridge namespace (a bridge
+// port, a trunk end) up or down.
+func (l *Lab) SetBridgeLink(name string, up bool) {
+	l.T.Helper()
+	h := l.Bridge.Netlink()
+	link, err := h.LinkByName(name)
+	must(l.T, err)
+	if up {
+		must(l.T, h.LinkSetUp(link))
+	} else {
+		must(l.T, h.LinkSetDown(link))
+	}
+}
+
 // SetLink sets a director's interface up or down.
 func (l *Lab) SetLink(d *Director, name string, up bool) {
 	l.T.Helper()
@@ -235,17 +274,29 @@ func (l *Lab) Serve() {
 // interfaces that is up (a VIP left on a downed link serves nobody).
 func (l *Lab) Holders(addr netip.Addr) []string {
 	l.T.Helper()
+	out, err := l.HoldersErr(addr)
+	must(l.T, err)
+	return out
+}
+
+// HoldersErr is Holders returning its error instead of failing the test,
+// for a goroutine other than the test's.
+func (l *Lab) HoldersErr(addr netip.Addr) ([]string, error) {
 	var out []string
 	for _, d := range l.Directors {
 		h := d.NS.Netlink()
 		links, err := h.LinkList()
-		must(l.T, err)
+		if err != nil {
+			return nil, err
+		}
 		up := map[int]bool{}
 		for _, k := range links {
 			up[k.Attrs().Index] = k.Attrs().Flags&net.FlagUp != 0
 		}
 		addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
-		must(l.T, err)
+		if err != nil {
+			return nil, err
+		}
 		for _, a := range addrs {
 			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == addr && up[a.LinkIndex] {
 				out = append(out, d.Name)
@@ -253,7 +304,7 @@ func (l *Lab) Holders(addr netip.Addr) []string {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // WaitHolder waits until addr is held by want only (want "" = by nobody)
@@ -390,6 +441,33 @@ func (p *Proc) WaitLog(re string, from int, timeout time.Duration) int {
 		p.t.Fatalf("%s's %s: %v", p.Name, p.What, err)
 	}
 	return i
+}
+
+// WaitLine is WaitLog returning the line too.
+func (p *Proc) WaitLine(re string, from int, timeout time.Duration) (string, int) {
+	p.t.Helper()
+	line, i, err := p.tail.Wait(re, from, timeout)
+	switch {
+	case errors.Is(err, netlab.ErrExited):
+		p.t.Fatalf("%s's %s exited (%v) before logging %q", p.Name, p.What, p.cmd.ProcessState, re)
+	case err != nil:
+		p.t.Fatalf("%s's %s: %v", p.Name, p.What, err)
+	}
+	return line, i
+}
+
+// LogTime returns the time= of a tandem log line (text format, to the
+// millisecond), or the zero time.
+func LogTime(line string) time.Time {
+	_, rest, ok := strings.Cut(line, "time=")
+	if !ok {
+		return time.Time{}
+	}
+	if i := strings.IndexByte(rest, ' '); i >= 0 {
+		rest = rest[:i]
+	}
+	at, _ := time.Parse(time.RFC3339Nano, rest)
+	return at
 }
 
 // Kill sends SIGKILL and waits for the process to go.
