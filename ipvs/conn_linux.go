@@ -185,6 +185,20 @@ func (s *nlSocket) Send(b []byte) error {
 	}
 }
 
+// withRecvTimeout runs fn with the socket's receive timeout set to d,
+// then sets it back to recvTimeout.
+func (s *nlSocket) withRecvTimeout(d time.Duration, fn func() error) error {
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return fn()
+	}
+	defer func() {
+		tv := unix.NsecToTimeval(recvTimeout.Nanoseconds())
+		_ = unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	}()
+	return fn()
+}
+
 var errTruncated = errors.New("netlink datagram truncated")
 
 // Recv reads one datagram; it fails with EAGAIN after recvTimeout.

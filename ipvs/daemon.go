@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // The connection-synchronisation daemons (ipvsadm --start-daemon): the
@@ -257,8 +258,49 @@ func (c *genlClient) newDaemon(d Daemon) error {
 	return c.request(ipvsCmdNewDaemon, func(b []byte) []byte { return appendDaemon(b, d, true) })
 }
 
+// delAckWait bounds the wait for the ack of a sync daemon's stop. Linux
+// (6.1 at least) sends none when the master thread it stops had not run
+// yet (a stop right after a start, as a VRRP flap orders):
+// stop_sync_thread returns kthread_stop's -EINTR, for which
+// netlink_rcv_skb sends no ack, though the daemon is stopped. Without a
+// bound the caller waits the socket's whole receive timeout (30 s of
+// tandem's main loop frozen, found by the lab's soak: TestSoak). The
+// kernel handles a request within sendmsg and queues its ack before
+// sendmsg returns, so an ack not there at once never comes: a short
+// bound loses nothing.
+const delAckWait = 250 * time.Millisecond
+
+// timeoutConn is a connection whose receive timeout can be shortened for
+// one exchange (nlSocket).
+type timeoutConn interface {
+	withRecvTimeout(d time.Duration, fn func() error) error
+}
+
 func (c *genlClient) delDaemon(s DaemonState) error {
-	return c.request(ipvsCmdDelDaemon, func(b []byte) []byte { return appendDaemon(b, Daemon{State: s}, false) })
+	del := func() error {
+		return c.request(ipvsCmdDelDaemon, func(b []byte) []byte { return appendDaemon(b, Daemon{State: s}, false) })
+	}
+	var err error
+	if tc, ok := c.conn.(timeoutConn); ok {
+		err = tc.withRecvTimeout(delAckWait, del)
+	} else {
+		err = del()
+	}
+	if !errors.Is(err, syscall.EAGAIN) {
+		return err
+	}
+	// No ack: the daemon is stopped all the same if the kernel no longer
+	// lists it.
+	ds, lerr := c.daemons()
+	if lerr != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.State == s {
+			return err
+		}
+	}
+	return nil
 }
 
 // Control is a handle on the IPVS settings outside the table: the

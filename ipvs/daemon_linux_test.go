@@ -88,3 +88,49 @@ func TestKernelControl(t *testing.T) {
 		t.Errorf("second SetTimeouts: changed %v, %v", changed, err)
 	}
 }
+
+// TestKernelDaemonStartStop stops the master sync daemon right after
+// starting it, over and over: when the kernel stops a master thread that
+// has not run yet it sends no ack (stop_sync_thread returns -EINTR, which
+// netlink never acks). Each stop must still succeed, without waiting the
+// socket's 30 s receive timeout. The lab's soak found the frozen wait.
+func TestKernelDaemonStartStop(t *testing.T) {
+	var ctl *Control
+	inNewNetns(t, func() error {
+		err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "sync0", MTU: 1500}})
+		if err != nil {
+			return fmt.Errorf("dummy interface: %w", err)
+		}
+		l, err := netlink.LinkByName("sync0")
+		if err == nil {
+			err = netlink.LinkSetUp(l)
+		}
+		if err != nil {
+			return fmt.Errorf("dummy interface: %w", err)
+		}
+		ctl, err = OpenControl("")
+		return err
+	})
+	defer ctl.Close()
+	master := Daemon{State: DaemonMaster, Interface: "sync0", SyncID: 42}
+	var slow int
+	var longest time.Duration
+	for i := range 20 {
+		if err := ctl.StartDaemon(master); err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		start := time.Now()
+		if err := ctl.StopDaemon(DaemonMaster); err != nil {
+			t.Fatalf("stop %d right after its start: %v", i, err)
+		}
+		d := time.Since(start)
+		longest = max(longest, d)
+		if d >= delAckWait {
+			slow++ // the unacked stop, confirmed by a list
+		}
+	}
+	t.Logf("20 stops right after a start: %d unacked (each confirmed by a list), longest %v", slow, longest)
+	if ds, err := ctl.Daemons(); err != nil || len(ds) != 0 {
+		t.Errorf("daemons left: %v, %v", ds, err)
+	}
+}

@@ -23,6 +23,9 @@ type fakeSync struct {
 	daemons  map[DaemonState]Daemon
 	timeouts Timeouts
 	requests []uint8 // the commands received, in order
+	// noDelAck, if set, stops a daemon without acking it, as Linux does
+	// when the master thread it stops had not run yet (-EINTR).
+	noDelAck bool
 }
 
 func newFakeSync() *fakeSync {
@@ -75,6 +78,9 @@ func (f *fakeSync) Send(b []byte) error {
 				err = syscall.ESRCH
 			}
 			delete(f.daemons, d.State)
+			if f.noDelAck && err == nil {
+				continue
+			}
 			f.ack(m, err)
 		case ipvsCmdGetConfig:
 			f.reply(fakeFamily, 0, m.seq, appendTimeouts([]byte{ipvsCmdSetConfig, 1, 0, 0}, f.timeouts))
@@ -254,5 +260,29 @@ func TestControlTimeouts(t *testing.T) {
 	}
 	if !slices.Equal(f.requests, []uint8{ipvsCmdGetConfig}) {
 		t.Errorf("second SetTimeouts sent %v, want one GET_CONFIG", f.requests)
+	}
+}
+
+// A stop the kernel does not ack (a master thread stopped before it ran:
+// stop_sync_thread's -EINTR, which netlink never acks) is a stop all the
+// same when the daemon is gone: no error, and no 30 s wait.
+func TestControlStopUnacked(t *testing.T) {
+	f, ctl := newFakeControl(t)
+	defer ctl.Close()
+	backup := Daemon{State: DaemonBackup, Interface: "eth1", SyncID: 9}
+	master := Daemon{State: DaemonMaster, Interface: "eth1", SyncID: 9}
+	if _, err := ctl.SetDaemons([]Daemon{backup, master}); err != nil {
+		t.Fatal(err)
+	}
+	f.noDelAck = true
+	ch, err := ctl.SetDaemons([]Daemon{backup}, DaemonMaster)
+	if err != nil || !slices.Equal(ch, []string{"stopped master"}) {
+		t.Fatalf("stop the master without an ack: %v, %v", ch, err)
+	}
+	if !slices.Equal(f.requests[len(f.requests)-2:], []uint8{ipvsCmdDelDaemon, ipvsCmdGetDaemon}) {
+		t.Errorf("requests %v: want the stop, then a list", f.requests)
+	}
+	if ds, err := ctl.Daemons(); err != nil || len(ds) != 1 || ds[0].State != DaemonBackup {
+		t.Errorf("after the stop: %v, %v", ds, err)
 	}
 }
