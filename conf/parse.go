@@ -255,7 +255,7 @@ func blk(typ string, labels ...string) hcl.BlockHeaderSchema {
 
 var (
 	rootSchema = schema(nil, blk("director"), blk("node", "name"), blk("vrrp", "name"),
-		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"), blk("metrics"))
+		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"), blk("metrics"), blk("scripts"))
 	directorSchema = schema([]string{"ip_forward", "send_redirects", "masquerade", "static_vips", "log_level"},
 		blk("conn_sync"), blk("timeouts"))
 	connSyncSchema = schema([]string{"interface", "sync_id", "vrrp", "group", "port", "ttl"})
@@ -269,7 +269,7 @@ var (
 	syncGroupSchema   = schema([]string{"instances", "notify"})
 	trackScriptSchema = schema([]string{"command", "interval", "timeout", "weight", "rise", "fall"})
 	vsSchema          = schema([]string{"address", "fwmark", "family", "protocol", "scheduler",
-		"scheduler_flags", "one_packet", "forward", "on_failure", "quorum"},
+		"scheduler_flags", "one_packet", "forward", "on_failure", "quorum", "panic_threshold"},
 		blk("persistence"), blk("check", "type"), blk("sorry_server"), blk("real_server", "name"))
 	persistenceSchema = schema([]string{"timeout", "netmask"})
 	sorrySchema       = schema([]string{"address", "forward"})
@@ -461,6 +461,9 @@ type parser struct {
 	// vsRefs are virtual server names referenced by vrrp blocks, checked
 	// once the virtual servers are decoded.
 	vsRefs []vsRef
+	// cmdAttr is the command attribute of the check last decoded (nil:
+	// none), for noteScript.
+	cmdAttr *hcl.Attribute
 }
 
 type vsRef struct {
@@ -497,6 +500,9 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 	}
 	for _, b := range bd.blocks["vrrp"] {
 		p.vrrp(b)
+	}
+	if b := d.single(bd, "scripts"); b != nil {
+		p.scriptsBlock(b)
 	}
 	p.c.Director = Director{IPForward: IPForwardAuto}
 	if b := d.single(bd, "director"); b != nil {
@@ -571,6 +577,8 @@ func (p *parser) node(b *hcl.Block) {
 	if mb := p.single(bd, "metrics"); mb != nil {
 		if m := p.metrics(mb); m != nil {
 			n.MetricsListen = m.Listen
+			p.c.pos[fmt.Sprintf("node %q metrics listen", name)] = p.c.pos["metrics listen"]
+			delete(p.c.pos, "metrics listen")
 		}
 	}
 	if unique(p, p.nodeNames, name, b.LabelRanges[0], "Duplicate node name", func() string { return fmt.Sprintf("node %q", name) }, "give each node a different name.") {
@@ -586,6 +594,7 @@ func (p *parser) trackScript(b *hcl.Block) {
 	t := TrackScript{Name: name, Interval: 2 * time.Second, Rise: 1, Fall: 1}
 	if a := p.required(bd, "command", `add command = ["/path/to/script", "arg"].`); a != nil {
 		t.Command, _ = p.argv(a, true)
+		p.noteScript(fmt.Sprintf("track_script %q", name), a)
 	}
 	p.timing(bd, &t.Interval, &t.Timeout)
 	setInt(d, &t.Weight, bd.attr("weight"), -254, 254)
@@ -625,6 +634,7 @@ func (p *parser) vrrp(b *hcl.Block) {
 		}
 	}
 	if a := p.required(bd, "addresses", `add addresses = ["203.0.113.10/24"].`); a != nil {
+		p.notePosOf(fmt.Sprintf("vrrp %q addresses", name), a.Expr.Range())
 		items, ok := p.strList(a)
 		if ok && len(items) == 0 {
 			p.errf(a.Expr.Range(), "No addresses", "A vrrp instance needs at least one address. Hint: write addresses = [\"203.0.113.10/24\"].")
@@ -734,6 +744,7 @@ func (p *parser) vrrp(b *hcl.Block) {
 	}
 	if a := bd.attr("notify"); a != nil {
 		v.Notify, _ = p.argv(a, false)
+		p.noteScript(fmt.Sprintf("vrrp %q notify", name), a)
 	}
 	if a := bd.attr("pair_handover"); setBool(d, &v.PairHandover, a) && v.PairHandover && len(p.c.Nodes) != 2 {
 		p.errf(a.Expr.Range(), "pair_handover needs two nodes", "pair_handover works only when the cluster has exactly 2 nodes; it has %d. Hint: remove pair_handover.", len(p.c.Nodes))
@@ -898,6 +909,7 @@ func (p *parser) metrics(b *hcl.Block) *Metrics {
 	if a == nil || !setStr(&p.decoder, &s, a) {
 		return nil
 	}
+	p.notePosOf("metrics listen", a.Expr.Range())
 	ap, err := parseListen(s)
 	if err != nil {
 		p.errf(a.Expr.Range(), "Invalid listen address", "metrics listen: %q is not an address:port (%v). Hint: write \"127.0.0.1:9115\", \"[::1]:9115\", or \"0.0.0.0:9115\" for every address.", s, err)
@@ -960,6 +972,7 @@ func (p *parser) syncGroup(b *hcl.Block) {
 	}
 	if a := bd.attr("notify"); a != nil {
 		g.Notify, _ = p.argv(a, false)
+		p.noteScript(fmt.Sprintf("sync_group %q notify", name), a)
 	}
 	unique(p, p.groupNames, name, b.LabelRanges[0], "Duplicate sync_group name", func() string { return fmt.Sprintf("sync_group %q", name) }, "give each sync_group a different name.")
 	p.c.SyncGroups = append(p.c.SyncGroups, g)

@@ -24,10 +24,15 @@ type Cluster struct {
 	Hash string
 	// Metrics is the metrics and status page listener; nil when off.
 	Metrics *Metrics
+	// Scripts is who runs the programs the file names (scripts block).
+	Scripts Scripts
 
 	// ifacePos is where each interface use (InterfaceUses' Use, and for
 	// a node's list the name too) is written, as "file:line:col".
 	ifacePos map[string]string
+	// pos is where things are written, "file:line:col", by a key: each
+	// ScriptUse's Use, and the keys of Pos.
+	pos map[string]string
 }
 
 // Director holds the settings of the `director` block: kernel settings that
@@ -296,6 +301,11 @@ type VirtualServer struct {
 	// Quorum is the minimum sum of the weights of the healthy real servers
 	// for the service to be considered up; default 1.
 	Quorum uint32
+	// PanicThreshold is a percentage of the real servers, 0 (the
+	// default) for none: while fewer than that share of them are
+	// healthy, the table routes to all of them, at their configured
+	// weights (Envoy's healthy_panic_threshold).
+	PanicThreshold uint8
 	// Check is the default check of the real servers; nil when none.
 	Check       *Check
 	SorryServer *SorryServer

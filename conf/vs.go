@@ -19,6 +19,9 @@ func (p *parser) virtualServer(b *hcl.Block) {
 	bd := p.open(b, b.Body, vsSchema)
 	d := &p.decoder
 	vs := VirtualServer{Name: name, Scheduler: "wlc", Forward: NAT, OnFailure: Remove, Quorum: 1}
+	if len(p.c.VirtualServers) == 0 {
+		p.notePosOf(fmt.Sprintf("virtual_server %q", name), b.DefRange)
+	}
 
 	// keyOK: Address or FWMark (and Family) are known, so the real
 	// servers can be checked against them.
@@ -99,9 +102,22 @@ func (p *parser) virtualServer(b *hcl.Block) {
 	setEnum(d, &vs.OnFailure, bd.attr("on_failure"), Remove, Drain)
 	quorumA := bd.attr("quorum")
 	setInt(d, &vs.Quorum, quorumA, 0, maxU32)
+	if a := bd.attr("panic_threshold"); a != nil {
+		if s, ok := p.strExpr("panic_threshold", a.Expr); ok {
+			n, err := strconv.ParseUint(strings.TrimSuffix(s, "%"), 10, 8)
+			if !strings.HasSuffix(s, "%") || err != nil || n > 100 {
+				p.errf(a.Expr.Range(), "Invalid panic_threshold", "panic_threshold must be a percentage of the real servers from \"0%%\" to \"100%%\", got %q. Hint: write it as \"50%%\" (below half of the real servers healthy, route to all); \"0%%\" turns it off.", s)
+			} else {
+				vs.PanicThreshold = uint8(n)
+			}
+		}
+	}
 	checkOK := true
 	if cb := p.single(bd, "check"); cb != nil {
 		vs.Check, checkOK = p.check(cb)
+		if vs.Check != nil && vs.Check.Type == CheckCommand && p.cmdAttr != nil {
+			p.noteScript(fmt.Sprintf("virtual_server %q check", vs.Name), p.cmdAttr)
+		}
 	}
 	if sb := p.single(bd, "sorry_server"); sb != nil {
 		sbd := p.open(sb, sb.Body, sorrySchema)
@@ -203,6 +219,9 @@ func (p *parser) realServer(b *hcl.Block, vs *VirtualServer, keyOK, checkOK bool
 	ok := len(d.diags) == n
 	if cb := p.single(bd, "check"); cb != nil {
 		rs.Check, checkOK = p.check(cb)
+		if rs.Check != nil && rs.Check.Type == CheckCommand && p.cmdAttr != nil {
+			p.noteScript(fmt.Sprintf("virtual_server %q real_server %q check", vs.Name, rs.Name), p.cmdAttr)
+		}
 	}
 	var addrRange hcl.Range
 	if a := p.required(bd, "address", `add address = "192.0.2.11:80" (or just the IP to use the virtual server's port).`); a != nil {
@@ -393,9 +412,11 @@ func (p *parser) check(b *hcl.Block) (*Check, bool) {
 			}
 		}
 	}
+	p.cmdAttr = nil
 	if typ == CheckCommand {
 		if a := p.required(bd, "command", `add command = ["/usr/local/bin/check", "arg"].`); a != nil {
 			c.Command, _ = p.argv(a, true)
+			p.cmdAttr = a
 		}
 	}
 	return c, len(d.diags) == n

@@ -21,12 +21,19 @@ const stderrKeep = 512
 // it open).
 const waitDelay = 200 * time.Millisecond
 
+// Credential is a user a command runs as (Spec.RunAs).
+type Credential struct {
+	UID, GID uint32
+	Groups   []uint32 // supplementary groups
+}
+
 // commandChecker runs an argv; exit status 0 means up.
 type commandChecker struct {
 	argv    []string
 	env     []string
 	timeout time.Duration
 	name    string
+	runAs   func() *Credential // nil: as this process
 }
 
 func newCommandChecker(s Spec) *commandChecker {
@@ -34,6 +41,7 @@ func newCommandChecker(s Spec) *commandChecker {
 		argv:    s.Command,
 		timeout: s.Timeout,
 		name:    "command " + strings.Join(s.Command, " "),
+		runAs:   s.RunAs,
 	}
 	if s.Target.IsValid() {
 		c.env = []string{
@@ -46,7 +54,9 @@ func newCommandChecker(s Spec) *commandChecker {
 
 func (c *commandChecker) String() string { return c.name }
 
-// Check runs the command in a process group of its own. When ctx is done
+// Check runs the command in a process group of its own, as Spec.RunAs's
+// user when it names one (never through a shell: argv[0] is executed
+// with the other elements as its arguments). When ctx is done
 // first, the whole group is killed with SIGKILL and the command reaped; once
 // the command ends, whatever it left behind in its group is killed too, so
 // nothing accumulates from one probe to the next.
@@ -60,6 +70,13 @@ func (c *commandChecker) Check(ctx context.Context) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &capped{buf: &stderr, n: stderrKeep}
 	setProcessGroup(cmd)
+	if c.runAs != nil {
+		if cred := c.runAs(); cred != nil {
+			if err := setCredential(cmd, cred); err != nil {
+				return err
+			}
+		}
+	}
 	cmd.Cancel = func() error { return killProcessGroup(cmd.Process) }
 	cmd.WaitDelay = waitDelay
 	if err := cmd.Start(); err != nil {

@@ -147,6 +147,18 @@
 // therefore always catches up with every check's current state, and never
 // sees the same state twice in a row for a check.
 //
+// # Overload is not failure
+//
+// A probe that times out while the checker itself runs late (its probes
+// start, or see their deadlines, late against their schedule) or while
+// most checks of a group (Manager.SetGroups: tandem's virtual servers)
+// or of the whole Manager time out at once does not count: the check
+// keeps its state. Any other failure (refused, reset, a wrong status)
+// counts as always. The decisions are pure functions of counts and times
+// (probeLate, lateOverloaded, massTimeout); Manager.Overload reports the
+// state, and each episode is logged once when it starts and once when it
+// ends (overload.go).
+//
 // # Concurrency
 //
 // Manager's methods are safe for concurrent use. Hysteresis and Spec are

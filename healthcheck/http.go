@@ -41,8 +41,7 @@ const MaxReuse = 10
 // (with Spec.Reuse: one kept for up to MaxReuse probes) and checks the
 // status, and the body's digest and regex when set.
 type httpChecker struct {
-	name    string
-	url     string
+	url     string // kind://target/path; its name (String) is made from it when needed
 	host    string
 	timeout time.Duration
 	status  []StatusRange
@@ -62,7 +61,6 @@ type httpChecker struct {
 // http_linux.go), through net/http otherwise.
 func newHTTPChecker(s Spec) (Checker, error) {
 	c := &httpChecker{
-		name:    string(s.Kind) + " " + s.Target.String() + s.Path,
 		url:     string(s.Kind) + "://" + s.Target.String() + s.Path,
 		host:    s.Host,
 		timeout: s.Timeout,
@@ -148,7 +146,8 @@ func tlsConfig(s Spec) (*tls.Config, error) {
 	return cfg, nil
 }
 
-func (c *httpChecker) String() string { return c.name }
+// String is the check's name: "http 10.0.0.1:80/health".
+func (c *httpChecker) String() string { return strings.Replace(c.url, "://", " ", 1) }
 
 // closeIdle implements idleCloser.
 func (c *httpChecker) closeIdle() {

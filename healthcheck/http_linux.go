@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -46,9 +47,12 @@ import (
 // httpRawChecker is an http check whose probes run on the poller.
 type httpRawChecker struct {
 	*httpChecker
-	raw     *rawTarget
-	req     []byte // the request (Connection: close), built once
-	reqKeep []byte // with Reuse: the request that keeps the connection
+	raw *rawTarget
+	// The request's target and Host header, written into each probe's
+	// request (see request): most checks have a Host of their own (their
+	// address), so request bytes kept per check would cost memory for
+	// each; these share the bytes of the check's url or the file's Host.
+	uri, host string
 
 	// With Reuse: the connection kept between probes (fd -1: none),
 	// and how many probes it has served.
@@ -136,15 +140,29 @@ func newPolledHTTP(c *httpChecker, s Spec) Checker {
 	if !httpguts.ValidHostHeader(host) {
 		return nil
 	}
-	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + host +
-		"\r\nUser-Agent: tandem-healthcheck\r\n"
-	hc := &httpRawChecker{httpChecker: c, raw: raw, req: []byte(req + "Connection: close\r\n\r\n"), idle: -1}
+	hc := &httpRawChecker{httpChecker: c, raw: raw, uri: u.RequestURI(), host: host, idle: -1}
 	if s.Reuse {
-		hc.reqKeep = []byte(req + "\r\n")
 		hc.offset = int(c.probes.Load()) // see newHTTPChecker
 	}
 	return hc
 }
+
+// request appends the probe's request to b: with keep, one that keeps
+// the connection (Reuse), otherwise one that asks Connection: close.
+func (c *httpRawChecker) request(b []byte, keep bool) []byte {
+	b = append(b, "GET "...)
+	b = append(b, c.uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, c.host...)
+	b = append(b, "\r\nUser-Agent: tandem-healthcheck\r\n"...)
+	if !keep {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// reuses reports whether the check keeps its connections (Spec.Reuse).
+func (c *httpRawChecker) reuses() bool { return c.maxReuse > 0 }
 
 // Check sends one request and judges the answer.
 func (c *httpRawChecker) Check(ctx context.Context) error {
@@ -162,8 +180,9 @@ func (c *httpRawChecker) timers() probeTimers { return thePoller() }
 // httpExchange is the http part of a probe in flight.
 type httpExchange struct {
 	c      *httpRawChecker
-	req    []byte // the request to send
-	wrote  int    // bytes of it written
+	req    []byte // the request to send (in buf when it fits)
+	buf    [128]byte
+	wrote  int // bytes of it written
 	resp   respParser
 	uses   int  // probes on this connection, this one included
 	reused bool // the connection was kept from an earlier probe
@@ -177,11 +196,9 @@ func (x *httpExchange) init(c *httpRawChecker, uses int) {
 	if !reused {
 		uses = c.freshUses()
 	}
-	*x = httpExchange{c: c, req: c.req, uses: uses + 1, reused: reused}
-	if c.reqKeep != nil && x.uses < c.maxReuse {
-		x.req = c.reqKeep
-		x.resp.keepAlive = true
-	}
+	*x = httpExchange{c: c, uses: uses + 1, reused: reused}
+	x.resp.keepAlive = c.reuses() && x.uses < c.maxReuse
+	x.req = c.request(x.buf[:0], x.resp.keepAlive)
 	x.resp.init(c)
 }
 
@@ -207,7 +224,7 @@ func (x *httpExchange) timeoutError(pr *pollProbe) error {
 // ioError words a read or write failure as net/http's: "read tcp
 // SRC->DST: read: connection reset by peer".
 func (x *httpExchange) ioError(pr *pollProbe, op string, err error) error {
-	oe := &net.OpError{Op: op, Net: "tcp", Addr: pr.t.addr, Err: os.NewSyscallError(op, err)}
+	oe := &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(pr.t.target), Err: os.NewSyscallError(op, err)}
 	if sa, gerr := unix.Getsockname(int(pr.fd)); gerr == nil {
 		switch sa := sa.(type) {
 		case *unix.SockaddrInet4:
@@ -331,6 +348,7 @@ type respParser struct {
 	left    int64  // bodyLength: bytes to come; bodyChunked: of the chunk
 	chunk   int    // the chunked state
 	line    []byte // a partial chunk-size or trailer line
+	trailer int    // bytes of the trailer so far
 	n       int64  // body bytes seen
 	limit   int64  // body bytes wanted (see Check)
 	h       hash.Hash
@@ -450,6 +468,19 @@ func (r *respParser) body(b []byte) (done bool, err error) {
 			return r.sink(b)
 		default: // a line of the chunked framing
 			i := bytes.IndexByte(b, '\n')
+			if r.chunk == chunkTrailer {
+				// The trailer as a whole is bounded, as net/http's (by
+				// its 4 KB read buffer): lines that never end it hold
+				// the probe no longer than a body would.
+				if i < 0 {
+					r.trailer += len(b)
+				} else {
+					r.trailer += i + 1
+				}
+				if r.trailer > maxChunkLine {
+					return true, errors.New("body: http: suspiciously long trailer after chunked body")
+				}
+			}
 			if i < 0 {
 				if len(r.line)+len(b) > maxChunkLine {
 					return true, errors.New("body: header line too long")
@@ -463,14 +494,10 @@ func (r *respParser) body(b []byte) (done bool, err error) {
 			}
 			b = b[i+1:]
 			r.line = r.line[:0]
-			line = bytes.TrimSuffix(line, []byte("\r"))
 			switch r.chunk {
 			case chunkSize:
-				if j := bytes.IndexByte(line, ';'); j >= 0 {
-					line = line[:j]
-				}
-				size, err := strconv.ParseUint(string(bytes.TrimSpace(line)), 16, 63)
-				if err != nil {
+				size, ok := chunkSizeLine(line)
+				if !ok {
 					return true, errors.New("body: malformed chunked encoding")
 				}
 				r.left, r.chunk = int64(size), chunkData
@@ -478,11 +505,12 @@ func (r *respParser) body(b []byte) (done bool, err error) {
 					r.chunk = chunkTrailer
 				}
 			case chunkDataEnd:
-				if len(line) != 0 {
+				if string(line) != "\r" {
 					return true, errors.New("body: malformed chunked encoding")
 				}
 				r.chunk = chunkSize
 			case chunkTrailer:
+				line = bytes.TrimSuffix(line, []byte("\r"))
 				if len(line) == 0 {
 					return true, r.end(len(b))
 				}
@@ -494,6 +522,38 @@ func (r *respParser) body(b []byte) (done bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// chunkSizeLine reads a chunk-size line (without its LF) as net/http
+// does: it ends in CRLF (a bare LF is refused in the chunked framing,
+// unlike in the head: RFC 9112 erratum 7633) with no other CR, trailing
+// blanks and any extension after ';' are dropped, and what is left is 1
+// to 16 hex digits. A size past int64 is refused (no body is that long).
+func chunkSizeLine(line []byte) (size uint64, ok bool) {
+	line, ok = bytes.CutSuffix(line, []byte("\r"))
+	if !ok || bytes.IndexByte(line, '\r') >= 0 {
+		return 0, false
+	}
+	line = bytes.TrimRight(line, " \t")
+	line, _, _ = bytes.Cut(line, []byte(";"))
+	if len(line) == 0 || len(line) > 16 {
+		return 0, false
+	}
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		size = size<<4 | uint64(d)
+	}
+	return size, size <= math.MaxInt64
 }
 
 // sink takes body bytes: into the digest, and the regex's share. done

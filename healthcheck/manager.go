@@ -35,6 +35,10 @@ type Status struct {
 	Successes   int       // in a row
 	Failures    int       // in a row
 	Probes      int       // probes run so far
+	// HeldTimeouts counts the probe timeouts not counted because the
+	// checker was overloaded or its group in a mass timeout
+	// (overload.go).
+	HeldTimeouts int
 }
 
 // Options configures a Manager. The zero value is usable.
@@ -82,38 +86,54 @@ type Manager struct {
 
 	wg    sync.WaitGroup // check goroutines and the deliverer
 	q     *verdictQueue
+	ov    overload  // the overload detector (overload.go)
 	epoch time.Time // the origin of the grid of probe times (see start)
 }
 
 // check is one running check. Its probes run one at a time, each in the
 // goroutine of its timer's firing; mu guards the fields below it.
+//
+// Its size is much of what a check costs (10 000 checks: 10 000 of
+// them), so what only some checks need hangs off it: a check whose probes
+// run on the poller (tcp and http on Linux) has no context, goroutine or
+// runtime timer, its probe time being pt, in the poller's timers.
 type check struct {
 	id      ID
 	spec    Spec
 	checker Checker
-	offset  time.Duration // first probe delay
-	ctx     context.Context
-	cancel  context.CancelFunc
 	async   asyncChecker // checker, when its probes need no goroutine
 	doneFn  func(error)  // async's done: m.asyncDone(c, ·)
+	sync    *syncCheck   // nil when the probes run on the poller's timers
 
 	mu          sync.Mutex
-	timer       *time.Timer // or, for an async check on the poller's timers:
-	ptimer      *probeTimer
-	ptimers     probeTimers
-	probeStart  time.Time   // of the async probe in flight
-	running     bool        // an async probe is in flight
-	gen         uint64      // async probes started
-	inflight    probeHandle // the async probe in flight, if known
-	origin      time.Time   // the first probe's slot; the others follow at Interval
+	pt          probeTimer    // the probe time on the poller's timers (pt.f nil: on sync's)
+	probeStart  time.Duration // of the async probe in flight, since Manager.epoch
+	running     bool          // an async probe is in flight
 	stopped     bool
+	startLate   bool          // the probe in flight started late (see probeLate)
+	gen         uint32        // async probes started (modulo 2³²: compared for equality only)
+	inflight    probeHandle   // the async probe in flight, if known
+	origin      time.Time     // the first probe's slot; the others follow at Interval
+	due         time.Duration // the slot of the next (or in-flight) probe, after origin
 	hyst        Hysteresis
 	lastErr     error
 	lastLatency time.Duration
 	lastCheck   time.Time
-	transitions int
 	since       time.Time // of the last transition
 	probes      int
+	transitions int32
+	held        int32 // probe timeouts not counted (see overload.go)
+
+	ov ovState // under Manager.ov.mu
+}
+
+// syncCheck is what a check whose probe times are the runtime's timers
+// needs: a probe that runs in a goroutine (Checker.Check) is cancelled
+// through ctx.
+type syncCheck struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
 }
 
 // NewManager returns a Manager with no checks. Call Close to stop it.
@@ -174,13 +194,16 @@ func (m *Manager) Set(specs []Spec) {
 		}
 	}
 	var gone []ID
+	var news []episode
 	for id, c := range m.checks {
 		if _, ok := want[id]; !ok {
 			m.stop(c)
 			delete(m.checks, id)
 			gone = append(gone, id)
+			news = append(news, m.ov.leave(&c.ov, time.Now())...)
 		}
 	}
+	defer m.logEpisodes(news) // under m.mu (the deferred unlock runs after): the logger never calls back
 	m.q.forget(gone)
 	for _, id := range order {
 		if _, ok := m.checks[id]; ok {
@@ -195,16 +218,70 @@ func (m *Manager) Set(specs []Spec) {
 			id:      id,
 			spec:    s,
 			checker: checker,
-			offset:  jitter(m.rand, s.Interval),
 			hyst:    Hysteresis{Rise: s.Rise, Fall: s.Fall},
 		}
-		c.ctx, c.cancel = context.WithCancel(context.Background())
 		if ac, ok := checker.(asyncChecker); ok {
 			c.async = ac
 			c.doneFn = func(err error) { m.asyncDone(c, err) }
 		}
 		m.checks[id] = c
-		m.start(c)
+		m.ov.join(&c.ov)
+		m.start(c, jitter(m.rand, s.Interval))
+	}
+}
+
+// SetGroups declares groups of checks (in tandem, each virtual server's)
+// watched for a mass timeout (see overload.go): a group whose checks
+// mostly time out at once has its timeouts held. IDs that are not
+// running are ignored; a check may be in several groups. It replaces the
+// groups of the call before; call it after each Set.
+func (m *Manager) SetGroups(groups map[string][]ID) {
+	m.mu.Lock()
+	members := make(map[string][]*ovState, len(groups))
+	for name, ids := range groups {
+		ss := make([]*ovState, 0, len(ids))
+		for _, id := range ids {
+			if c, ok := m.checks[id]; ok {
+				ss = append(ss, &c.ov)
+			}
+		}
+		members[name] = ss
+	}
+	all := make([]*ovState, 0, len(m.checks))
+	for _, c := range m.checks {
+		all = append(all, &c.ov)
+	}
+	var news []episode
+	if !m.closed { // under m.mu: no check starts or stops meanwhile
+		news = m.ov.setGroups(members, all, time.Now())
+	}
+	m.mu.Unlock()
+	m.logEpisodes(news)
+}
+
+// Overload returns the checker's overload and mass-timeout state (see
+// overload.go).
+func (m *Manager) Overload() OverloadStatus { return m.ov.status(time.Now()) }
+
+// logEpisodes logs the start or end of overload and mass-timeout
+// episodes, once each.
+func (m *Manager) logEpisodes(news []episode) {
+	for _, e := range news {
+		args := []any{"what", e.what}
+		if e.what == "mass timeout" {
+			name := e.group
+			if name == "" {
+				name = "(all checks)"
+			}
+			args = append(args, "group", name, "timing_out", e.g.TimingOut, "probed", e.g.Probed, "checks", e.g.Checks)
+		} else {
+			args = append(args, "late_probes", e.late, "probes", e.n, "window", OverloadWindow)
+		}
+		if e.start {
+			m.log.Warn("health checks held: probe timeouts no longer take real servers out (other failures still do)", args...)
+		} else {
+			m.log.Info("health checks no longer held: probe timeouts count again", args...)
+		}
 	}
 }
 
@@ -226,11 +303,13 @@ func (m *Manager) Status() []Status {
 			LastResult:  c.lastErr,
 			LastLatency: c.lastLatency,
 			LastCheck:   c.lastCheck,
-			Transitions: c.transitions,
+			Transitions: int(c.transitions),
 			Since:       c.since,
 			Successes:   c.hyst.Successes(),
 			Failures:    c.hyst.Failures(),
 			Probes:      c.probes,
+
+			HeldTimeouts: int(c.held),
 		}
 		c.mu.Unlock()
 		if st.LastResult != nil {
@@ -262,24 +341,27 @@ func (m *Manager) Close() {
 	close(m.q.out)
 }
 
-// start arms c's first probe. Each probe runs in the goroutine its timer
+// start arms c's first probe, offset from now (then on the grid). Each probe runs in the goroutine its timer
 // fires in (an async probe only starts there and ends on the connect
 // poller), and arms the next one when done, so a check never overlaps
 // itself and no goroutine waits between probes.
-func (m *Manager) start(c *check) {
+func (m *Manager) start(c *check, offset time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	c.origin = m.onGrid(now.Add(c.offset), c.spec.Interval)
+	c.origin = m.onGrid(now.Add(offset), c.spec.Interval)
+	c.due = 0
 	if c.async != nil {
 		if ts := c.async.timers(); ts != nil {
-			c.ptimers = ts
-			c.ptimer = &probeTimer{idx: -1, f: func() { m.fire(c) }}
-			ts.arm(c.ptimer, c.origin)
+			c.pt = probeTimer{idx: -1, f: func() { m.fire(c) }}
+			ts.arm(&c.pt, c.origin)
 			return
 		}
 	}
-	c.timer = time.AfterFunc(c.origin.Sub(now), func() { m.fire(c) })
+	sc := &syncCheck{}
+	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	sc.timer = time.AfterFunc(c.origin.Sub(now), func() { m.fire(c) })
+	c.sync = sc
 }
 
 // gridStep is the granularity of probe times: a check's series starts on a
@@ -307,14 +389,17 @@ func (m *Manager) onGrid(t time.Time, interval time.Duration) time.Time {
 func (m *Manager) stop(c *check) {
 	c.mu.Lock()
 	c.stopped = true
-	if c.ptimer != nil {
-		c.ptimers.disarm(c.ptimer)
+	sc := c.sync
+	if sc == nil {
+		c.async.timers().disarm(&c.pt)
 	} else {
-		c.timer.Stop()
+		sc.timer.Stop()
 	}
 	h := c.inflight
 	c.mu.Unlock()
-	c.cancel()
+	if sc != nil {
+		sc.cancel()
+	}
 	if h != nil {
 		h.abort()
 	}
@@ -338,7 +423,8 @@ func (m *Manager) fire(c *check) {
 		c.gen++
 		gen := c.gen
 		start := time.Now()
-		c.probeStart, c.running = start, true
+		c.probeStart, c.running = start.Sub(m.epoch), true
+		c.startLate = probeLate(c.origin.Add(c.due), start, c.spec.Interval)
 		c.mu.Unlock()
 		// asyncDone ends the probe (and calls wg.Done), maybe before
 		// start returns.
@@ -357,11 +443,12 @@ func (m *Manager) fire(c *check) {
 		}
 		return
 	}
+	start := time.Now()
+	c.startLate = probeLate(c.origin.Add(c.due), start, c.spec.Interval)
 	c.mu.Unlock()
 	defer m.wg.Done()
 
-	ctx, cancel := context.WithTimeout(c.ctx, c.spec.Timeout)
-	start := time.Now()
+	ctx, cancel := context.WithTimeout(c.sync.ctx, c.spec.Timeout)
 	err := c.checker.Check(ctx)
 	now := time.Now()
 	cancel()
@@ -374,7 +461,7 @@ func (m *Manager) asyncDone(c *check, err error) {
 	now := time.Now()
 	c.mu.Lock()
 	c.running, c.inflight = false, nil
-	m.recordLocked(c, err, now.Sub(c.probeStart), now)
+	m.recordLocked(c, err, now.Sub(m.epoch)-c.probeStart, now)
 }
 
 // record records the result of one probe of c, which ended at now, arms
@@ -389,7 +476,7 @@ func (m *Manager) record(c *check, err error, latency time.Duration, now time.Ti
 // next probe can end) and arms c's next probe, unless c stopped; it logs
 // the transition after.
 func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now time.Time) {
-	if c.ctx.Err() != nil || c.stopped {
+	if c.stopped { // stop sets it under c.mu before it cancels the probe
 		c.mu.Unlock()
 		return // stopped meanwhile: the result means nothing
 	}
@@ -398,22 +485,37 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 		at = m.now()
 	}
 	from := c.hyst.State()
-	to, changed := c.hyst.Observe(err == nil)
+	// Overload is not failure (overload.go): a timeout while the checker
+	// is overloaded, or while most of a group's checks time out, does
+	// not count.
+	timedOut := isTimeout(err)
+	late := c.startLate || (timedOut && probeLate(now.Add(-latency).Add(c.spec.Timeout), now, c.spec.Interval))
+	hold, news := m.ov.observe(&c.ov, timedOut, late, now)
+	to, changed := from, false
+	if timedOut && hold && from != Down {
+		c.held++
+	} else {
+		to, changed = c.hyst.Observe(err == nil)
+	}
 	c.lastErr, c.lastLatency, c.lastCheck = err, latency, at
 	c.probes++
 	queued := false
 	if changed {
 		c.transitions++
 		c.since = at
-		queued = m.q.push(c.ctx, Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at})
+		queued = m.q.push(Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at})
 	}
 	next := nextSlot(c.origin, c.spec.Interval, now)
-	if c.ptimer != nil {
-		c.ptimers.arm(c.ptimer, next)
+	c.due = next.Sub(c.origin)
+	if c.sync == nil {
+		c.async.timers().arm(&c.pt, next)
 	} else {
-		c.timer.Reset(next.Sub(now))
+		c.sync.timer.Reset(next.Sub(now))
 	}
 	c.mu.Unlock()
+	if news != nil {
+		m.logEpisodes(news)
+	}
 	if m.onProbe != nil {
 		m.onProbe(c.spec.Kind, latency, err == nil)
 	}

@@ -147,7 +147,7 @@ func newConnectPoller() (*connectPoller, error) {
 // returns when the probe ends at once (then start returns nil), otherwise
 // from the poller's goroutine or from abort.
 func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Time, done func(error)) probeHandle {
-	if hc != nil && hc.reqKeep != nil {
+	if hc != nil && hc.reuses() {
 		if fd, seq, uses := hc.takeIdle(); fd >= 0 {
 			pr := newHTTPProbe()
 			*pr = pollProbe{p: p, fd: int32(fd), seq: seq, live: true, connected: true, deadline: deadline, t: t, done: done, x: pr.x}
@@ -636,7 +636,7 @@ func (pr *pollProbe) finish(err error) {
 	case pr.fd < 0: // a redial failed: no socket
 	case err == nil && pr.x != nil && pr.x.keep && pr.x.c.putIdle(int(pr.fd), pr.seq, pr.x.uses):
 		// Kept for the check's next probe, still in the epoll set.
-	case err == nil && pr.x != nil && pr.x.c.reqKeep != nil && pr.x.c.putIdle(int(pr.fd), pr.seq, spent):
+	case err == nil && pr.x != nil && pr.x.c.reuses() && pr.x.c.putIdle(int(pr.fd), pr.seq, spent):
 		// Not kept, but a reusing check's next probe reconnects this
 		// socket (see reconnect).
 	case pr.connected:
@@ -663,7 +663,7 @@ func lateResult(fd int) (ok bool, err error) {
 
 // opError words err as net.Dialer would: "dial tcp ADDR: connect: …".
 func (t *rawTarget) opError(err error) error {
-	oe := &net.OpError{Op: "dial", Net: "tcp", Addr: t.addr, Err: err}
+	oe := &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(t.target), Err: err}
 	if t.srcA != nil {
 		oe.Source = t.srcA
 	}

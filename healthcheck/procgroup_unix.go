@@ -17,3 +17,10 @@ func setProcessGroup(cmd *exec.Cmd) {
 func killProcessGroup(p *os.Process) error {
 	return syscall.Kill(-p.Pid, syscall.SIGKILL)
 }
+
+// setCredential makes the command run as cred's user (after
+// setProcessGroup).
+func setCredential(cmd *exec.Cmd, cred *Credential) error {
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: cred.UID, Gid: cred.GID, Groups: cred.Groups}
+	return nil
+}

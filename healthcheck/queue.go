@@ -1,7 +1,6 @@
 package healthcheck
 
 import (
-	"context"
 	"sync"
 )
 
@@ -30,13 +29,11 @@ func newVerdictQueue() *verdictQueue {
 	}
 }
 
-// push queues v unless ctx (its check's) is done, and reports whether it did.
-func (q *verdictQueue) push(ctx context.Context, v Verdict) bool {
+// push queues v and reports whether it did. The Manager pushes under its
+// check's lock, unless the check stopped: a check stopped (then
+// forgotten) pushes nothing after.
+func (q *verdictQueue) push(v Verdict) bool {
 	q.mu.Lock()
-	if ctx.Err() != nil {
-		q.mu.Unlock()
-		return false
-	}
 	if _, ok := q.pending[v.ID]; !ok {
 		q.order = append(q.order, v.ID)
 	}

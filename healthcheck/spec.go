@@ -69,6 +69,10 @@ type Spec struct {
 
 	// Command only: the argv to run; exit status 0 means up.
 	Command []string
+	// RunAs, Command only, returns the user the command runs as at each
+	// probe (nil: this process's own); not part of the ID, so a change of
+	// user applies to the next probe.
+	RunAs func() *Credential
 }
 
 // StatusRange is an inclusive range of HTTP status codes.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -12,25 +14,32 @@ import (
 // elsewhere, and for targets the poller cannot address, through a
 // net.Dialer.
 type tcpChecker struct {
-	target  string
+	target  netip.AddrPort // its text is made when needed (String, a dial): a string per check costs memory
 	timeout time.Duration
-	dialer  *net.Dialer
-	name    string
-	raw     *rawTarget // nil: dial through dialer
+	// dialer is built when the probes need it: when raw is nil, or at
+	// the first dial without a poller (its allocation is per check, and
+	// most checks on Linux never dial through it).
+	dialer *net.Dialer
+	dialMu sync.Mutex
+	source netip.Addr
+	raw    *rawTarget // nil: dial through dialer
 	// halfOpen: probes are half-open (Spec.HalfOpen; Linux only, see
 	// tcp_halfopen_linux.go).
 	halfOpen bool
 }
 
 func newTCPChecker(s Spec) *tcpChecker {
-	return &tcpChecker{
-		target:   s.Target.String(),
+	c := &tcpChecker{
+		target:   s.Target,
 		timeout:  s.Timeout,
-		dialer:   dialer(s),
-		name:     "tcp " + s.Target.String(),
+		source:   s.Source,
 		raw:      newRawTarget(s),
 		halfOpen: s.HalfOpen,
 	}
+	if c.raw == nil {
+		c.dialer = dialer(s)
+	}
+	return c
 }
 
 // errNoHalfOpen is the result of a half-open probe where there are none:
@@ -39,7 +48,7 @@ func errNoHalfOpen(target string) error {
 	return fmt.Errorf("half-open tcp check of %s: needs Linux, and a zone that names an interface", target)
 }
 
-func (c *tcpChecker) String() string { return c.name }
+func (c *tcpChecker) String() string { return "tcp " + c.target.String() }
 
 // dial succeeds when the three-way handshake completes. The connection is
 // closed with a reset (SO_LINGER 0), as HAProxy's checks do: at thousands of
@@ -48,7 +57,13 @@ func (c *tcpChecker) String() string { return c.name }
 func (c *tcpChecker) dial(ctx context.Context) error {
 	ctx, cancel := deadline(ctx, c.timeout)
 	defer cancel()
-	conn, err := c.dialer.DialContext(ctx, "tcp", c.target)
+	c.dialMu.Lock()
+	if c.dialer == nil {
+		c.dialer = dialer(Spec{Source: c.source})
+	}
+	d := c.dialer
+	c.dialMu.Unlock()
+	conn, err := d.DialContext(ctx, "tcp", c.target.String())
 	if err != nil {
 		return err
 	}

@@ -279,7 +279,7 @@ func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, 
 	} else {
 		hs.routeMu.Lock()
 		defer hs.routeMu.Unlock()
-		dst := t.sa.(*unix.SockaddrInet4)
+		dst := unix.SockaddrInet4{Addr: t.target.Addr().As4()}
 		// Dissolve the last association first: a connected UDP socket
 		// keeps the source address its first connect chose (the
 		// kernel sets it only when unset), so a second connect would
@@ -318,16 +318,15 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	now := time.Now()
 	h := &halfOpen{hs: hs, final: deadline, rto: synInitialRTO}
 	var src4, dst4 [4]byte
-	switch sa := t.sa.(type) {
-	case *unix.SockaddrInet4:
+	if t.family == unix.AF_INET {
 		if src4, h.oob, err = t.source(hs, now); err != nil {
 			done(t.opError(err))
 			return nil
 		}
-		dst4 = sa.Addr
-		h.key = synKey{addr: [16]byte{10: 0xff, 11: 0xff, 12: dst4[0], 13: dst4[1], 14: dst4[2], 15: dst4[3]}, port: uint16(sa.Port)}
-	case *unix.SockaddrInet6:
-		h.key = synKey{addr: sa.Addr, port: uint16(sa.Port)}
+		dst4 = t.target.Addr().As4()
+		h.key = synKey{addr: [16]byte{10: 0xff, 11: 0xff, 12: dst4[0], 13: dst4[1], 14: dst4[2], 15: dst4[3]}, port: t.target.Port()}
+	} else {
+		h.key = synKey{addr: t.target.Addr().As16(), port: t.target.Port()}
 		h.oob = t.oob6
 	}
 	pr := &pollProbe{p: p, fd: -1, live: true, deadline: minTime(deadline, now.Add(h.rto)), t: t, half: h, done: done}

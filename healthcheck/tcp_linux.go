@@ -25,9 +25,8 @@ import (
 // rawTarget is what the poller needs of a tcp Spec: socket addresses.
 type rawTarget struct {
 	family int
-	sa     unix.Sockaddr
-	src    unix.Sockaddr // nil: the kernel chooses
-	addr   *net.TCPAddr  // for errors
+	target netip.AddrPort // the destination (errors say it as a net.TCPAddr)
+	src    unix.Sockaddr  // nil: the kernel chooses
 	srcA   *net.TCPAddr
 
 	// Half-open probes only (tcp_halfopen_linux.go): the destination as
@@ -55,7 +54,7 @@ func newRawTarget(s Spec) *rawTarget {
 	if !ok {
 		return nil
 	}
-	t := &rawTarget{family: family, sa: sa, addr: net.TCPAddrFromAddrPort(s.Target)}
+	t := &rawTarget{family: family, target: s.Target}
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
 		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.rsa))
@@ -117,7 +116,7 @@ func (c *tcpChecker) start(deadline time.Time, done func(error)) probeHandle {
 	p := thePoller()
 	if c.halfOpen {
 		if c.raw == nil || p == nil {
-			done(errNoHalfOpen(c.target))
+			done(errNoHalfOpen(c.target.String()))
 			return nil
 		}
 		return p.startHalfOpen(c.raw, deadline, done)

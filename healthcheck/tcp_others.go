@@ -12,7 +12,7 @@ func newRawTarget(Spec) *rawTarget { return nil }
 // Check succeeds when the three-way handshake completes.
 func (c *tcpChecker) Check(ctx context.Context) error {
 	if c.halfOpen {
-		return errNoHalfOpen(c.target)
+		return errNoHalfOpen(c.target.String())
 	}
 	return c.dial(ctx)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/cli"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
 	"github.com/tandem-lb/tandem/conf"
 )
 
@@ -25,7 +26,8 @@ func checkCommand() *cobra.Command {
 file:line:col, and any error makes the exit status 1. With --node it also
 resolves that node and prints its view of the file; on that node (its
 hostname, or --local) it checks that the interfaces the node uses exist and
-carry the addresses VRRP sends from.`,
+carry the addresses VRRP sends from, and that the scripts the file runs exist
+and no user other than root or the scripts' user can replace them.`,
 		Example: `  tandem check -c /etc/tandem/cluster.hcl
   tandem check -c /etc/tandem/cluster.hcl --node director1`,
 		Args: cli.NoArgs,
@@ -85,7 +87,11 @@ func cmdCheck(path, nodeName string, local bool, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: node %q on this host: %v\n", path, n.Name, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "  this host: every interface exists and has the addresses VRRP needs\n")
+	if err := director.CheckScripts(c); err != nil {
+		fmt.Fprintf(stderr, "%s: node %q on this host: %v\n", path, n.Name, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "  this host: every interface exists and has the addresses VRRP needs; every script exists and is safe to run\n")
 	return 0
 }
 

@@ -20,7 +20,7 @@ import (
 
 // subcommands are tandem's subcommands with their flags (besides --help).
 var subcommands = map[string][]string{
-	"run":        {"config", "node", "log-format", "log-level", "socket", "resync", "no-ipvs", "realtime", "lock-memory"},
+	"run":        {"config", "node", "log-format", "log-level", "socket", "socket-group", "resync", "no-ipvs", "realtime", "lock-memory"},
 	"check":      {"config", "node", "local"},
 	"plan":       {"config", "socket", "kernel", "node", "json"},
 	"reload":     {"socket", "json"},

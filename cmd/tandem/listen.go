@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,7 +44,8 @@ func newStatusListener(log *slog.Logger, m *metrics.Metrics, get func(context.Co
 // configure is the director's OnConfig: it (re)binds the listener to c's
 // address for n, the new one bound before the old one closes (or after,
 // when they collide). A bind that fails is logged and leaves the
-// listener off: metrics never stop a director.
+// listener off: metrics never stop a running director (a start fails
+// instead: start).
 func (l *statusListener) configure(c *conf.Cluster, n *conf.Node) {
 	ap, ok := c.MetricsListen(n)
 	l.mu.Lock()
@@ -65,6 +67,34 @@ func (l *statusListener) configure(c *conf.Cluster, n *conf.Node) {
 		return
 	}
 	l.closeLocked()
+	l.serveLocked(ap, ln)
+}
+
+// start binds the listener of c for n at the start of tandem run: unlike
+// a reload's, a port that cannot be bound fails the start, before
+// anything is applied (the director's first configure then finds it
+// bound).
+func (l *statusListener) start(c *conf.Cluster, n *conf.Node) error {
+	ap, ok := c.MetricsListen(n)
+	if !ok {
+		return nil
+	}
+	ln, err := net.Listen("tcp", ap.String())
+	if err != nil {
+		where := "metrics listen"
+		if p := c.MetricsListenPos(n); p != "" {
+			where += ", " + p
+		}
+		return fmt.Errorf("metrics listener %s (%s): %w. Hint: stop what holds the port (ss -ltnp 'sport = :%d'), or change metrics.listen", ap, where, err, ap.Port())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.serveLocked(ap, ln)
+	return nil
+}
+
+// serveLocked serves on ln, bound to ap.
+func (l *statusListener) serveLocked(ap netip.AddrPort, ln net.Listener) {
 	l.addr = ap
 	l.srv = &http.Server{Handler: l.handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func(srv *http.Server) {

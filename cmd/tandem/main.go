@@ -43,9 +43,13 @@
 // --no-ipvs runs VRRP only, leaving IPVS and the director settings alone,
 // for hosts without IPVS and for tests. One run per node: a second is
 // refused (a lock under /run/tandem, beside the control socket that
-// `plan` and `reload` use). Flags, the file, privileges and interfaces are
-// all checked before anything is written, and a start that fails undoes
-// the sysctls it wrote. --realtime and --lock-memory are keepalived's
+// `plan` and `reload` use; the socket serves root, tandem's own user and,
+// with --socket-group, that group's members, checked with SO_PEERCRED).
+// Flags, the file, its scripts, privileges, interfaces, IPVS, the metrics
+// port and the VIPs (an ARP probe or duplicate address detection: one
+// that another host answers for, with no VRRP router advertising its
+// VRID, is a conflict) are all checked before anything is written, and a
+// start that fails undoes the sysctls it wrote. --realtime and --lock-memory are keepalived's
 // vrrp_rt_priority and vrrp_no_swap: SCHED_RR for the whole process and
 // mlockall, against false failovers on a loaded host.
 //
@@ -161,6 +165,7 @@ ones with one dash or two.`,
 // runFlags are tandem run's flags, which cmdRun reads.
 type runFlags struct {
 	path, node, logFormat, logLevel, socket *string
+	socketGroup                             *string
 	resync                                  *time.Duration
 	noIPVS, lockMemory                      *bool
 	realtime                                *int
@@ -178,8 +183,17 @@ bad file keeps the running config), and exits on SIGTERM or SIGINT leaving
 the table in place, so connections survive a restart. It runs the node's
 VRRP instances (VIPs, gratuitous ARPs, notify hooks) and, on SIGTERM, hands
 the VIPs over (priority 0). One run per node: a second is refused. Flags,
-the file, privileges and interfaces are all checked before anything is
-written.`,
+the file and its scripts, privileges, interfaces, IPVS, the metrics port
+and the VIPs (an ARP probe, or duplicate address detection for IPv6: an
+address another host answers for, with no VRRP router advertising its VRID,
+is a conflict) are all checked before anything is written; a start that
+fails says why in one line and exits 1.
+
+The control socket (tandem status, reload, plan, drain...) serves root
+only: it is mode 0600 and each caller is checked with SO_PEERCRED. With
+--socket-group GROUP it is 0660 and of that group, and members of GROUP
+(their primary or a supplementary group) are served too; anyone else gets
+"refused" and the refusal is logged with the caller's uid and pid.`,
 		Example: `  tandem run -c /etc/tandem/cluster.hcl --node director1`,
 		Args:    cli.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -192,6 +206,7 @@ written.`,
 	f.logFormat = fs.String("log-format", "text", "log format: text or json")
 	f.logLevel = fs.String("log-level", "", "log level: debug, info, warn, error (default: the file's director.log_level, else info)")
 	f.socket = fs.String("socket", defaultSocket(), "the control socket (tandem reload, tandem plan)")
+	f.socketGroup = fs.String("socket-group", "", "also serve this group's members (name or number) on the control socket, made 0660 and of that group; default: root only")
 	f.resync = fs.Duration("resync", 30*time.Second, "re-read the kernel and repair drift this often (100ms..24h)")
 	f.noIPVS = fs.Bool("no-ipvs", false, "VRRP only: leave IPVS and the director settings alone (hosts without IPVS, tests)")
 	f.realtime = fs.Int("realtime", 0, "run under SCHED_RR at this priority, 1..99 (keepalived's vrrp_rt_priority); 0 = off")

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 
 // cmdRun is tandem run (runCommand has its flags).
 func cmdRun(f *runFlags, stdout, stderr io.Writer) int {
+	tuneStartupMemory() // memlimit.go
 	path, node, logFormat, logLevel, socket := f.path, f.node, f.logFormat, f.logLevel, f.socket
 	resync, noIPVS, realtime, lockMemory := f.resync, f.noIPVS, f.realtime, f.lockMemory
 	// Every flag is checked before anything is done.
@@ -32,6 +34,11 @@ func cmdRun(f *runFlags, stdout, stderr io.Writer) int {
 	log, err := newLogger(stderr, *logFormat, *logLevel, level)
 	if err == nil {
 		err = checkRunFlags(*resync, *realtime)
+	}
+	if err == nil {
+		if _, gerr := control.ResolveGroup(*f.socketGroup); gerr != nil {
+			err = fmt.Errorf("bad --socket-group: %w", gerr)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "tandem run:", err)
@@ -99,12 +106,30 @@ func cmdRun(f *runFlags, stdout, stderr io.Writer) int {
 	// The director and its metrics refer to each other: the metrics read
 	// the director's status, the director feeds the probe histogram and
 	// moves the listener with its config.
-	var d *director.Director
-	getStatus := func(ctx context.Context) (*status.Status, error) { return d.Status(ctx) }
+	// The listener starts first (a taken port fails the start before
+	// anything is applied), so a scrape may come before the director
+	// exists: it is answered with an error until then.
+	var dp atomic.Pointer[director.Director]
+	getStatus := func(ctx context.Context) (*status.Status, error) {
+		d := dp.Load()
+		if d == nil {
+			return nil, errors.New("tandem is starting")
+		}
+		return d.Status(ctx)
+	}
 	m := metrics.New(getStatus, versionString())
 	sl := newStatusListener(log, m, getStatus)
 	defer sl.Close()
-	d = director.New(director.Config{
+	if err := sl.start(c, n); err != nil {
+		log.Error("tandem not started", "err", err)
+		return 1
+	}
+	// No other host holds a VIP (unless as a VRRP master of it).
+	if err := director.ProbeVIPs(ctx, c, log); err != nil {
+		log.Error("tandem not started", "err", err)
+		return 1
+	}
+	d := director.New(director.Config{
 		Log: log, Level: level, LevelFixed: *logLevel != "",
 		Path: *path, Load: ld.load, ReportLoadError: ld.report,
 		Resync: *resync, NoIPVS: *noIPVS, Version: versionString(),
@@ -119,7 +144,8 @@ func cmdRun(f *runFlags, stdout, stderr io.Writer) int {
 		Watchdog:   watchdogPeriod(),
 		TestFreeze: os.Getenv("TANDEM_TEST_FREEZE"),
 	})
-	srv, err := control.Serve(*socket, d)
+	dp.Store(d)
+	srv, err := control.Serve(*socket, d, control.Access{Group: *f.socketGroup}, log)
 	if err != nil {
 		log.Error("tandem not started", "err", err)
 		return 1
@@ -202,7 +228,8 @@ type loader struct {
 }
 
 // load reads, validates and resolves the cluster file at path for this
-// node, and checks that this host has the interfaces the node uses.
+// node, and checks that this host has the interfaces the node uses and
+// the scripts the file names, safe to run.
 func (l *loader) load(path string) (*conf.Cluster, *conf.Node, error) {
 	c, files, diags := conf.Load(path)
 	if diags.HasErrors() {
@@ -223,6 +250,11 @@ func (l *loader) load(path string) (*conf.Cluster, *conf.Node, error) {
 		return nil, nil, &director.LoadError{Path: path, Err: fmt.Errorf("%s: %w", path, err)}
 	}
 	if err := localInterfaces(c, node); err != nil {
+		return nil, nil, &director.LoadError{Path: path, Err: err}
+	}
+	// The scripts' user exists, and no one else can replace a program
+	// the file runs (a reload that fails this keeps the running config).
+	if err := director.CheckScripts(c); err != nil {
 		return nil, nil, &director.LoadError{Path: path, Err: err}
 	}
 	return c, node, nil

@@ -120,9 +120,9 @@ func (t *tr) globalDefs(g *stmt) {
 		case "lvs_timeouts":
 			t.lvsTimeouts(s)
 		case "script_user":
-			t.changed(nil, s, "tandem runs scripts as itself (root), without a shell; give scripts their own sudo or setpriv if they must not run as root")
+			t.changed(nil, s, "not carried over: set scripts { user = \"NAME\" } in the cluster file (tandem runs scripts without a shell, as itself unless the scripts block names a user)")
 		case "enable_script_security":
-			t.changed(nil, s, "tandem runs scripts by absolute path only and as itself; check that only root can write them")
+			t.changed(nil, s, "tandem's scripts { security = true } is the default: a script that a user other than root (or the scripts user) could replace is refused")
 		default:
 			if why, ok := globalNot[s.kw]; ok {
 				t.skip(nil, s, why)

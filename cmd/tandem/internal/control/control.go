@@ -3,8 +3,11 @@
 // (`tandem reload`, `tandem plan`, `tandem status`, the maintenance
 // commands).
 //
-// It is HTTP/1.1 over a unix socket (mode 0600, so only root talks to
-// it), one JSON document each way:
+// It is HTTP/1.1 over a unix socket, one JSON document each way. The
+// socket is mode 0600 (root and the daemon's own user), or 0660 and of
+// the group Access.Group names; every connection's peer is checked again
+// with SO_PEERCRED (Access), so that a socket whose mode or directory is
+// looser than meant still serves no one else:
 //
 //	POST /v1/reload          -> Response{Plan, Timing} or {Error, Diagnostics}
 //	POST /v1/plan  {"path"}  -> Response{Plan} or {Error, Diagnostics}
@@ -13,8 +16,9 @@
 //	                         -> Response{Maintenance}
 //
 // An error answer has status 422 (the file), 404 (a maintenance request
-// naming no server of the file), 400 (a bad request) or 500 (the host);
-// the body always decodes as a Response.
+// naming no server of the file), 400 (a bad request), 403 (a caller that
+// is not root nor of the group) or 500 (the host); the body always
+// decodes as a Response.
 package control
 
 import (
@@ -25,11 +29,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
@@ -67,9 +73,18 @@ type Response struct {
 const maxRequest = 64 << 10
 
 // Serve listens on the unix socket at path (replacing a stale one: the
-// caller holds the node's lock, so no other daemon owns it) and serves d
-// until Close.
-func Serve(path string, d Daemon) (*Server, error) {
+// caller holds the node's lock, so no other daemon owns it) and serves d,
+// to the callers a allows, until Close. Refusals are logged to log (nil:
+// not logged).
+func Serve(path string, d Daemon, a Access, log *slog.Logger) (*Server, error) {
+	gid, err := ResolveGroup(a.Group)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	pl := policy{self: uint32(os.Geteuid()), gid: gid, group: a.Group, groups: procGroups}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -80,7 +95,15 @@ func Serve(path string, d Daemon) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	mode := os.FileMode(0o600)
+	if gid >= 0 {
+		mode = 0o660
+		if err := os.Chown(path, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("control socket: chgrp %d %s: %w", gid, path, err)
+		}
+	}
+	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -153,9 +176,43 @@ func Serve(path string, d Daemon) (*Server, error) {
 		}
 		reply(w, http.StatusOK, Response{Maintenance: res})
 	})
-	s := &Server{ln: ln, path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	s := &Server{ln: ln, path: path, srv: &http.Server{
+		Handler:           guard(pl, log, mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			p, err := peerOf(c)
+			return context.WithValue(ctx, peerKey{}, peerInfo{p, err})
+		},
+	}}
 	go s.srv.Serve(ln)
 	return s, nil
+}
+
+// peerKey is the context key of a connection's peerInfo.
+type peerKey struct{}
+
+type peerInfo struct {
+	peer Peer
+	err  error
+}
+
+// guard serves the requests of the callers pl allows and refuses the
+// others with 403 and one line.
+func guard(pl policy, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pi, _ := r.Context().Value(peerKey{}).(peerInfo)
+		if pi.err != nil {
+			log.Warn("control socket: request refused", "reason", "peer credentials unknown", "err", pi.err, "path", r.URL.Path)
+			reply(w, http.StatusForbidden, Response{Error: "tandem's control socket refused the request: the caller's credentials cannot be read (" + pi.err.Error() + ")"})
+			return
+		}
+		if ok, why := pl.allow(pi.peer); !ok {
+			log.Warn("control socket: request refused", "uid", pi.peer.UID, "gid", pi.peer.GID, "pid", pi.peer.PID, "path", r.URL.Path)
+			reply(w, http.StatusForbidden, Response{Error: why})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Server is a serving control socket.
@@ -303,9 +360,16 @@ func (c Client) http() *http.Client {
 	}}
 }
 
-// dialError is ErrNoDaemon when the socket does not answer.
+// ErrDenied is returned when the socket's mode keeps the caller out.
+var ErrDenied = errors.New("permission denied")
+
+// dialError is ErrNoDaemon when the socket does not answer, ErrDenied
+// when its mode refuses the caller.
 func dialError(path string, err error) error {
 	var ne *net.OpError
+	if errors.As(err, &ne) && ne.Op == "dial" && errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("control socket %s: %w: only root (and the members of the group tandem run's --socket-group names) may use it", path, ErrDenied)
+	}
 	if errors.As(err, &ne) && ne.Op == "dial" {
 		return fmt.Errorf("%w (%s): %v", ErrNoDaemon, path, ne.Err)
 	}

@@ -48,7 +48,7 @@ func TestSocket(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "run", "tandem.sock")
 	f := &fakeDaemon{}
-	srv, err := Serve(path, f)
+	srv, err := Serve(path, f, Access{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

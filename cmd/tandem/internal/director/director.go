@@ -86,6 +86,9 @@ type Director struct {
 	sync     *connSync             // sync daemons and timeouts (sync.go)
 	vrrp     *vrrpRun              // the VRRP runner (vrrp.go); nil when none
 
+	// scripts is who runs the scripts (scripts.go).
+	scripts atomic.Pointer[scriptUser]
+
 	// events carries work posted by other goroutines to run on the loop.
 	events chan func()
 	// running is closed when the loop runs; stopped when it has ended.
@@ -94,6 +97,7 @@ type Director struct {
 	instances map[string]InstanceState // the VRRP instances' last transitions
 	gen       uint64                   // the snapshot generation
 	snap      atomic.Pointer[Snapshot]
+	order     []ipvs.ServiceKey // the services in key order, for publish
 	loadedAt  time.Time
 	reloads   ReloadCounts // the reloads so far
 	started   time.Time
@@ -292,6 +296,7 @@ func (d *Director) start(ctx context.Context, c *conf.Cluster, node *conf.Node) 
 func (d *Director) setConfig(c *conf.Cluster, node *conf.Node) {
 	d.c, d.node = c, node
 	d.loadedAt = time.Now()
+	d.setScripts(c)
 	if d.cfg.OnConfig != nil {
 		d.cfg.OnConfig(c, node)
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,6 +100,15 @@ func (d *Director) noteService(sh ServiceHealth) {
 	if seen {
 		d.noteRealServers(sh.Name, old.RealServers, sh.RealServers)
 	}
+	switch {
+	case sh.Panic && (!seen || !old.Panic):
+		d.log.Warn("virtual server in panic: too few real servers healthy, routing to all of them",
+			"virtual_server", sh.Name, "healthy", sh.Healthy, "real_servers", len(sh.RealServers),
+			"panic_threshold", fmtPercent(sh.PanicThreshold))
+	case seen && old.Panic && !sh.Panic:
+		d.log.Info("virtual server out of panic: enough real servers healthy", "virtual_server", sh.Name,
+			"healthy", sh.Healthy, "real_servers", len(sh.RealServers), "panic_threshold", fmtPercent(sh.PanicThreshold))
+	}
 	if seen && old.Sorry != sh.Sorry {
 		if sh.Sorry {
 			d.log.Warn("sorry server in: no real server is healthy", "virtual_server", sh.Name)
@@ -163,12 +173,13 @@ func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int, 
 	return specs, users, ids
 }
 
-// gcPercent is tandem's GOGC when the environment sets none. Once the
-// table is loaded, the daemon's heap is mostly long-lived (the config, the
-// table, the checks) and its allocation rate is low (a few hundred bytes
-// per probe), so a tighter heap goal than Go's default of 100 costs little
-// CPU and keeps the resident set near the live heap.
-const gcPercent = 50
+// gcPercent is tandem's GOGC when the environment sets none (tandem run
+// sets it from its start: cmd/tandem/memlimit.go). Once the table is
+// loaded, the daemon's heap is mostly long-lived (the config, the table,
+// the checks) and its allocation rate is low (a few hundred bytes per
+// probe), so a tighter heap goal than Go's default of 100 costs little CPU
+// and keeps the resident set near the live heap.
+const gcPercent = 20
 
 // tuneMemory applies gcPercent (unless GOGC is set) and hands the garbage
 // of loading the config and reading the kernel's table back to the
@@ -271,9 +282,33 @@ func (d *Director) setCheckSpecs(c *conf.Cluster, ch checks) {
 	}
 	if h.mgr != nil {
 		raiseFileLimit(len(specs), d.log)
+		d.setRunAs(specs)
 		h.mgr.Set(specs)
+		h.mgr.SetGroups(checkGroups(c, ch.ids))
 	}
 }
+
+// checkGroups returns each virtual server's checks, by its name: the
+// groups whose mass timeouts the checker holds (healthcheck.SetGroups).
+func checkGroups(c *conf.Cluster, ids map[*conf.RealServer]healthcheck.ID) map[string][]healthcheck.ID {
+	groups := make(map[string][]healthcheck.ID, len(c.VirtualServers))
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		var g []healthcheck.ID
+		for j := range vs.RealServers {
+			if id, ok := ids[&vs.RealServers[j]]; ok {
+				g = append(g, id)
+			}
+		}
+		if len(g) > 0 {
+			groups[vs.Name] = g
+		}
+	}
+	return groups
+}
+
+// fmtPercent words a percentage as the file does: "50%".
+func fmtPercent(p uint8) string { return strconv.Itoa(int(p)) + "%" }
 
 func (d *Director) stopHealth() {
 	h := d.health

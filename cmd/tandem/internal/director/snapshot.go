@@ -89,10 +89,22 @@ func (d *Director) publish() {
 	if len(d.overrides) > 0 { // none, the usual case: no copy each turn
 		s.overrides = maps.Clone(d.overrides)
 	}
-	for _, sh := range d.health.services {
-		s.Services = append(s.Services, sh)
+	// The services in key order. The order is kept between turns and
+	// sorted again only when the set of services changed (a reload): a
+	// turn of the loop (each batch of health verdicts) then costs a copy,
+	// not a sort. At 5 000 services × 10 checked real servers the sort
+	// on every turn took a fifth of tandem's CPU (TestBenchScale's
+	// profile).
+	if !sameKeys(d.order, d.health.services) {
+		d.order = d.order[:0]
+		for k := range d.health.services {
+			d.order = append(d.order, k)
+		}
+		slices.SortFunc(d.order, ipvs.ServiceKey.Compare)
 	}
-	slices.SortFunc(s.Services, func(a, b ServiceHealth) int { return a.Key.Compare(b.Key) })
+	for _, k := range d.order {
+		s.Services = append(s.Services, d.health.services[k])
+	}
 	for _, v := range d.c.VRRP {
 		st, ok := d.instances[v.Name]
 		if !ok {
@@ -102,4 +114,18 @@ func (d *Director) publish() {
 	}
 	d.snap.Store(s)
 	d.noteStatus(s)
+}
+
+// sameKeys reports whether order lists exactly the keys of m (each key
+// once, as publish builds it).
+func sameKeys(order []ipvs.ServiceKey, m map[ipvs.ServiceKey]ServiceHealth) bool {
+	if len(order) != len(m) {
+		return false
+	}
+	for _, k := range order {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

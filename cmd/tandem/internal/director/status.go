@@ -53,12 +53,18 @@ func (d *Director) Status(ctx context.Context) (*status.Status, error) {
 	}
 	st.VRRP, st.VRRPDropped = instancesStatus(snap)
 	var checks map[healthcheck.ID]healthcheck.Status
+	var ov *healthcheck.OverloadStatus
 	if snap.mgr != nil {
 		all := snap.mgr.Status()
 		checks = make(map[healthcheck.ID]healthcheck.Status, len(all))
 		for _, c := range all {
 			checks[c.ID] = c
 		}
+		o := snap.mgr.Overload()
+		ov = &o
+		st.HealthChecks = &status.HealthChecks{Overloaded: o.Overloaded, OverloadedSince: optIf(o.Overloaded, o.OverloadedSince),
+			MassTimeout: o.MassTimeout, MassTimeoutSince: optIf(o.MassTimeout, o.MassTimeoutSince),
+			LateProbes: o.LateProbes, HeldTimeouts: o.HeldTimeouts}
 	}
 	health := make(map[ipvs.ServiceKey]*ServiceHealth, len(snap.Services))
 	for i := range snap.Services {
@@ -70,7 +76,9 @@ func (d *Director) Status(ctx context.Context) (*status.Status, error) {
 		key := serviceKey(vs)
 		owned[key.Canonical()] = true
 		ks, inKernel := kernel[key.Canonical()]
-		st.VirtualServers = append(st.VirtualServers, virtualServerStatus(vs, health[key], ks, inKernel, checks, snap.overrides))
+		out := virtualServerStatus(vs, health[key], ks, inKernel, checks, snap.overrides)
+		out.Held = heldStatus(vs.Name, ov)
+		st.VirtualServers = append(st.VirtualServers, out)
 	}
 	for _, k := range sortedKeys(kernel) {
 		if owned[k] {
@@ -96,6 +104,39 @@ func sortedKeys(m map[ipvs.ServiceKey]ipvs.ServiceStatus) []ipvs.ServiceKey {
 	}
 	slices.SortFunc(keys, ipvs.ServiceKey.Compare)
 	return keys
+}
+
+// optIf is opt(t) when ok, nil otherwise.
+func optIf(ok bool, t time.Time) *time.Time {
+	if !ok {
+		return nil
+	}
+	return opt(t)
+}
+
+// heldStatus says whether and why the virtual server called name has its
+// probe timeouts held, nil when not (or when it has no checks).
+func heldStatus(name string, ov *healthcheck.OverloadStatus) *status.Held {
+	if ov == nil {
+		return nil
+	}
+	i, found := slices.BinarySearchFunc(ov.Groups, name, func(g healthcheck.GroupStatus, n string) int { return strings.Compare(g.Name, n) })
+	if !found {
+		return nil // no checks
+	}
+	g := ov.Groups[i]
+	h := &status.Held{TimingOut: g.TimingOut, Checked: g.Probed}
+	switch {
+	case g.MassTimeout:
+		h.Reason, h.Since = "mass timeout", g.Since.UTC()
+	case ov.Overloaded:
+		h.Reason, h.Since = "checker overloaded", ov.OverloadedSince.UTC()
+	case ov.MassTimeout:
+		h.Reason, h.Since = "mass timeout of all checks", ov.MassTimeoutSince.UTC()
+	default:
+		return nil
+	}
+	return h
 }
 
 // opt is t in UTC, nil when zero.
@@ -148,6 +189,10 @@ func virtualServerStatus(vs *conf.VirtualServer, sh *ServiceHealth, ks ipvs.Serv
 	}
 	if sh != nil {
 		out.Up, out.HealthyWeight, out.Sorry = sh.Up, sh.HealthyWeight, sh.Sorry
+		out.Panic = sh.Panic
+	}
+	if vs.PanicThreshold > 0 {
+		out.PanicThreshold = fmtPercent(vs.PanicThreshold)
 	}
 	if inKernel {
 		out.Stats = stats(ks.Stats)

@@ -55,6 +55,13 @@ type ServiceHealth struct {
 	Up bool
 	// Sorry is true when the sorry server is in the table.
 	Sorry bool
+	// Healthy is the number of real servers in service (counted as
+	// HealthyWeight is). Panic is true while Healthy is under the
+	// virtual server's panic_threshold: every real server is in the
+	// table at its configured weight.
+	Healthy        int
+	PanicThreshold uint8
+	Panic          bool
 	// RealServers is each configured real server's state, in file order.
 	RealServers []RealServerHealth
 }
@@ -107,6 +114,14 @@ func desiredTable(c *conf.Cluster, h healthView) (ipvs.Table, map[ipvs.ServiceKe
 //
 // Then:
 //
+//   - panic (panic_threshold, Envoy's healthy_panic_threshold): when
+//     fewer than that percentage of the real servers are in service,
+//     every real server is in, at its configured weight, whatever its
+//     check says (an operator's override still applies): with most
+//     real servers failing, the checks more likely mislead than not,
+//     and spreading the load over all of them beats piling it on the
+//     few left. A virtual server with a sorry server and no real server
+//     in service uses the sorry server instead;
 //   - the sorry server is in, with weight 1, when no real server is in
 //     service with a weight (the healthy weight is 0), and out otherwise;
 //   - a destination of Prev that the file no longer lists (as a real server
@@ -172,11 +187,30 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 		}
 		if healthy {
 			sh.HealthyWeight += uint64(rs.Weight)
+			sh.Healthy++
 		}
 		sh.RealServers = append(sh.RealServers, rh)
 	}
 	sh.Up = sh.HealthyWeight >= uint64(vs.Quorum)
-	if ss := vs.SorryServer; ss != nil && sh.HealthyWeight == 0 {
+	sh.PanicThreshold = vs.PanicThreshold
+	if n := len(vs.RealServers); vs.PanicThreshold > 0 && sh.Healthy*100 < int(vs.PanicThreshold)*n &&
+		(vs.SorryServer == nil || sh.HealthyWeight > 0) {
+		sh.Panic = true
+		dests = dests[:0]
+		for i, d := range service(vs).Destinations {
+			rh := &sh.RealServers[i]
+			if o, ok := h.Overrides[rsKey{s.Key, rh.Addr}]; ok {
+				if o.Mode == ModeDisable && o.Out {
+					rh.Weight = -1
+					continue
+				}
+				d.Weight = 0
+			}
+			rh.Weight = d.Weight
+			dests = append(dests, d)
+		}
+	}
+	if ss := vs.SorryServer; ss != nil && sh.HealthyWeight == 0 && !sh.Panic {
 		ap := netip.AddrPortFrom(ss.Address.Addr().Unmap(), ss.Address.Port())
 		sh.Sorry = true
 		if i := destIndex(dests, ap); i >= 0 {

@@ -75,6 +75,7 @@ func (d *Director) startVRRP(ctx context.Context, c *conf.Cluster, n *conf.Node)
 	}
 	run := opts
 	run.Log = d.log.With("component", "vrrp")
+	run.Exec = d.runScript // as the scripts' user
 	// The runner leaves the transition's log line to this callback: one
 	// line, in the main loop's order, without the component attribute
 	// (tests and operators match `msg="vrrp transition" instance=`).

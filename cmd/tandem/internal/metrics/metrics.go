@@ -158,6 +158,11 @@ var (
 	dLastOK      = desc("tandem_last_reload_successful", "1 when the last reload was applied (or none was tried), 0 when it failed.")
 	dConfig      = desc("tandem_config_info", "The running cluster file: its SHA-256 (both directors should show the same) and path.", "hash", "file", "node")
 	dLoaded      = desc("tandem_config_loaded_timestamp_seconds", "When the running cluster file was loaded, in seconds since the epoch.")
+
+	dOverloaded   = desc("tandem_healthcheck_overloaded", "1 while the health checker is overloaded (its probes run late against their schedule): probe timeouts are held, not counted.")
+	dMassTimeout  = desc("tandem_healthcheck_mass_timeout", "1 while most of all the health checks time out at once: probe timeouts are held, not counted.")
+	dLateProbes   = desc("tandem_healthcheck_probes_late_total", "Health-check probes that started, or saw their deadline, late against their schedule.")
+	dHeldTimeouts = desc("tandem_healthcheck_timeouts_held_total", "Health-check probe timeouts not counted because the checker was overloaded or in a mass timeout.")
 )
 
 // Names returns the name of every series family tandem exports, the
@@ -176,7 +181,8 @@ type collector struct{ m *Metrics }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dVRRPState, dVRRPPriority, dVRRPConfPriority, dVRRPSince, dVRRPTransitions,
 		dVRRPBecame, dVRRPReleased, dVRRPSent, dVRRPReceived, dVRRPDropped, dVRRPTrack, dVRRPRunnerDrop,
-		dReconciles, dWrites, dRecErrors, dRecDuration, dKernelUp, dReloads, dLastReload, dLastOK, dConfig, dLoaded} {
+		dReconciles, dWrites, dRecErrors, dRecDuration, dKernelUp, dReloads, dLastReload, dLastOK, dConfig, dLoaded,
+		dOverloaded, dMassTimeout, dLateProbes, dHeldTimeouts} {
 		ch <- d
 	}
 }
@@ -241,4 +247,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dLastOK, b2f(st.Reloads.LastError == ""))
 	gauge(dConfig, 1, st.ConfigHash, st.File, st.Node)
 	gauge(dLoaded, float64(st.Loaded.UnixNano())/1e9)
+	if hc := st.HealthChecks; hc != nil {
+		gauge(dOverloaded, b2f(hc.Overloaded))
+		gauge(dMassTimeout, b2f(hc.MassTimeout))
+		counter(dLateProbes, float64(hc.LateProbes))
+		counter(dHeldTimeouts, float64(hc.HeldTimeouts))
+	}
 }

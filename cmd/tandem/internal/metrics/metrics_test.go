@@ -47,8 +47,11 @@ func sample() *status.Status {
 		}},
 		Foreign: []status.Foreign{{Service: "UDP 198.51.100.1:53", Scheduler: "rr", Stats: &status.Stats{},
 			RealServers: []status.ForeignDest{{Address: "10.0.0.1:53", Forward: "nat", Weight: 3, Stats: &status.Stats{}}}}},
-		IPVS: status.IPVS{Managed: true, Reconciles: 7, ReconcileWrites: 12, ReconcileErrors: 1, LastReconcileSeconds: 0.0012},
+		IPVS:         status.IPVS{Managed: true, Reconciles: 7, ReconcileWrites: 12, ReconcileErrors: 1, LastReconcileSeconds: 0.0012},
+		HealthChecks: &status.HealthChecks{MassTimeout: true, MassTimeoutSince: &since, LateProbes: 5, HeldTimeouts: 17},
 	}
+	st.VirtualServers[0].Panic, st.VirtualServers[0].PanicThreshold = true, "50%"
+	st.VirtualServers[0].Held = &status.Held{Reason: "mass timeout", Since: since, TimingOut: 8, Checked: 10}
 	return st
 }
 
@@ -88,6 +91,12 @@ func TestMetrics(t *testing.T) {
 		`tandem_config_info{file="/etc/tandem/cluster.hcl",hash="` + st.ConfigHash + `",node="d1"} 1`,
 		`tandem_ipvs_reconcile_writes_total 12`,
 		`tandem_health_probe_duration_seconds_count{kind="tcp",result="failure"} 1`,
+		`tandem_healthcheck_overloaded 0`,
+		`tandem_healthcheck_mass_timeout 1`,
+		`tandem_healthcheck_probes_late_total 5`,
+		`tandem_healthcheck_timeouts_held_total 17`,
+		`tandem_virtual_server_verdicts_held{virtual_server="web",reason="mass timeout"} 8`,
+		`tandem_virtual_server_panic{virtual_server="web"} 1`,
 	} {
 		if !strings.Contains(body, "\n"+want+"\n") {
 			t.Errorf("no line %s", want)

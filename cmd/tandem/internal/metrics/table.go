@@ -93,6 +93,18 @@ var tableFamilies = []family{
 		vs: func(w *tableWriter, v *vsRow) { owned(v, func() { w.sample(v.labels, "", "", int64(v.vs.Quorum)) }) }},
 	{name: "tandem_virtual_server_sorry", typ: "gauge", help: "1 while the sorry server is in the table.",
 		vs: func(w *tableWriter, v *vsRow) { owned(v, func() { w.sample(v.labels, "", "", b2i(v.vs.Sorry)) }) }},
+	{name: "tandem_virtual_server_panic", typ: "gauge", help: "1 while fewer of the virtual server's real servers are healthy than its panic_threshold: all of them are in the table.",
+		vs: func(w *tableWriter, v *vsRow) { owned(v, func() { w.sample(v.labels, "", "", b2i(v.vs.Panic)) }) }},
+	{name: "tandem_virtual_server_verdicts_held", typ: "gauge", help: "Real servers of the virtual server whose probe timeouts are held (not counted) now, labelled by why (mass timeout, checker overloaded, mass timeout of all checks); 0 when none.",
+		vs: func(w *tableWriter, v *vsRow) {
+			owned(v, func() {
+				if h := v.vs.Held; h != nil {
+					w.sample(v.labels, "reason", h.Reason, int64(h.TimingOut))
+				} else {
+					w.sample(v.labels, "reason", "", 0)
+				}
+			})
+		}},
 	{name: "tandem_virtual_server_in_kernel", typ: "gauge", help: "1 when the kernel's table holds the service.",
 		vs: func(w *tableWriter, v *vsRow) { owned(v, func() { w.sample(v.labels, "", "", b2i(v.vs.InKernel)) }) }},
 	{name: "tandem_ipvs_service_connections_total", typ: "counter", help: "Connections scheduled by the IPVS service (the kernel's counter).",

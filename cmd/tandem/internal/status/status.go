@@ -32,7 +32,12 @@
 //     order: name, service (ipvsadm's "TCP 203.0.113.10:80", "FWM 1"),
 //     protocol, address, fwmark, family, scheduler, flags, persistence_seconds,
 //     forward, up (quorum held), healthy_weight, quorum, sorry (the sorry
-//     server is in), in_kernel, stats, real_servers
+//     server is in), panic (fewer real servers healthy than
+//     panic_threshold: all are in the table), panic_threshold ("50%",
+//     absent when none), held ({reason, since, timing_out, checked}
+//     while its probe timeouts are held: "mass timeout", "checker
+//     overloaded", "mass timeout of all checks"), in_kernel, stats,
+//     real_servers
 //   - real_servers[]: name, address, forward (nat, dr, tun), configured_weight,
 //     weight (in the kernel; -1 when not there), active_conns, inactive_conns,
 //     persistent_conns, health (up, down, unknown, unchecked, draining,
@@ -46,6 +51,10 @@
 //     active_conns, inactive_conns, stats)
 //   - ipvs: {managed, reconciles, reconcile_writes, reconcile_errors, last_reconcile,
 //     last_reconcile_seconds, kernel_error}
+//   - health_checks (when checks run): {overloaded, overloaded_since,
+//     mass_timeout, mass_timeout_since, late_probes, held_timeouts}: the
+//     checker holds probe timeouts while its probes run late or most of
+//     all the checks time out
 //   - stats (with --stats or --rate, always on the metrics path): {conns,
 //     in_packets, out_packets, in_bytes, out_bytes, cps, in_pps, out_pps,
 //     in_bps, out_bps}: the kernel's counters since the service or
@@ -78,6 +87,32 @@ type Status struct {
 	VirtualServers []VirtualServer `json:"virtual_servers"`
 	Foreign        []Foreign       `json:"foreign,omitempty"`
 	IPVS           IPVS            `json:"ipvs"`
+	HealthChecks   *HealthChecks   `json:"health_checks,omitempty"`
+}
+
+// HealthChecks is the checker's own state: whether it holds probe
+// timeouts (overload is not failure, see healthcheck's overload.go).
+type HealthChecks struct {
+	// Overloaded: the checker's probes run late against their schedule.
+	Overloaded      bool       `json:"overloaded"`
+	OverloadedSince *time.Time `json:"overloaded_since,omitempty"`
+	// MassTimeout: most of all the checks time out at once.
+	MassTimeout      bool       `json:"mass_timeout"`
+	MassTimeoutSince *time.Time `json:"mass_timeout_since,omitempty"`
+	LateProbes       uint64     `json:"late_probes"`
+	HeldTimeouts     uint64     `json:"held_timeouts"`
+}
+
+// Held says why and since when a virtual server's probe timeouts do not
+// take its real servers out.
+type Held struct {
+	// Reason: "mass timeout" (most of its real servers time out at once),
+	// "checker overloaded", "mass timeout of all checks".
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	// TimingOut of Checked real servers timed out on their last probe.
+	TimingOut int `json:"timing_out"`
+	Checked   int `json:"checked"`
 }
 
 // Reloads counts the reloads since start.
@@ -137,6 +172,9 @@ type VirtualServer struct {
 	HealthyWeight      uint64       `json:"healthy_weight"`
 	Quorum             uint32       `json:"quorum"`
 	Sorry              bool         `json:"sorry"`
+	Panic              bool         `json:"panic,omitempty"`
+	PanicThreshold     string       `json:"panic_threshold,omitempty"`
+	Held               *Held        `json:"held,omitempty"`
 	InKernel           bool         `json:"in_kernel"`
 	Stats              *Stats       `json:"stats,omitempty"`
 	RealServers        []RealServer `json:"real_servers"`

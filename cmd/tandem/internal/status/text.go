@@ -40,6 +40,16 @@ func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 	if st.IPVS.KernelError != "" {
 		fmt.Fprintf(ew, "ipvs: cannot read the kernel's table: %s\n", oneLine(st.IPVS.KernelError))
 	}
+	if hc := st.HealthChecks; hc != nil && (hc.Overloaded || hc.MassTimeout) {
+		var why []string
+		if hc.Overloaded && hc.OverloadedSince != nil {
+			why = append(why, "checker overloaded (probes late) for "+Age(now, *hc.OverloadedSince))
+		}
+		if hc.MassTimeout && hc.MassTimeoutSince != nil {
+			why = append(why, "mass timeout of all checks for "+Age(now, *hc.MassTimeoutSince))
+		}
+		fmt.Fprintf(ew, "health checks: HELD, probe timeouts do not take real servers out: %s\n", strings.Join(why, ", "))
+	}
 
 	if len(st.VRRP) > 0 {
 		fmt.Fprintln(ew)
@@ -202,6 +212,12 @@ func writeTable(w io.Writer, st *Status, cols Columns, now time.Time) {
 			state = "[" + vs.Name + "] " + state + " " + strconv.FormatUint(vs.HealthyWeight, 10) + "/" + strconv.FormatUint(uint64(vs.Quorum), 10)
 			if vs.Sorry {
 				state += " sorry"
+			}
+			if vs.Panic {
+				state += " PANIC (<" + vs.PanicThreshold + " healthy: all in)"
+			}
+			if h := vs.Held; h != nil {
+				state += " HELD (" + h.Reason + ", " + strconv.Itoa(h.TimingOut) + "/" + strconv.Itoa(h.Checked) + " timing out, for " + Age(now, h.Since) + ")"
 			}
 			if !vs.InKernel && st.IPVS.Managed && st.IPVS.KernelError == "" {
 				state += " NOT IN KERNEL"

@@ -80,3 +80,31 @@ func TestWrite(t *testing.T) {
 		t.Errorf("--rate:\n%s", b.String())
 	}
 }
+
+// TestWriteHeldAndPanic: the checker's hold and a virtual server's panic
+// and hold are on the header and the service line.
+func TestWriteHeldAndPanic(t *testing.T) {
+	now := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	since := now.Add(-42 * time.Second)
+	st := &Status{
+		Node: "d1", Version: "v1", IPVS: IPVS{Managed: true},
+		HealthChecks: &HealthChecks{Overloaded: true, OverloadedSince: &since, MassTimeout: true, MassTimeoutSince: &since},
+		VirtualServers: []VirtualServer{{
+			Name: "web", Protocol: "tcp", Address: "203.0.113.10:80", Scheduler: "rr", Up: true, InKernel: true, HealthyWeight: 1, Quorum: 1,
+			Panic: true, PanicThreshold: "50%", Held: &Held{Reason: "mass timeout", Since: since, TimingOut: 8, Checked: 10},
+			RealServers: []RealServer{},
+		}},
+	}
+	var b strings.Builder
+	if err := Write(&b, st, Conns, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{
+		`\nhealth checks: HELD, probe timeouts do not take real servers out: checker overloaded \(probes late\) for 42s, mass timeout of all checks for 42s\n`,
+		`\[web\] up 1/1 PANIC \(<50% healthy: all in\) HELD \(mass timeout, 8/10 timing out, for 42s\)\n`,
+	} {
+		if !regexp.MustCompile(re).MatchString(b.String()) {
+			t.Errorf("no %s in:\n%s", re, b.String())
+		}
+	}
+}
