@@ -280,7 +280,14 @@ func threadReport(name string, before, after map[int]threadStat, secs float64) {
 }
 
 // rssKB returns the summed VmRSS of the processes.
-func rssKB(pids []int) int {
+func rssKB(pids []int) int { return statusKB(pids, "VmRSS:") }
+
+// hwmKB returns the summed VmHWM of the processes: each one's peak RSS
+// since it started (start-up included).
+func hwmKB(pids []int) int { return statusKB(pids, "VmHWM:") }
+
+// statusKB returns the sum of a /proc/PID/status field in kB.
+func statusKB(pids []int, field string) int {
 	n := 0
 	for _, p := range pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
@@ -288,7 +295,7 @@ func rssKB(pids []int) int {
 			continue
 		}
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "VmRSS:") {
+			if strings.HasPrefix(l, field) {
 				v, _ := strconv.Atoi(strings.Fields(l)[1])
 				n += v
 			}
@@ -623,7 +630,8 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 			float64(busy1[0]-busy0[0])/window.Seconds(), float64(busy1[1]-busy0[1])/window.Seconds())
 		fmt.Printf("BENCH   (%s: VM %s; server CPU %.1f %%; checker ns: %s; server ns: %s)\n", name,
 			vmCPUDiff(vm0, vmCPU(), window.Seconds()), srvCPU, diffCounters(nc0, netCounters(ps[0])), diffCounters(ns0, netCounters(srv.pid)))
-		rss := rssKB(ps)
+		rss, hwm := rssKB(ps), hwmKB(ps)
+		anon, file := statusKB(ps, "RssAnon:"), statusKB(ps, "RssFile:")
 		time.Sleep(300 * time.Millisecond) // the server reports each 100 ms once it is over
 		sum, total := spread(srv.window(start, window))
 		tb, err := watchTable(t, ns).rec.Dump(context.Background())
@@ -635,6 +643,8 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		fmt.Printf("BENCH   %-10s CPU %.1f %% of one CPU, RSS %.1f MB; server: %d %s in %v (%.0f %% of %d), %s; table: %d services, %d/%d real servers\n",
 			name, cpu, float64(rss)/1024, total, bk.counts, window, float64(total)*100/float64(nsvc*ndst*int(window/time.Second)/interval), nsvc*ndst*int(window/time.Second)/interval, sum,
 			len(tb), n, nsvc*ndst)
+		fmt.Printf("BENCH   %-10s RSS peak since its start (VmHWM, summed over its processes) %.1f MB; RSS now %.1f MB (anonymous %.1f, file-backed: the binary and libraries %.1f)\n",
+			name, float64(hwm)/1024, float64(rss)/1024, float64(anon)/1024, float64(file)/1024)
 	}
 	fmt.Printf("BENCH health scale (%s, %d s): %d services x %d real servers = %d %s checks every %d s, one server on all addresses, %v window from %v after the table is complete\n",
 		kind, interval, nsvc, ndst, nsvc*ndst, kind, interval, window, settle)

@@ -6,6 +6,9 @@
 //	                            TANDEM_BENCH_* variables are passed to them, and
 //	                            TANDEM_BENCH_ALT=<host path> puts that tandem binary in the VM as /tandem-alt
 //	tandem-lab exec -- CMD...   boot the VM and run CMD (busybox sh, ipvsadm, /tandem)
+//
+// -timeout bounds the whole run (default 30m; bench passes it on as the
+// tests' -test.timeout, less a minute): the soak's long run needs more.
 package main
 
 import (
@@ -30,15 +33,15 @@ func main() {
 	if len(os.Args) < 2 {
 		usage()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
-	defer cancel()
-
 	opts := lab.Options{Binaries: lab.DefaultBinaries, Console: os.Stdout, Log: os.Stderr}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	run := fs.String("run", "", "scenarios to run (regexp, as go test -run)")
+	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole run (bench: the tests' -test.timeout is a minute less)")
 	fs.Parse(os.Args[2:])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	switch os.Args[1] {
 	case "demo":
 		opts.Spec = lab.RunSpec{
@@ -52,13 +55,18 @@ func main() {
 		if *run != "" {
 			re = *run
 		}
+		testTimeout := 20 * time.Minute
+		if *timeout > 30*time.Minute {
+			testTimeout = *timeout - time.Minute
+		}
 		opts.Spec = lab.RunSpec{
-			Argv: []string{"/scenarios.test", "-test.v", "-test.run", re, "-test.timeout", "20m"},
+			Argv: []string{"/scenarios.test", "-test.v", "-test.run", re, "-test.timeout", testTimeout.String()},
 			Env:  []string{"TANDEM_LAB_BENCH=1"},
 		}
-		// The benchmarks' own knobs (TANDEM_BENCH_KINDS, ...) go along.
+		// The benchmarks' own knobs (TANDEM_BENCH_KINDS, ..., and the
+		// soak's TANDEM_SOAK) go along.
 		for _, kv := range os.Environ() {
-			if strings.HasPrefix(kv, "TANDEM_BENCH_") {
+			if strings.HasPrefix(kv, "TANDEM_BENCH_") || strings.HasPrefix(kv, "TANDEM_SOAK") {
 				opts.Spec.Env = append(opts.Spec.Env, kv)
 			}
 		}
