@@ -10,11 +10,9 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// TestKernelControl starts, reads back and stops sync daemons and sets the
-// timeouts on the real kernel, in a throwaway network namespace with a
-// dummy interface for the daemons. It needs root, ip_vs and dummy; the
-// lab VM has them.
-func TestKernelControl(t *testing.T) {
+// syncControl opens a Control in a throwaway network namespace with a
+// dummy interface sync0 for the daemons, closed at the test's end.
+func syncControl(t *testing.T) *Control {
 	var ctl *Control
 	inNewNetns(t, func() error {
 		err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "sync0", MTU: 1500}})
@@ -31,7 +29,16 @@ func TestKernelControl(t *testing.T) {
 		ctl, err = OpenControl("")
 		return err
 	})
-	defer ctl.Close()
+	t.Cleanup(func() { ctl.Close() })
+	return ctl
+}
+
+// TestKernelControl starts, reads back and stops sync daemons and sets the
+// timeouts on the real kernel, in a throwaway network namespace with a
+// dummy interface for the daemons. It needs root, ip_vs and dummy; the
+// lab VM has them.
+func TestKernelControl(t *testing.T) {
+	ctl := syncControl(t)
 
 	backup := Daemon{State: DaemonBackup, Interface: "sync0", SyncID: 42}
 	master := Daemon{State: DaemonMaster, Interface: "sync0", SyncID: 42}
@@ -95,23 +102,7 @@ func TestKernelControl(t *testing.T) {
 // netlink never acks). Each stop must still succeed, without waiting the
 // socket's 30 s receive timeout. The lab's soak found the frozen wait.
 func TestKernelDaemonStartStop(t *testing.T) {
-	var ctl *Control
-	inNewNetns(t, func() error {
-		err := netlink.LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "sync0", MTU: 1500}})
-		if err != nil {
-			return fmt.Errorf("dummy interface: %w", err)
-		}
-		l, err := netlink.LinkByName("sync0")
-		if err == nil {
-			err = netlink.LinkSetUp(l)
-		}
-		if err != nil {
-			return fmt.Errorf("dummy interface: %w", err)
-		}
-		ctl, err = OpenControl("")
-		return err
-	})
-	defer ctl.Close()
+	ctl := syncControl(t)
 	master := Daemon{State: DaemonMaster, Interface: "sync0", SyncID: 42}
 	var slow int
 	var longest time.Duration

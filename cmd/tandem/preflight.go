@@ -109,8 +109,11 @@ func checkPrivileges(c *conf.Cluster, noIPVS bool, caps func() (uint64, error)) 
 	if len(need) > 2 {
 		list = strings.Join(need[:len(need)-1], ", ") + " and " + need[len(need)-1]
 	}
-	return fmt.Errorf("tandem run needs root, or the capabilities %s (%s); run it as root or with AmbientCapabilities=%s in its systemd unit",
-		list, why, strings.Join(need, " "))
+	hint := fmt.Sprintf("run it as root or with AmbientCapabilities=%s in its systemd unit", strings.Join(need, " "))
+	if c.Scripts.User != "" {
+		hint += "; the shipped unit bounds tandem to CAP_NET_ADMIN CAP_NET_RAW: add CAP_SETUID CAP_SETGID to its CapabilityBoundingSet= with systemctl edit tandem"
+	}
+	return fmt.Errorf("tandem run needs root, or the capabilities %s (%s); %s", list, why, hint)
 }
 
 // effectiveCaps reads this process's effective capability set.

@@ -267,6 +267,9 @@ func assemble(trs []*tr) []byte {
 		}
 		root.add(d)
 	}
+	if p.scriptsBlk != nil {
+		root.add(p.scriptsBlk)
+	}
 	// nodes and their base priorities
 	base := make([]int, len(trs))
 	for i, t := range trs {

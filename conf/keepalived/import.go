@@ -193,6 +193,7 @@ type tr struct {
 	garp        garp
 	connSync    *blk
 	timeouts    *blk
+	scriptsBlk  *blk // scripts { user, group }, from script_user
 	scripts     []*blk
 	scriptW     map[string]int
 	vrrps       []*vinst

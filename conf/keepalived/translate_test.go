@@ -54,7 +54,7 @@ vrrp_instance VI_1
   script_user nobody
   enable_script_security
 }` + vi,
-			want:     []string{"count        = 3", `repeat_after = "10s"`, `refresh      = "1m"`, "version   = 3", "sync_id   = 7", "port      = 9000", `interface = "eth1"`, `tcp     = "15m"`, `tcp_fin = "2m"`},
+			want:     []string{"count        = 3", `repeat_after = "10s"`, `refresh      = "1m"`, "version   = 3", "sync_id   = 7", "port      = 9000", `interface = "eth1"`, `tcp     = "15m"`, `tcp_fin = "2m"`, "scripts {\n  user = \"nobody\"\n}"},
 			findings: []string{"8 script_user changed", "9 enable_script_security changed"},
 		},
 		{

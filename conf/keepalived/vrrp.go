@@ -119,8 +119,17 @@ func (t *tr) globalDefs(g *stmt) {
 			t.syncDaemon(s, "")
 		case "lvs_timeouts":
 			t.lvsTimeouts(s)
-		case "script_user":
-			t.changed(nil, s, "not carried over: set scripts { user = \"NAME\" } in the cluster file (tandem runs scripts without a shell, as itself unless the scripts block names a user)")
+		case "script_user": // script_user USER [GROUP]
+			if len(s.args) < 1 || len(s.args) > 2 {
+				t.invalid(s, "want a user and an optional group")
+				continue
+			}
+			t.scriptsBlk = &blk{typ: "scripts"}
+			t.scriptsBlk.set("user", str(s.args[0]))
+			if len(s.args) == 2 {
+				t.scriptsBlk.set("group", str(s.args[1]))
+			}
+			t.changed(nil, s, "carried over as scripts { user }; tandem runs every program directly, without a shell (script strings are imported as /bin/sh -c), and refuses one that a user other than root or this user could replace")
 		case "enable_script_security":
 			t.changed(nil, s, "tandem's scripts { security = true } is the default: a script that a user other than root (or the scripts user) could replace is refused")
 		default:

@@ -254,20 +254,37 @@ func TestBenchFailover(t *testing.T) {
 }
 
 // rss returns the sum of VmRSS of pids, in kB.
-func rss(t *testing.T, pids []int) int {
+func rss(t *testing.T, pids []int) int { return memField(t, pids, "VmRSS") }
+
+// memField returns the sum of the /proc/PID/status field (VmRSS,
+// RssAnon, RssFile) of pids, in kB.
+func memField(t *testing.T, pids []int, field string) int {
 	t.Helper()
 	total := 0
 	for _, pid := range pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 		must(t, err)
-		m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
+		m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(b)
 		if m == nil {
-			t.Fatalf("no VmRSS for pid %d", pid)
+			t.Fatalf("no %s for pid %d", field, pid)
 		}
 		n, _ := strconv.Atoi(string(m[1]))
 		total += n
 	}
 	return total
+}
+
+// mem is the resident memory of pids: total, anonymous and file-backed
+// (the binaries' and libraries' pages, shared with the page cache).
+type mem struct{ rss, anon, file int }
+
+func memOf(t *testing.T, pids []int) mem {
+	return mem{memField(t, pids, "VmRSS"), memField(t, pids, "RssAnon"), memField(t, pids, "RssFile")}
+}
+
+func (m mem) String() string {
+	mb := func(kb int) float64 { return float64(kb) / 1024 }
+	return fmt.Sprintf("%.1f MB (anonymous %.1f, file %.1f)", mb(m.rss), mb(m.anon), mb(m.file))
 }
 
 // TestBenchRSS: the resident memory of one node running two instances
@@ -296,9 +313,9 @@ vrrp "gateway" {
 }
 sync_group "lb" { instances = ["public", "gateway"] }
 `)
-	measure := func(p *Proc) int {
+	measure := func(p *Proc) mem {
 		time.Sleep(10 * time.Second)
-		return rss(t, p.Pids())
+		return memOf(t, p.Pids())
 	}
 	p := l.Start(d1, cfg, "--log-level", "info")
 	p.WaitLog(fmt.Sprintf(transition, "gateway", "MASTER"), 0, 5*time.Second)
@@ -317,9 +334,8 @@ sync_group "lb" { instances = ["public", "gateway"] }
 	k.WaitLog(KAState("gateway", "MASTER"), 0, 5*time.Second)
 	ka := measure(k)
 	must(t, k.Stop())
-	mb := func(kb int) string { return fmt.Sprintf("%.1f MB", float64(kb)/1024) }
-	report(t, "| RSS, one node, 2 instances | tandem %s (with --lock-memory %s) | keepalived (2 processes) %s |",
-		mb(td), mb(tdLocked), mb(ka))
+	report(t, "| RSS, one node, 2 instances | tandem %v (with --lock-memory %v) | keepalived (2 processes) %v |",
+		td, tdLocked, ka)
 }
 
 // TestBenchStress: 10 ms adverts for 60 s under each load, without and

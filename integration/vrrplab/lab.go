@@ -186,20 +186,18 @@ func (l *Lab) Split(br string, ports ...string) {
 // port, a trunk end) up or down.
 func (l *Lab) SetBridgeLink(name string, up bool) {
 	l.T.Helper()
-	h := l.Bridge.Netlink()
-	link, err := h.LinkByName(name)
-	must(l.T, err)
-	if up {
-		must(l.T, h.LinkSetUp(link))
-	} else {
-		must(l.T, h.LinkSetDown(link))
-	}
+	l.setLink(l.Bridge, name, up)
 }
 
 // SetLink sets a director's interface up or down.
 func (l *Lab) SetLink(d *Director, name string, up bool) {
 	l.T.Helper()
-	h := d.NS.Netlink()
+	l.setLink(d.NS, name, up)
+}
+
+func (l *Lab) setLink(ns *netlab.NS, name string, up bool) {
+	l.T.Helper()
+	h := ns.Netlink()
 	link, err := h.LinkByName(name)
 	must(l.T, err)
 	if up {
