@@ -133,8 +133,14 @@ func TestCrashAdopt(t *testing.T) {
 			t.Fatalf("connection %d did not survive d1 taking back: %s", i, err)
 		}
 	}
-	if l.hasVIP(1) {
-		t.Errorf("d2 still holds the VIP after d1 took back")
+	// In a starved VM d2 may still take a false turn as master when d1's
+	// adverts run late; d1 (higher priority) ends it at its next advert:
+	// d2 must not keep the VIP.
+	for end := time.Now().Add(3 * time.Second); l.hasVIP(1); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Errorf("d2 still holds the VIP 3 s after d1 took back")
+			break
+		}
 	}
 	var gaps2 []time.Duration
 	for _, c := range conns {
