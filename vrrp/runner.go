@@ -493,7 +493,8 @@ func (r *Runner) loop(links map[string]bool) {
 	defer timer.Stop()
 	for {
 		var tc <-chan time.Time
-		if next := c.next(); !next.IsZero() {
+		next := c.next()
+		if !next.IsZero() {
 			timer.Reset(time.Until(next))
 			tc = timer.C
 		}
@@ -505,7 +506,7 @@ func (r *Runner) loop(links map[string]bool) {
 		case fn := <-r.inbox:
 			fn(time.Now())
 		case <-tc:
-			r.timerFired()
+			r.timerFired(next)
 		}
 		c.publish()
 	}
@@ -517,13 +518,43 @@ func (r *Runner) loop(links map[string]bool) {
 // running out can be ready together, and select picks either: the timer
 // first would make the backup master for nothing, and the advert handled
 // next would send it back at once (two false transitions).
-func (r *Runner) timerFired() {
+//
+// A stall can also hold the readers themselves: the advert is in the
+// socket, not yet posted, when the timer is handled. So when the timer
+// fires late (by more than stallLate: this process did not run) and a
+// backup's Master_Down_Timer is among what is due, the readers get as
+// long as the stall lasted (at most stallGrace) to post what arrived
+// meanwhile; an advert that resets the timer ends the wait. A backup
+// whose master is really gone takes over that much later, only after a
+// stall of its own.
+func (r *Runner) timerFired(due time.Time) {
+	if late := time.Since(due); late > stallLate && r.core.backupDue(time.Now()) {
+		grace := time.NewTimer(min(late, stallGrace))
+	wait:
+		for r.core.backupDue(time.Now()) {
+			select {
+			case fn := <-r.inbox:
+				fn(time.Now())
+			case <-grace.C:
+				break wait
+			}
+		}
+		grace.Stop()
+	}
 	for n := len(r.inbox); n > 0; n-- { // bounded: a flood cannot hold the timer off
 		fn := <-r.inbox
 		fn(time.Now())
 	}
 	r.core.fire(time.Now())
 }
+
+// A timer handled more than stallLate after it was due means the runner
+// did not run meanwhile; stallGrace bounds the wait for the readers then
+// (see timerFired).
+const (
+	stallLate  = 5 * time.Millisecond
+	stallGrace = 20 * time.Millisecond
+)
 
 // read feeds the adverts of one transport to the loop.
 func (r *Runner) read(ctx context.Context, k tkey, t Transport) {
@@ -877,6 +908,17 @@ func (c *core) next() time.Time {
 		earlier(i.refreshAt)
 	}
 	return t
+}
+
+// backupDue reports whether a backup's Master_Down_Timer has run out at
+// now (its takeover is due).
+func (c *core) backupDue(now time.Time) bool {
+	for _, i := range c.insts {
+		if i.m.State() == Backup && !i.deadline.IsZero() && !now.Before(i.deadline) {
+			return true
+		}
+	}
+	return false
 }
 
 // fire delivers the timers and announcements due at now.

@@ -566,6 +566,7 @@ func TestRunnerTimerAfterInbox(t *testing.T) {
 		if got := c.byName["public"].m.State(); got != Backup {
 			t.Fatalf("after start: %v", got)
 		}
+		due := c.next()
 		time.Sleep(60 * time.Millisecond) // past Master_Down_Interval (about 36 ms): stalled
 		master := &Packet{Version: 3, Type: TypeAdvertisement, VRID: 51, Priority: 150, Interval: in.Config.AdvertInterval,
 			Addresses: []netip.Addr{rtVIP1.Addr()}}
@@ -577,13 +578,67 @@ func TestRunnerTimerAfterInbox(t *testing.T) {
 		if pending != "" {
 			post()
 		}
-		r.timerFired()
+		r.timerFired(due)
 		want := Master
 		if pending != "" {
 			want = Backup
 		}
 		if got := c.byName["public"].m.State(); got != want {
 			t.Errorf("advert %q: %v after the late timer, want %v", pending, got, want)
+		}
+	}
+}
+
+// TestRunnerStallGrace: after a stall the backup's timer is handled late
+// and the master's advert is still with the reader (posted only a few ms
+// after the timer is handled): the backup waits for it and stays backup.
+// Without any advert it becomes master once the grace runs out; a timer
+// handled on time gets no grace.
+func TestRunnerStallGrace(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		stall  time.Duration
+		advert bool
+		want   State
+	}{
+		{"advert after a stall", 60 * time.Millisecond, true, Backup},
+		{"no advert after a stall", 60 * time.Millisecond, false, Master},
+		{"no stall", 0, true, Master},
+	} {
+		in := rtInstance("public", 51, "eth0", 100, "192.0.2.2", rtVIP1)
+		in.Config.AdvertInterval = 10 * time.Millisecond
+		r, err := NewRunner(Options{Instances: []Instance{in}, VIPs: &rtRecEdge{vips: map[netip.Prefix]bool{}},
+			Announcer: &rtRecEdge{vips: map[netip.Prefix]bool{}}, Links: rtUpLinks{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := r.core
+		c.start(time.Now(), map[string]bool{"eth0": true})
+		due := c.next()
+		time.Sleep(time.Until(due) + tc.stall)
+		if tc.stall == 0 {
+			due = time.Now() // handled on time
+		}
+		master := &Packet{Version: 3, Type: TypeAdvertisement, VRID: 51, Priority: 150, Interval: in.Config.AdvertInterval,
+			Addresses: []netip.Addr{rtVIP1.Addr()}}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if !tc.advert {
+				return
+			}
+			time.Sleep(3 * time.Millisecond) // the reader, late out of the same stall
+			r.inbox <- func(now time.Time) {
+				c.packet(now, tkey{"eth0", false}, master, netip.MustParseAddr("192.0.2.1"), GroupV4)
+			}
+		}()
+		r.timerFired(due)
+		if tc.advert && tc.stall == 0 {
+			<-r.inbox // posted after the timer: not this test's concern
+		}
+		<-done
+		if got := c.byName["public"].m.State(); got != tc.want {
+			t.Errorf("%s: %v after the timer, want %v", tc.name, got, tc.want)
 		}
 	}
 }
