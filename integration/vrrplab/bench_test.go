@@ -253,9 +253,6 @@ func TestBenchFailover(t *testing.T) {
 	})
 }
 
-// rss returns the sum of VmRSS of pids, in kB.
-func rss(t *testing.T, pids []int) int { return memField(t, pids, "VmRSS") }
-
 // memField returns the sum of the /proc/PID/status field (VmRSS,
 // RssAnon, RssFile) of pids, in kB.
 func memField(t *testing.T, pids []int, field string) int {
