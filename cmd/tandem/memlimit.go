@@ -6,8 +6,7 @@ import (
 )
 
 // startupGCPercent is tandem's GOGC from its start, when the environment
-// sets none (the director keeps the same once its table is adopted, see
-// director.gcPercent). Go's default of 100 lets the heap grow to twice
+// sets none. Go's default of 100 lets the heap grow to twice
 // what survived the last collection before the next: loading a cluster
 // file, reading the kernel's table and starting thousands of checks leave
 // much garbage behind a live heap that is mostly long-lived, so the

@@ -2,7 +2,6 @@ package director
 
 import (
 	"context"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -173,21 +172,11 @@ func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int, 
 	return specs, users, ids
 }
 
-// gcPercent is tandem's GOGC when the environment sets none (tandem run
-// sets it from its start: cmd/tandem/memlimit.go). Once the table is
-// loaded, the daemon's heap is mostly long-lived (the config, the table,
-// the checks) and its allocation rate is low (a few hundred bytes per
-// probe), so a tighter heap goal than Go's default of 100 costs little CPU
-// and keeps the resident set near the live heap.
-const gcPercent = 20
-
-// tuneMemory applies gcPercent (unless GOGC is set) and hands the garbage
-// of loading the config and reading the kernel's table back to the
-// system; it runs once the table is adopted, before the checks start.
+// tuneMemory hands the garbage of loading the config and reading the
+// kernel's table back to the system; it runs once the table is adopted,
+// before the checks start. (The heap goal, GOGC, is tandem run's, set
+// from its start: cmd/tandem/memlimit.go.)
 func tuneMemory() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
 	debug.FreeOSMemory()
 }
 

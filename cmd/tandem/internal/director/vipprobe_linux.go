@@ -18,6 +18,8 @@ import (
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 
 	"github.com/tandem-lb/tandem/conf"
 )
@@ -30,7 +32,6 @@ const (
 	ethAll      = 0x0003 // ETH_P_ALL
 	protoVRRP   = 112
 	protoICMPv6 = 58
-	icmpNS      = 135
 	icmpNA      = 136
 )
 
@@ -232,33 +233,23 @@ func dadProbe(hw net.HardwareAddr, vip netip.Addr) ([]byte, net.HardwareAddr) {
 	t := vip.As16()
 	group := [16]byte{0xff, 0x02, 10: 0, 11: 0x01, 12: 0xff, 13: t[13], 14: t[14], 15: t[15]}
 	dst := net.HardwareAddr{0x33, 0x33, 0xff, t[13], t[14], t[15]}
-	icmp := make([]byte, 24)
-	icmp[0] = icmpNS
-	copy(icmp[8:], t[:])
-	var sum uint32
-	add := func(b []byte) {
-		for i := 0; i+1 < len(b); i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(b[i:]))
-		}
+	// Reserved (4 bytes), then the target; the checksum over the
+	// pseudo-header (source ::) is x/net/icmp's.
+	ns := icmp.Message{Type: ipv6.ICMPTypeNeighborSolicitation, Body: &icmp.RawBody{Data: append(make([]byte, 4), t[:]...)}}
+	msg, err := ns.Marshal(icmp.IPv6PseudoHeader(net.IPv6unspecified, group[:]))
+	if err != nil {
+		return nil, nil
 	}
-	// Pseudo-header: source (::, all zero), destination, length, next header.
-	add(group[:])
-	sum += uint32(len(icmp)) + protoICMPv6
-	add(icmp)
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(icmp[2:], ^uint16(sum))
-	f := make([]byte, 14+40+len(icmp))
+	f := make([]byte, 14+40+len(msg))
 	copy(f[0:6], dst)
 	copy(f[6:12], hw)
 	binary.BigEndian.PutUint16(f[12:], ethIPv6)
 	ip6 := f[14:54]
 	ip6[0] = 0x60
-	binary.BigEndian.PutUint16(ip6[4:], uint16(len(icmp)))
+	binary.BigEndian.PutUint16(ip6[4:], uint16(len(msg)))
 	ip6[6] = protoICMPv6
 	ip6[7] = 255
 	copy(ip6[24:40], group[:])
-	copy(f[54:], icmp)
+	copy(f[54:], msg)
 	return f, dst
 }
