@@ -255,12 +255,12 @@ func blk(typ string, labels ...string) hcl.BlockHeaderSchema {
 
 var (
 	rootSchema = schema(nil, blk("director"), blk("node", "name"), blk("vrrp", "name"),
-		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"), blk("metrics"), blk("scripts"))
+		blk("sync_group", "name"), blk("track_script", "name"), blk("virtual_server", "name"), blk("metrics"), blk("scripts"), blk("bgp"))
 	directorSchema = schema([]string{"ip_forward", "send_redirects", "masquerade", "static_vips", "log_level"},
 		blk("conn_sync"), blk("timeouts"))
 	connSyncSchema = schema([]string{"interface", "sync_id", "vrrp", "group", "port", "ttl"})
 	timeoutsSchema = schema([]string{"tcp", "tcp_fin", "udp"})
-	nodeSchema     = schema([]string{"hostname", "priority", "interfaces"}, blk("metrics"))
+	nodeSchema     = schema([]string{"hostname", "priority", "interfaces", "router_id"}, blk("metrics"))
 	metricsSchema  = schema([]string{"listen"})
 	vrrpSchema     = schema([]string{"vrid", "interface", "addresses", "version", "advert_interval",
 		"preempt", "preempt_delay", "accept", "unicast_peers", "priorities", "auth_pass",
@@ -455,6 +455,8 @@ type parser struct {
 	vipOwner              map[netip.Addr]string
 	inGroup               map[string]string
 	staticVIPs            map[netip.Addr]bool
+	vsRange               map[string]hcl.Range // each virtual_server's DefRange
+	hasBGP                bool                 // the file has a bgp block
 	// vipsKnown is false when an address list failed to decode, so that
 	// "VIP not covered" is not reported for a VIP lost to that error.
 	vipsKnown bool
@@ -478,8 +480,8 @@ func newParser() *parser {
 		groupNames: map[string]int{}, vsNames: map[string]int{},
 		vsKeys: map[string]int{}, vrids: map[string]int{},
 		vipOwner: map[netip.Addr]string{}, inGroup: map[string]string{},
-		staticVIPs: map[netip.Addr]bool{},
-		vipsKnown:  true,
+		staticVIPs: map[netip.Addr]bool{}, vsRange: map[string]hcl.Range{},
+		vipsKnown: true,
 	}
 }
 
@@ -505,8 +507,12 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 		p.scriptsBlock(b)
 	}
 	p.c.Director = Director{IPForward: IPForwardAuto}
+	p.hasBGP = len(bd.blocks["bgp"]) > 0
 	if b := d.single(bd, "director"); b != nil {
 		p.director(b)
+	}
+	if b := d.single(bd, "bgp"); b != nil {
+		p.bgp(b)
 	}
 	for _, b := range bd.blocks["sync_group"] {
 		p.syncGroup(b)
@@ -520,6 +526,7 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 	if b := d.single(bd, "metrics"); b != nil {
 		p.c.Metrics = p.metrics(b)
 	}
+	p.checkBGPServices()
 	for _, r := range p.vsRefs {
 		if _, ok := p.vsNames[r.name]; !ok {
 			p.errf(r.rng, "Unknown virtual_server", "track_virtual_servers: there is no virtual_server %q. Hint: known virtual servers: %s.", r.name, known(p.vsNames))
@@ -564,6 +571,15 @@ func (p *parser) node(b *hcl.Block) {
 		}
 	}
 	setInt(d, &n.Priority, bd.attr("priority"), 1, 254)
+	if a := bd.attr("router_id"); a != nil {
+		if ip, ok := d.addrAttr(a); ok {
+			if !ip.Is4() || ip.IsUnspecified() {
+				p.errf(a.Expr.Range(), "Invalid router_id", "router_id: %s is not a BGP router id, which is an IPv4 address other than 0.0.0.0. Hint: use the director's own IPv4 address.", ip)
+			} else {
+				n.RouterID = ip
+			}
+		}
+	}
 	if a := bd.attr("interfaces"); a != nil {
 		items, _ := p.strList(a)
 		seen := map[string]int{}
@@ -888,6 +904,9 @@ func (p *parser) director(b *hcl.Block) {
 			}
 		} else if len(p.c.VRRP) == 1 {
 			cs.VRRP = p.c.VRRP[0].Name
+		} else if len(p.c.VRRP) == 0 && p.hasBGP {
+			// Every director is active: each runs the master and the
+			// backup daemon (ConnSync.VRRP stays empty).
 		} else if !cbd.typos["vrrp"] {
 			p.errf(cb.DefRange, "Missing required argument", "conn_sync needs vrrp, the instance whose state makes this director the sync master or backup, because the cluster has %d vrrp instances. Hint: add vrrp = %q.", len(p.c.VRRP), firstName(p.c.VRRP))
 		}

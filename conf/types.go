@@ -26,6 +26,8 @@ type Cluster struct {
 	Metrics *Metrics
 	// Scripts is who runs the programs the file names (scripts block).
 	Scripts Scripts
+	// BGP, when set, announces its VIPs from every director (bgp.go).
+	BGP *BGP
 
 	// ifacePos is where each interface use (InterfaceUses' Use, and for
 	// a node's list the name too) is written, as "file:line:col".
@@ -93,7 +95,9 @@ type ConnSync struct {
 	Port  uint16
 	TTL   uint8
 	// VRRP names the instance whose state decides the daemon's role. It
-	// defaults to the only VRRP instance when there is exactly one.
+	// defaults to the only VRRP instance when there is exactly one. It is
+	// empty in a BGP cluster without VRRP: every director is active and
+	// runs both the master and the backup daemon.
 	VRRP string
 }
 
@@ -119,6 +123,9 @@ type Node struct {
 	// MetricsListen overrides the cluster's metrics listen address on
 	// this node (its own metrics block); zero when not set.
 	MetricsListen netip.AddrPort
+	// RouterID is the node's BGP router id; zero when not set (the
+	// address the node reaches its first BGP peer from).
+	RouterID netip.Addr
 }
 
 // Metrics configures the HTTP listener that serves Prometheus metrics

@@ -36,9 +36,9 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		if s, ok := p.strExpr("address", addrA.Expr); ok {
 			if ap, ok := p.addrPort("address", item{s, addrA.Expr.Range()}, false); ok && p.usable("address", item{s, addrA.Expr.Range()}, ap.Addr(), roleService) {
 				vs.Address, vs.Family, keyOK = ap, FamilyOf(ap.Addr()), true
-				if p.vipsKnown && !p.staticVIPs[ap.Addr()] {
+				if p.vipsKnown && !p.staticVIPs[ap.Addr()] && !p.c.IsBGPVIP(ap.Addr()) {
 					if _, ok := p.vipOwner[ap.Addr()]; !ok {
-						p.errf(addrA.Expr.Range(), "VIP not covered by any vrrp instance", "address: %s is not an address of any vrrp instance nor in director.static_vips, so no director would hold it. Hint: use one of the vrrp addresses (%s), or add it to a vrrp instance or to static_vips.", ap.Addr(), p.vipList())
+						p.errf(addrA.Expr.Range(), "VIP not covered by any vrrp instance", "address: %s is not an address of any vrrp instance, nor in director.static_vips or the bgp block's addresses, so no director would hold it. Hint: use one of the vrrp addresses (%s), or add it to a vrrp instance, to static_vips or to bgp addresses.", ap.Addr(), p.vipList())
 					}
 				}
 			}
@@ -160,6 +160,9 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		}
 		k := vs.Key()
 		unique(p, p.vsKeys, k.String(), rng, "Duplicate virtual service", func() string { return fmt.Sprintf("service %s", k) }, "IPVS has one service per protocol, address and port (or fwmark and family); merge the virtual_servers.")
+	}
+	if _, dup := p.vsRange[name]; !dup {
+		p.vsRange[name] = b.DefRange
 	}
 	p.c.VirtualServers = append(p.c.VirtualServers, vs)
 }

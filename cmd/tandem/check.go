@@ -65,8 +65,12 @@ func cmdCheck(path, nodeName string, local bool, stdout, stderr io.Writer) int {
 	for _, vs := range c.VirtualServers {
 		rs += len(vs.RealServers)
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d nodes, %d vrrp instances, %d virtual servers, %d real servers)\n",
-		path, len(c.Nodes), len(c.VRRP), len(c.VirtualServers), rs)
+	bgp := ""
+	if g := c.BGP; g != nil {
+		bgp = fmt.Sprintf(", bgp: %d addresses to %d peers", len(g.Addresses), len(g.Peers))
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d nodes, %d vrrp instances%s, %d virtual servers, %d real servers)\n",
+		path, len(c.Nodes), len(c.VRRP), bgp, len(c.VirtualServers), rs)
 	if nodeName == "" {
 		return 0
 	}
