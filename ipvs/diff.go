@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -88,15 +89,136 @@ func sortDests[D any](ds []D, cmp func(a, b D) int) {
 // nobody else holds: it normalises t in place, without copying it, unless
 // a key changes.
 func normalizeRead(t Table) Table {
-	for k := range t {
-		if k.canonical() != k {
-			return Normalize(t)
+	var orders map[ServiceKey][]netip.AddrPort
+	for k, s := range t {
+		if o := readOrder(s); o != nil {
+			if orders == nil {
+				orders = map[ServiceKey][]netip.AddrPort{}
+			}
+			orders[k.canonical()] = o
 		}
 	}
-	for k, s := range t {
-		t[k] = normalizeOwned(k, s)
+	canonical := true
+	for k := range t {
+		if k.canonical() != k {
+			canonical = false
+			break
+		}
+	}
+	if !canonical {
+		t = Normalize(t)
+	} else {
+		for k, s := range t {
+			t[k] = normalizeOwned(k, s)
+		}
+	}
+	for k, o := range orders {
+		s := t[k]
+		s.ListOrder = o
+		t[k] = s
 	}
 	return t
+}
+
+// readOrder returns the order of a read service's destinations when its
+// scheduler depends on it and it is not the canonical one (strictly
+// descending: sorted, newest first); nil otherwise.
+func readOrder(s Service) []netip.AddrPort {
+	if !s.Ordered() {
+		return nil
+	}
+	ds := s.Destinations
+	desc := true
+	for i := 1; i < len(ds); i++ {
+		if compareDest(ds[i-1], ds[i]) <= 0 {
+			desc = false
+			break
+		}
+	}
+	if desc {
+		return nil
+	}
+	o := make([]netip.AddrPort, len(ds))
+	for i, d := range ds {
+		o[i] = netip.AddrPortFrom(d.Addr.Unmap(), d.Port)
+	}
+	return o
+}
+
+// orderedDestOps are the destination writes of a service whose scheduler
+// fills its table in list order (Service.Ordered), so that the kernel's
+// list ends in the canonical order: sorted, newest (largest) first. The
+// kernel adds at the head of the list, so a destination that belongs
+// below others is added after deleting and before re-adding them: adds
+// holds those deletes first, then every add in ascending order; the
+// destinations kept in place get updates; dels are the destinations want
+// drops (their removal does not disturb the others' order).
+func orderedDestOps(hs, ws, bare Service) (adds, dels []Op) {
+	have := make(map[netip.AddrPort]Destination, len(hs.Destinations))
+	for _, d := range hs.Destinations {
+		have[d.AddrPort()] = d
+	}
+	want := make(map[netip.AddrPort]Destination, len(ws.Destinations))
+	for _, d := range ws.Destinations {
+		want[d.AddrPort()] = d
+	}
+	// The kernel's list, newest first, without what goes.
+	list := hs.ListOrder
+	if list == nil {
+		list = make([]netip.AddrPort, len(hs.Destinations))
+		for i, d := range hs.Destinations {
+			list[len(list)-1-i] = d.AddrPort()
+		}
+	}
+	kept := make([]netip.AddrPort, 0, len(list))
+	for _, a := range list {
+		if _, ok := want[a]; ok {
+			kept = append(kept, a)
+		} else if d, ok := have[a]; ok {
+			dels = append(dels, Op{Kind: DelDest, Service: bare, Dest: d})
+		}
+	}
+	// The canonical list, newest first.
+	canon := make([]netip.AddrPort, len(ws.Destinations))
+	for i, d := range ws.Destinations {
+		canon[len(canon)-1-i] = d.AddrPort()
+	}
+	// The destinations left in place are the longest tail of canon (the
+	// oldest entries) found in kept in the same order: deleting the others
+	// closes the gaps between them, and the rest is added above them.
+	j := len(canon) - 1
+	for i := len(kept) - 1; i >= 0 && j >= 0; i-- {
+		if kept[i] == canon[j] {
+			j--
+		}
+	}
+	n := len(canon) - 1 - j
+	stay := make(map[netip.AddrPort]bool, n)
+	for _, a := range canon[len(canon)-n:] {
+		stay[a] = true
+	}
+	for _, a := range kept {
+		if !stay[a] {
+			adds = append(adds, Op{Kind: DelDest, Service: bare, Dest: have[a]})
+		}
+	}
+	for i := len(canon) - n - 1; i >= 0; i-- {
+		d := want[canon[i]]
+		if d.Weight == 0 && d.InitialWeight > 0 {
+			// Into mh's table at its weight, then drained.
+			first := d
+			first.Weight = d.InitialWeight
+			adds = append(adds, Op{Kind: AddDest, Service: bare, Dest: first}, Op{Kind: UpdateDest, Service: bare, Dest: d})
+			continue
+		}
+		adds = append(adds, Op{Kind: AddDest, Service: bare, Dest: d})
+	}
+	for _, a := range canon[len(canon)-n:] {
+		if !have[a].Same(want[a]) {
+			adds = append(adds, Op{Kind: UpdateDest, Service: bare, Dest: want[a]})
+		}
+	}
+	return adds, dels
 }
 
 func hostBits(f Family) int {
@@ -224,6 +346,11 @@ func Diff(have, want Table, retire []ServiceKey) []Op {
 		if !sameService(hs, ws) {
 			svcOps = append(svcOps, Op{Kind: UpdateService, Service: bare})
 		}
+		if ws.Ordered() {
+			adds, dels := orderedDestOps(hs, ws, bare)
+			destOps, destDels = append(destOps, adds...), append(destDels, dels...)
+			continue
+		}
 		i, j := 0, 0
 		for i < len(hs.Destinations) || j < len(ws.Destinations) {
 			var c int
@@ -243,7 +370,7 @@ func Diff(have, want Table, retire []ServiceKey) []Op {
 				destOps = append(destOps, Op{Kind: AddDest, Service: bare, Dest: ws.Destinations[j]})
 				j++
 			default:
-				if hs.Destinations[i] != ws.Destinations[j] {
+				if !hs.Destinations[i].Same(ws.Destinations[j]) {
 					destOps = append(destOps, Op{Kind: UpdateDest, Service: bare, Dest: ws.Destinations[j]})
 				}
 				i++

@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -311,5 +312,115 @@ func TestOpString(t *testing.T) {
 		if got := tt.op.String(); got != tt.want {
 			t.Errorf("String() = %q\nwant       %q", got, tt.want)
 		}
+	}
+}
+
+// TestOrderedDests: for mh and sh, whose tables follow the kernel's
+// destination list, every reconcile leaves the list in one canonical
+// order (sorted, newest first), whatever order the destinations came in.
+func TestOrderedDests(t *testing.T) {
+	rs := func(i int) Destination {
+		return Destination{Addr: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), Port: 80, Forward: Route, Weight: 1}
+	}
+	svc := func(ids ...int) Table {
+		s := Service{Key: web, Scheduler: "mh"}
+		for _, i := range ids {
+			s.Destinations = append(s.Destinations, rs(i))
+		}
+		return NewTable(s)
+	}
+	list := func(m *MemKernel) []int {
+		tb, err := m.Dump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int
+		for _, d := range tb[web].Destinations {
+			out = append(out, int(d.Addr.As4()[3]))
+		}
+		return out
+	}
+	canonical := []int{40, 30, 20, 10}
+	for _, tt := range []struct {
+		name   string
+		before []int // the kernel's list, newest first, before the reconcile
+		writes int
+	}{
+		{"canonical already", []int{40, 30, 20, 10}, 0},
+		{"one added below the others (a reload)", []int{20, 40, 30, 10}, 4}, // 40 and 30 out, and back above 20
+		{"one added back at the head (deleted and re-added)", []int{10, 40, 30, 20}, 6},
+		{"reversed", []int{10, 20, 30, 40}, 6},
+		{"one missing, one extra", []int{50, 40, 30, 10}, 6},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMemKernel(nil)
+			if _, err := m.Apply([]Op{{Kind: AddService, Service: Service{Key: web, Scheduler: "mh"}}}); err != nil {
+				t.Fatal(err)
+			}
+			for i := len(tt.before) - 1; i >= 0; i-- { // oldest first
+				if _, err := m.Apply([]Op{{Kind: AddDest, Service: Service{Key: web}, Dest: rs(tt.before[i])}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := list(m); !slices.Equal(got, tt.before) {
+				t.Fatalf("set-up list %v, want %v", got, tt.before)
+			}
+			r := NewReconciler(m)
+			defer r.Close()
+			res, err := r.Reconcile(t.Context(), svc(10, 20, 30, 40), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := list(m); !slices.Equal(got, canonical) {
+				t.Errorf("list after reconcile %v, want %v (ops %v)", got, canonical, res.Ops)
+			}
+			if res.Writes != tt.writes {
+				t.Errorf("%d writes, want %d: %v", res.Writes, tt.writes, res.Ops)
+			}
+			// Converged: a second reconcile writes nothing.
+			if res, err := r.Reconcile(t.Context(), svc(10, 20, 30, 40), nil); err != nil || res.Writes != 0 {
+				t.Errorf("second reconcile: %d writes %v, %v", res.Writes, res.Ops, err)
+			}
+			// An update adding a destination below the others keeps the order too.
+			if _, err := r.Update(t.Context(), []Service{svc(10, 20, 25, 30, 40)[web]}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := list(m), []int{40, 30, 25, 20, 10}; !slices.Equal(got, want) {
+				t.Errorf("after adding 25: %v, want %v", got, want)
+			}
+		})
+	}
+	// wrr does not care: a destination added is one write.
+	d := Diff(readBack(NewTable(Service{Key: web, Scheduler: "wrr", Destinations: []Destination{rs(30)}})),
+		NewTable(Service{Key: web, Scheduler: "wrr", Destinations: []Destination{rs(10), rs(30)}}), nil)
+	if len(d) != 1 || d[0].Kind != AddDest {
+		t.Errorf("wrr: %v", d)
+	}
+}
+
+// TestInitialWeight: a drained destination of an mh service is added at
+// its weight and then set to 0, so that mh gives it its place in the
+// table as the directors that added it healthy did.
+func TestInitialWeight(t *testing.T) {
+	d := Destination{Addr: rs1, Port: 80, Forward: Route, Weight: 0, InitialWeight: 3}
+	want := NewTable(Service{Key: web, Scheduler: "mh", Destinations: []Destination{d}})
+	m := NewMemKernel(NewTable(Service{Key: web, Scheduler: "mh"}))
+	r := NewReconciler(m)
+	defer r.Close()
+	res, err := r.Reconcile(t.Context(), want, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Ops) != 2 || res.Ops[0].Kind != AddDest || res.Ops[0].Dest.Weight != 3 || res.Ops[1].Kind != UpdateDest || res.Ops[1].Dest.Weight != 0 {
+		t.Errorf("ops %v, want add at weight 3 then update to 0", res.Ops)
+	}
+	if res, err := r.Reconcile(t.Context(), want, nil); err != nil || res.Writes != 0 {
+		t.Errorf("second reconcile: %v, %v; want no writes (InitialWeight is not read back)", res.Ops, err)
+	}
+	// wrr: added with 0 at once.
+	want = NewTable(Service{Key: web, Scheduler: "wrr", Destinations: []Destination{d}})
+	ops := Diff(NewTable(Service{Key: web, Scheduler: "wrr"}), want, nil)
+	if len(ops) != 1 || ops[0].Dest.Weight != 0 {
+		t.Errorf("wrr ops %v", ops)
 	}
 }

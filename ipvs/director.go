@@ -35,6 +35,13 @@ type DirectorSettings struct {
 	// entries are refreshed by every packet, would otherwise stay
 	// blackholed for as long as the client keeps sending.
 	ExpireNodestConn bool
+	// SloppyTCP and SloppySCTP set net.ipv4.vs.sloppy_tcp=1 and
+	// sloppy_sctp=1: IPVS creates a connection entry for any packet of a
+	// flow, not only for its first (SYN, INIT). With several active
+	// directors (BGP ECMP) a director that the router moves a flow to
+	// picks it up mid-stream instead of dropping it.
+	SloppyTCP  bool
+	SloppySCTP bool
 }
 
 // SysctlChange is one sysctl write: Name in sysctl spelling
@@ -97,6 +104,12 @@ func PlanSysctls(s DirectorSettings, procRoot string) ([]SysctlChange, error) {
 	}
 	if s.ExpireNodestConn {
 		want = append(want, setting{"net/ipv4/vs/expire_nodest_conn", "1"})
+	}
+	if s.SloppyTCP {
+		want = append(want, setting{"net/ipv4/vs/sloppy_tcp", "1"})
+	}
+	if s.SloppySCTP {
+		want = append(want, setting{"net/ipv4/vs/sloppy_sctp", "1"})
 	}
 	var todo []SysctlChange
 	for _, w := range want {

@@ -101,6 +101,17 @@ func TestApplySysctlsExpireNodestConn(t *testing.T) {
 	}
 }
 
+func TestApplySysctlsSloppy(t *testing.T) {
+	root := procTree(t, map[string]string{"net/ipv4/vs/sloppy_tcp": "0\n", "net/ipv4/vs/sloppy_sctp": "0\n"})
+	changed, err := ApplySysctls(DirectorSettings{SloppyTCP: true, SloppySCTP: true}, root)
+	if err != nil || len(changed) != 2 || changed[0].String() != "net.ipv4.vs.sloppy_tcp 0 -> 1" || changed[1].String() != "net.ipv4.vs.sloppy_sctp 0 -> 1" {
+		t.Fatalf("first run: %v, %v", changed, err)
+	}
+	if changed, err := ApplySysctls(DirectorSettings{SloppyTCP: true, SloppySCTP: true}, root); err != nil || len(changed) != 0 {
+		t.Errorf("second run: %v, %v; want no changes", changed, err)
+	}
+}
+
 func TestApplySysctlsErrors(t *testing.T) {
 	root := procTree(t, map[string]string{"net/ipv4/ip_forward": "1\n"})
 	for _, tt := range []struct {

@@ -148,7 +148,7 @@ func (m *MemKernel) apply(op Op) error {
 		ds := slices.Clone(s.Destinations)
 		switch op.Kind {
 		case AddDest:
-			ds = append(ds, op.Dest)
+			ds = slices.Insert(ds, 0, op.Dest) // the kernel adds at the head
 		case UpdateDest:
 			ds[i] = op.Dest
 		case DelDest:

@@ -228,6 +228,21 @@ type Destination struct {
 	Weight         int // 0..MaxWeight; 0 drains the server
 	UpperThreshold uint32
 	LowerThreshold uint32
+	// InitialWeight, for a destination of an Ordered service that is
+	// added with Weight 0, is the weight it is added with before its
+	// weight is set to 0 (0: added with 0). mh keeps a destination whose
+	// weight drops to 0 in its table at its last weight, but leaves out
+	// one added with 0: a director that adds a failed real server with
+	// 0 would build another table than its peers, which added it healthy.
+	// Reads leave it 0, and comparisons ([Destination.Same]) ignore it.
+	InitialWeight int
+}
+
+// Same reports whether d and o are the same destination with the same
+// settings, InitialWeight aside.
+func (d Destination) Same(o Destination) bool {
+	d.InitialWeight, o.InitialWeight = 0, 0
+	return d == o
 }
 
 // AddrPort returns the destination's address and port.
@@ -259,7 +274,23 @@ type Service struct {
 	PEName string
 	// Destinations is kept sorted by address and port by [Normalize].
 	Destinations []Destination
+
+	// ListOrder is set by reads only: the kernel's list order of the
+	// destinations (newest first), when it is not the canonical one
+	// (sorted, newest first) and the scheduler fills its table in list
+	// order ([Service.Ordered]); nil otherwise. [Diff] then re-adds what
+	// is out of place. Tables written by hand leave it nil.
+	ListOrder []netip.AddrPort
 }
+
+// Ordered reports whether the service's scheduler fills its lookup table
+// in the order of the kernel's destination list: mh (Maglev) and sh
+// give the same flow the same destination on every director only when
+// the lists are in the same order. tandem adds their destinations in
+// one canonical order (sorted by address and port, so the kernel, which
+// adds at the head, lists them newest, that is largest, first), and Diff
+// puts a list that is out of that order back in it.
+func (s Service) Ordered() bool { return s.Scheduler == "mh" || s.Scheduler == "sh" }
 
 // Table is a set of virtual services keyed by their [ServiceKey]. A nil Table
 // is empty. Every Service's Key must equal its map key (see [Table.Validate]).
