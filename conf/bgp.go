@@ -56,6 +56,11 @@ type BGPPeer struct {
 	HoldTime time.Duration
 	// Passive waits for the router to connect instead of connecting.
 	Passive bool
+	// BFD runs single-hop BFD with the peer: the session goes down after
+	// BFDMultiplier missed BFDIntervals instead of the hold time.
+	BFD           bool
+	BFDInterval   time.Duration // default 300ms
+	BFDMultiplier uint8         // default 3
 }
 
 // HoldTimeOf returns the hold time of peer p.
@@ -74,7 +79,7 @@ func (c *Cluster) IsBGPVIP(a netip.Addr) bool {
 var (
 	bgpSchema = schema([]string{"local_as", "addresses", "interface", "hold_time", "graceful_restart",
 		"restart_time", "communities", "med", "drain_timeout"}, blk("peer", "name"))
-	bgpPeerSchema = schema([]string{"address", "as", "port", "password", "hold_time", "passive"})
+	bgpPeerSchema = schema([]string{"address", "as", "port", "password", "hold_time", "passive", "bfd", "bfd_interval", "bfd_multiplier"})
 )
 
 // bgp decodes the bgp block.
@@ -151,7 +156,7 @@ func (p *parser) bgp(b *hcl.Block) {
 	for _, pb := range pbs {
 		name, _ := p.label(pb)
 		pbd := p.open(pb, pb.Body, bgpPeerSchema)
-		peer := BGPPeer{Name: name, Port: 179}
+		peer := BGPPeer{Name: name, Port: 179, BFDInterval: 300 * time.Millisecond, BFDMultiplier: 3}
 		if a := p.required(pbd, "address", `add address = "192.0.2.1", the router's address.`); a != nil {
 			if ip, ok := d.addrAttr(a); ok {
 				if ip.IsUnspecified() || ip.IsMulticast() {
@@ -170,14 +175,22 @@ func (p *parser) bgp(b *hcl.Block) {
 		}
 		setDur(d, &peer.HoldTime, pbd.attr("hold_time"), 3*time.Second, 65535*time.Second, time.Second)
 		setBool(d, &peer.Passive, pbd.attr("passive"))
+		setBool(d, &peer.BFD, pbd.attr("bfd"))
+		setDur(d, &peer.BFDInterval, pbd.attr("bfd_interval"), 10*time.Millisecond, time.Minute, time.Millisecond)
+		setInt(d, &peer.BFDMultiplier, pbd.attr("bfd_multiplier"), 1, 255)
 		unique(p, names, name, pb.LabelRanges[0], "Duplicate peer name", func() string { return fmt.Sprintf("peer %q", name) }, "give each peer a different name.")
 		g.Peers = append(g.Peers, peer)
 	}
 	p.c.BGP = g
 }
 
-// validCommunity reports whether s is a standard community "AS:VALUE".
+// validCommunity reports whether s is a standard community "AS:VALUE"
+// or a well-known one's name.
 func validCommunity(s string) bool {
+	switch strings.ToLower(s) {
+	case "no-export", "no-advertise", "no-export-subconfed", "blackhole", "graceful-shutdown":
+		return true
+	}
 	as, val, ok := strings.Cut(s, ":")
 	if !ok {
 		return false
@@ -210,6 +223,11 @@ func (p *parser) checkBGPServices() {
 				break
 			}
 		}
+		if r, ok := p.removeSet[vs.Name]; ok {
+			p.errf(r, "on_failure = \"remove\" behind BGP", "A real server deleted and added back goes to the end of the kernel's list, and mh and sh fill their tables in list order: the directors would disagree on where flows go. Hint: remove the line; failed real servers of a BGP address are drained (weight 0).")
+		}
+		// Drained, not deleted: the kernel's list keeps its order.
+		vs.OnFailure = Drain
 		if vs.Scheduler != "mh" && vs.Scheduler != "sh" {
 			p.warnf(rng, "Scheduler without consistent placement", "scheduler %q: a flow the router moves to another director is scheduled again, likely to another real server, and breaks. Hint: scheduler = \"mh\" with scheduler_flags = [\"mh-port\", \"mh-fallback\"] picks the same real server on every director.", vs.Scheduler)
 		}

@@ -34,6 +34,9 @@ func TestBGPExample(t *testing.T) {
 	if c.Nodes[0].RouterID.String() != "10.0.0.11" {
 		t.Errorf("router_id = %s", c.Nodes[0].RouterID)
 	}
+	if vs := c.VirtualServers[0]; vs.OnFailure != Drain {
+		t.Errorf("on_failure = %s, want drain for a BGP address", vs.OnFailure)
+	}
 	if cs := c.Director.ConnSync; cs == nil || cs.VRRP != "" {
 		t.Errorf("conn_sync = %+v, want one with no vrrp (both daemons)", cs)
 	}
@@ -90,6 +93,8 @@ vrrp "v" {
     as = 65001
   }`, "Duplicate peer address", 11, 15, false},
 		{"hold time too short", "local_as  = 65010", "local_as  = 65010\n  hold_time = \"1s\"", "hold_time", 5, 15, false},
+		{"on_failure remove", `forward         = "dr"`, `forward         = "dr"
+  on_failure      = "remove"`, "on_failure", 15, 21, false},
 		{"vs on unannounced address", `address         = "203.0.113.10:80"`, `address         = "203.0.113.11:80"`, "not an address of any vrrp", 12, 21, false},
 	}
 	for _, tt := range tests {
@@ -133,5 +138,36 @@ func TestBGPExampleInReadme(t *testing.T) {
 	}
 	if !strings.Contains(string(readme), "```hcl\n"+string(src)+"```\n") {
 		t.Error("README.md does not quote testdata/bgp.hcl verbatim")
+	}
+}
+
+func TestBGPPeerOptions(t *testing.T) {
+	src := strings.Replace(bgpFile, `as      = 65000`, `as      = 65000
+    port = 1179
+    password = "s3cret"
+    hold_time = "3s"
+    passive = true
+    bfd = true
+    bfd_interval = "100ms"
+    bfd_multiplier = 5`, 1)
+	src = strings.Replace(src, `local_as  = 65010`, `local_as  = 65010
+  graceful_restart = true
+  restart_time = "30s"
+  communities = ["65010:1", "no-export"]
+  med = 7
+  drain_timeout = "500ms"
+  interface = "dummy0"`, 1)
+	c, diags := Parse([]byte(src), "b.hcl")
+	if diags.HasErrors() {
+		t.Fatal(fmtDiags(diags))
+	}
+	g, p := c.BGP, c.BGP.Peers[0]
+	if !g.GracefulRestart || g.RestartTime != 30*time.Second || len(g.Communities) != 2 || g.MED == nil || *g.MED != 7 ||
+		g.Drain != 500*time.Millisecond || g.Interface != "dummy0" {
+		t.Errorf("bgp = %+v", g)
+	}
+	if p.Port != 1179 || p.Password != "s3cret" || g.HoldTimeOf(&p) != 3*time.Second || !p.Passive || !p.BFD ||
+		p.BFDInterval != 100*time.Millisecond || p.BFDMultiplier != 5 {
+		t.Errorf("peer = %+v", p)
 	}
 }

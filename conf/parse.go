@@ -457,6 +457,7 @@ type parser struct {
 	staticVIPs            map[netip.Addr]bool
 	vsRange               map[string]hcl.Range // each virtual_server's DefRange
 	hasBGP                bool                 // the file has a bgp block
+	removeSet             map[string]hcl.Range // on_failure = "remove" written, by virtual_server
 	// vipsKnown is false when an address list failed to decode, so that
 	// "VIP not covered" is not reported for a VIP lost to that error.
 	vipsKnown bool
@@ -480,7 +481,7 @@ func newParser() *parser {
 		groupNames: map[string]int{}, vsNames: map[string]int{},
 		vsKeys: map[string]int{}, vrids: map[string]int{},
 		vipOwner: map[netip.Addr]string{}, inGroup: map[string]string{},
-		staticVIPs: map[netip.Addr]bool{}, vsRange: map[string]hcl.Range{},
+		staticVIPs: map[netip.Addr]bool{}, vsRange: map[string]hcl.Range{}, removeSet: map[string]hcl.Range{},
 		vipsKnown: true,
 	}
 }

@@ -304,7 +304,7 @@ type VirtualServer struct {
 	OnePacket   bool
 	// Forward is the default forwarding method of the real servers.
 	Forward   Forward
-	OnFailure OnFailure // default remove
+	OnFailure OnFailure // default remove; always drain for a BGP address
 	// Quorum is the minimum sum of the weights of the healthy real servers
 	// for the service to be considered up; default 1.
 	Quorum uint32

@@ -99,7 +99,9 @@ func (p *parser) virtualServer(b *hcl.Block) {
 		p.errf(a.Expr.Range(), "one_packet on a "+string(vs.Protocol)+" service", "one_packet schedules each UDP datagram on its own; it has no meaning for %s. Hint: remove one_packet or set protocol = \"udp\".", vs.Protocol)
 	}
 	setEnum(d, &vs.Forward, bd.attr("forward"), NAT, DR, TUN)
-	setEnum(d, &vs.OnFailure, bd.attr("on_failure"), Remove, Drain)
+	if a := bd.attr("on_failure"); setEnum(d, &vs.OnFailure, a, Remove, Drain) && a != nil && vs.OnFailure == Remove {
+		p.removeSet[name] = a.Expr.Range()
+	}
 	quorumA := bd.attr("quorum")
 	setInt(d, &vs.Quorum, quorumA, 0, maxU32)
 	if a := bd.attr("panic_threshold"); a != nil {

@@ -26,6 +26,7 @@ var subcommands = map[string][]string{
 	"reload":     {"socket", "json"},
 	"status":     {"socket", "json", "stats", "rate"},
 	"drain":      {"socket", "json"},
+	"drain-node": {"socket", "json"},
 	"disable":    {"socket", "json", "now"},
 	"enable":     {"socket", "json"},
 	"realserver": {"c", "name", "address", "mode", "vip", "undo", "state", "n"},

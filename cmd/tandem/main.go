@@ -115,6 +115,7 @@ balances, health checks take real servers in and out.
 		maintainCommand(director.ModeDrain, "drain a real server: weight 0, established connections finish"),
 		maintainCommand(director.ModeDisable, "disable a real server: weight 0, then out of the table once drained (--now: at once)"),
 		maintainCommand(director.ModeEnable, "give a real server back to its checks' verdict"),
+		drainNodeCommand(),
 		cli.Wrap(&cobra.Command{
 			Use:   "realserver",
 			Short: "prepare this host as a DR/TUN real server of the cluster file (--undo reverts)",

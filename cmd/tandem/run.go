@@ -183,7 +183,11 @@ func cmdRun(f *runFlags, stdout, stderr io.Writer) int {
 	}
 	// A signal during the start (the first apply cancelled) is an
 	// ordinary stop too.
-	log.Info("tandem stopped", "reason", "signal", "left_in_place", d.LeftInPlace())
+	reason := "signal"
+	if ctx.Err() == nil {
+		reason = "drain-node"
+	}
+	log.Info("tandem stopped", "reason", reason, "left_in_place", d.LeftInPlace())
 	return 0
 }
 

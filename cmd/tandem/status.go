@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -128,5 +130,62 @@ func cmdMaintain(mode director.Mode, vs, rs, socket string, asJSON, now bool, st
 		verb = "unchanged"
 	}
 	fmt.Fprintf(stdout, "%s %s (%s) in %s: %s, now %s; %s\n", verb, m.RealServer, m.Address, m.VirtualServer, m.Mode, weight, m.Note)
+	return 0
+}
+
+func drainNodeCommand() *cobra.Command {
+	var socket string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "drain-node",
+		Short: "BGP: withdraw this director's routes, let the router move its flows, then stop tandem run",
+		Long: `drain-node is the planned way out of a BGP cluster (a bgp block): the
+running tandem withdraws its routes from every peer, waits until the
+withdrawals are sent and then the file's drain_timeout, answers, and
+stops (exit 0: systemd does not restart it). The IPVS table, the
+addresses and the sync daemons stay, so the flows the router moved to
+the other directors go on there. Start tandem again to rejoin.`,
+		Example: "  tandem drain-node",
+		Args:    cli.Operands(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return cli.Exit(cmdDrainNode(socket, asJSON, c.OutOrStdout(), c.ErrOrStderr()))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&socket, "socket", defaultSocket(), "the control socket of the running tandem")
+	fs.BoolVar(&asJSON, "json", false, "print the answer as JSON")
+	return cmd
+}
+
+func cmdDrainNode(socket string, asJSON bool, stdout, stderr io.Writer) int {
+	ctx, cancel := requestContext()
+	defer cancel()
+	res, err := control.Client{Path: socket}.DrainNode(ctx)
+	if err == nil && res.Error != "" {
+		err = errors.New(res.Error)
+	}
+	if err == nil && res.Drain == nil {
+		err = errors.New("the daemon sent no answer")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tandem drain-node: %v\n", err)
+		return 1
+	}
+	dr := res.Drain
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(dr)
+		return 0
+	}
+	addrs := make([]string, len(dr.Withdrawn))
+	for i, a := range dr.Withdrawn {
+		addrs[i] = a.String()
+	}
+	fmt.Fprintf(stdout, "withdrew %d routes (%s) from %d peers; sent in %s, then waited %s; tandem run stops\n",
+		len(dr.Withdrawn), strings.Join(addrs, ", "), dr.Peers, dr.Sent.Round(time.Millisecond), dr.Waited)
+	if dr.Error != "" {
+		fmt.Fprintf(stderr, "tandem drain-node: warning: %s\n", dr.Error)
+	}
 	return 0
 }

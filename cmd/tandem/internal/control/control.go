@@ -14,6 +14,7 @@
 //	GET  /v1/status          -> Response{Status}
 //	POST /v1/maintenance {"virtual_server", "real_server", "mode", "now"}
 //	                         -> Response{Maintenance}
+//	POST /v1/drain-node      -> Response{Drain} (then the daemon stops)
 //
 // An error answer has status 422 (the file), 404 (a maintenance request
 // naming no server of the file), 400 (a bad request), 403 (a caller that
@@ -48,6 +49,7 @@ type Daemon interface {
 	Plan(ctx context.Context, path string) (*director.Plan, error)
 	Status(ctx context.Context) (*status.Status, error)
 	Maintain(ctx context.Context, req director.MaintenanceRequest) (*director.MaintenanceResult, error)
+	DrainNode(ctx context.Context) (*director.DrainResult, error)
 }
 
 // PlanRequest asks for the plan of a file; Path is absolute (the client
@@ -63,6 +65,7 @@ type Response struct {
 	Status *status.Status   `json:"status,omitempty"`
 
 	Maintenance *director.MaintenanceResult `json:"maintenance,omitempty"`
+	Drain       *director.DrainResult       `json:"drain,omitempty"`
 	// Error is set when the request failed; Diagnostics then holds the
 	// file's diagnostics as `tandem check` prints them, when it has any.
 	Error       string `json:"error,omitempty"`
@@ -176,6 +179,14 @@ func Serve(path string, d Daemon, a Access, log *slog.Logger) (*Server, error) {
 		}
 		reply(w, http.StatusOK, Response{Maintenance: res})
 	})
+	mux.HandleFunc("POST /v1/drain-node", func(w http.ResponseWriter, r *http.Request) {
+		res, err := d.DrainNode(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		reply(w, http.StatusOK, Response{Drain: res})
+	})
 	s := &Server{ln: ln, path: path, srv: &http.Server{
 		Handler:           guard(pl, log, mux),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -234,7 +245,7 @@ func writeError(w http.ResponseWriter, err error) {
 	res := Response{Error: err.Error()}
 	code := http.StatusInternalServerError
 	var le *director.LoadError
-	if errors.Is(err, director.ErrNotFound) {
+	if errors.Is(err, director.ErrNotFound) || errors.Is(err, director.ErrNoBGP) {
 		code = http.StatusNotFound
 	} else if errors.Is(err, director.ErrBadRequest) {
 		code = http.StatusBadRequest
@@ -313,6 +324,11 @@ func (c Client) StatusTo(ctx context.Context, w io.Writer, format, columns strin
 // Maintain sends a maintenance request.
 func (c Client) Maintain(ctx context.Context, req director.MaintenanceRequest) (*Response, error) {
 	return c.do(ctx, "/v1/maintenance", req)
+}
+
+// DrainNode asks the daemon to withdraw its BGP routes and stop.
+func (c Client) DrainNode(ctx context.Context) (*Response, error) {
+	return c.do(ctx, "/v1/drain-node", nil)
 }
 
 // do posts body (nil: none) and decodes the answer; an answer with an

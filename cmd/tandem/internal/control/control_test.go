@@ -37,6 +37,10 @@ func (f *fakeDaemon) Status(context.Context) (*status.Status, error) {
 	return &status.Status{Schema: status.Schema, Node: "d1", VirtualServers: []status.VirtualServer{{Name: "web"}}}, nil
 }
 
+func (f *fakeDaemon) DrainNode(context.Context) (*director.DrainResult, error) {
+	return nil, director.ErrNoBGP
+}
+
 func (f *fakeDaemon) Maintain(_ context.Context, req director.MaintenanceRequest) (*director.MaintenanceResult, error) {
 	if req.VirtualServer != "web" {
 		return nil, fmt.Errorf("virtual server %q: %w", req.VirtualServer, director.ErrNotFound)

@@ -85,6 +85,7 @@ type Director struct {
 	health   *health               // the checks' state (health.go)
 	sync     *connSync             // sync daemons and timeouts (sync.go)
 	vrrp     *vrrpRun              // the VRRP runner (vrrp.go); nil when none
+	bgp      *bgpRun               // the BGP speaker (bgp.go); nil when none
 
 	// scripts is who runs the scripts (scripts.go).
 	scripts atomic.Pointer[scriptUser]
@@ -241,6 +242,12 @@ func (d *Director) Run(ctx context.Context, c *conf.Cluster, node *conf.Node) (e
 		select {
 		case <-ctx.Done():
 			d.notify("STOPPING=1")
+			d.stopBGP(d.c.BGP != nil && d.c.BGP.GracefulRestart)
+			return nil
+		case <-d.bgpDrained():
+			d.notify("STOPPING=1")
+			d.stopBGP(false)
+			d.log.Info("drain-node done: stopping")
 			return nil
 		case now := <-wd:
 			d.watchdog(now)
@@ -252,7 +259,9 @@ func (d *Director) Run(ctx context.Context, c *conf.Cluster, node *conf.Node) (e
 			}
 			d.resyncSync()
 			d.trackQuorum()
+			d.resyncBGP()
 		}
+		d.updateBGP()
 		d.publish()
 	}
 }
@@ -289,7 +298,10 @@ func (d *Director) start(ctx context.Context, c *conf.Cluster, node *conf.Node) 
 	if err := d.startVRRP(ctx, c, node); err != nil {
 		return err
 	}
-	return d.startHealth(ctx, c)
+	if err := d.startHealth(ctx, c); err != nil {
+		return err
+	}
+	return d.startBGP(ctx, c, node)
 }
 
 // setConfig makes c the running config and applies its log level.
@@ -356,11 +368,21 @@ func (d *Director) LeftInPlace() string {
 	if s.ExpireNodestConn {
 		parts = append(parts, "net.ipv4.vs.expire_nodest_conn=1")
 	}
+	if s.SloppyTCP {
+		parts = append(parts, "net.ipv4.vs.sloppy_tcp=1")
+	}
 	if len(s.Masquerade) > 0 {
 		parts = append(parts, "nftables table "+ipvs.NFTTable+" (masquerade)")
 	}
 	if d.sync.cfg != nil {
-		parts = append(parts, "ipvs sync backup daemon")
+		if d.sync.cfg.VRRP == "" {
+			parts = append(parts, "ipvs sync master and backup daemons")
+		} else {
+			parts = append(parts, "ipvs sync backup daemon")
+		}
+	}
+	if b := d.bgp; b != nil && len(b.held) > 0 {
+		parts = append(parts, fmt.Sprintf("bgp addresses on %s (%d)", b.iface, len(b.held)))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -375,7 +375,7 @@ func sameDests(a, b ipvs.Service) bool {
 	}
 	for _, d := range a.Destinations {
 		i := destIndex(b.Destinations, d.AddrPort())
-		if i < 0 || b.Destinations[i] != d {
+		if i < 0 || !b.Destinations[i].Same(d) {
 			return false
 		}
 	}

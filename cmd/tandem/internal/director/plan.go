@@ -123,6 +123,9 @@ func (p *Plan) Summary() string {
 	if p.Count("metrics", "") > 0 {
 		parts = append(parts, "the metrics listener")
 	}
+	if n := p.Count("bgp", ""); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d bgp change(s)", n))
+	}
 	return fmt.Sprintf("%s (kept: %d services, %d checks, %d vrrp instances)", strings.Join(parts, ", "),
 		p.Kept.Services, p.Kept.Checks, p.Kept.VRRP)
 }
@@ -152,7 +155,66 @@ func (d *Director) plan(c *conf.Cluster, node *conf.Node, file string) *Plan {
 		p.syncChanges(d.c, c)
 	}
 	p.metricsChanges(d.c, d.node, c, node)
+	p.bgpChanges(d.c, c)
 	return p
+}
+
+// bgpChanges lists what a reload changes in the bgp block: the speaker
+// started or stopped, addresses added (announced once ready) or
+// withdrawn, peers added, removed or changed (their sessions restart).
+func (p *Plan) bgpChanges(old, c *conf.Cluster) {
+	var og, ng *conf.BGP
+	if old != nil {
+		og = old.BGP
+	}
+	ng = c.BGP
+	add := func(kind, what string) { p.Changes = append(p.Changes, Change{Area: "bgp", Kind: kind, What: what}) }
+	switch {
+	case og == nil && ng == nil:
+		return
+	case og == nil:
+		add("added", fmt.Sprintf("speaker AS %d, %d addresses, %d peers", ng.LocalAS, len(ng.Addresses), len(ng.Peers)))
+		return
+	case ng == nil:
+		add("removed", fmt.Sprintf("speaker AS %d: routes withdrawn, addresses removed from %s", og.LocalAS, og.Interface))
+		return
+	}
+	for _, a := range ng.Addresses {
+		if !slices.Contains(og.Addresses, a) {
+			add("added", "address "+a.String())
+		}
+	}
+	for _, a := range og.Addresses {
+		if !slices.Contains(ng.Addresses, a) {
+			add("removed", "address "+a.String()+" (withdrawn)")
+		}
+	}
+	peer := func(g *conf.BGP, a netip.Addr) *conf.BGPPeer {
+		for i := range g.Peers {
+			if g.Peers[i].Address == a {
+				return &g.Peers[i]
+			}
+		}
+		return nil
+	}
+	for i := range ng.Peers {
+		np := &ng.Peers[i]
+		switch op := peer(og, np.Address); {
+		case op == nil:
+			add("added", fmt.Sprintf("peer %s AS %d", np.Address, np.AS))
+		case *op != *np || og.HoldTimeOf(op) != ng.HoldTimeOf(np) || og.GracefulRestart != ng.GracefulRestart || og.RestartTime != ng.RestartTime:
+			add("changed", fmt.Sprintf("peer %s AS %d (session restarts)", np.Address, np.AS))
+		}
+	}
+	for i := range og.Peers {
+		if peer(ng, og.Peers[i].Address) == nil {
+			add("removed", fmt.Sprintf("peer %s AS %d", og.Peers[i].Address, og.Peers[i].AS))
+		}
+	}
+	if og.LocalAS != ng.LocalAS || og.Interface != ng.Interface || !slices.Equal(og.Communities, ng.Communities) ||
+		(og.MED == nil) != (ng.MED == nil) || (og.MED != nil && *og.MED != *ng.MED) {
+		add("changed", "speaker settings (local_as, interface, communities, med)")
+	}
 }
 
 // metricsChanges lists a move of the metrics listener.

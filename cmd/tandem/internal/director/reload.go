@@ -149,6 +149,9 @@ func (d *Director) applyPlan(ctx context.Context, p *Plan) error {
 		}
 	}
 	d.adoptSync(p.c)
+	if err := d.reloadBGP(ctx, p.c, p.node); err != nil {
+		d.log.Error("bgp not reconfigured", "err", err)
+	}
 	d.warnPreferredVIPs(p.c)
 	d.trackQuorum() // new track_virtual_servers weights apply now, not at the next verdict
 	return nil

@@ -29,6 +29,8 @@ type Snapshot struct {
 	// VRRP is each instance's last state, in the file's order.
 	VRRP    []InstanceState
 	Reloads ReloadCounts
+	// BGP is the BGP state; nil without a bgp block.
+	BGP *BGPState
 
 	// What Status reads beside the snapshot: each is safe for concurrent
 	// use, and the loop publishes the one in force.
@@ -82,6 +84,7 @@ func (d *Director) publish() {
 		rec:        d.rec,
 		mgr:        d.health.mgr,
 		reconcile:  d.reconcile,
+		BGP:        d.bgpState(),
 	}
 	if d.vrrp != nil {
 		s.runner = d.vrrp.runner

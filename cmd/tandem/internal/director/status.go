@@ -52,6 +52,7 @@ func (d *Director) Status(ctx context.Context) (*status.Status, error) {
 		kernel = k
 	}
 	st.VRRP, st.VRRPDropped = instancesStatus(snap)
+	st.BGP = bgpStatus(snap)
 	var checks map[healthcheck.ID]healthcheck.Status
 	var ov *healthcheck.OverloadStatus
 	if snap.mgr != nil {
@@ -319,4 +320,23 @@ func instancesStatus(snap *Snapshot) ([]status.Instance, map[string]uint64) {
 		out = append(out, in)
 	}
 	return out, dropped
+}
+
+// bgpStatus is the BGP part of the status; nil without BGP.
+func bgpStatus(snap *Snapshot) *status.BGP {
+	b := snap.BGP
+	if b == nil {
+		return nil
+	}
+	out := &status.BGP{LocalAS: b.LocalAS, RouterID: b.RouterID.String(), Draining: b.Draining,
+		PlacementHash: placementHash(snap.Config), Routes: []status.BGPRoute{}, Peers: []status.BGPPeer{}}
+	for _, a := range b.Announcements {
+		out.Routes = append(out.Routes, status.BGPRoute{Prefix: netip.PrefixFrom(a.Addr, a.Addr.BitLen()).String(),
+			Announced: a.Announced, Reason: a.Reason})
+	}
+	for _, p := range b.Peers {
+		out.Peers = append(out.Peers, status.BGPPeer{Address: p.Address.String(), AS: p.AS, State: p.State,
+			Since: opt(p.Since), Announced: p.Announced, LastError: p.LastError})
+	}
+	return out
 }

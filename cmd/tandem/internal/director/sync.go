@@ -115,7 +115,9 @@ func (d *Director) setDaemons(s *connSync) {
 	if s.ctl == nil || (s.cfg == nil && !s.owned) {
 		return
 	}
-	master := s.cfg != nil && !s.closed && s.states[s.cfg.VRRP] == vrrp.Master
+	// Without a VRRP instance (a BGP cluster) every director is active:
+	// it runs the master daemon all the time.
+	master := s.cfg != nil && !s.closed && (s.cfg.VRRP == "" || s.states[s.cfg.VRRP] == vrrp.Master)
 	want := wantDaemons(s.cfg, master)
 	changed, err := s.ctl.SetDaemons(want, ipvs.DaemonMaster, ipvs.DaemonBackup)
 	for _, ch := range changed {
@@ -152,7 +154,9 @@ func (d *Director) closeSync() {
 		return
 	}
 	s.closed = true
-	if s.cfg != nil {
+	// A BGP director leaves both daemons running: its table and its VIPs
+	// stay, and the kernel forwards (and syncs) on without tandem.
+	if s.cfg != nil && s.cfg.VRRP != "" {
 		changed, err := s.ctl.SetDaemons(wantDaemons(s.cfg, false), ipvs.DaemonMaster)
 		for _, ch := range changed {
 			d.log.Info("ipvs sync daemon", "changed", ch)

@@ -164,6 +164,11 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 				rh.State = "unknown"
 				p, ok := prev(ap)
 				switch {
+				case !ok && s.Ordered() && vs.OnFailure == conf.Drain:
+					// mh and sh: in the list from the start, in its
+					// canonical place and with its weight in the table,
+					// drained until its first verdict.
+					d.Weight, healthy = 0, false
 				case !ok:
 					in, healthy = false, false
 				case p.Weight == 0:
@@ -232,6 +237,17 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 			if p.Weight == 0 || vs.OnFailure == conf.Drain {
 				p.Addr, p.Weight = ap.Addr(), 0
 				dests = append(dests, p)
+			}
+		}
+	}
+	if s.Ordered() {
+		// A drained real server enters mh's table at its weight (see
+		// ipvs.Destination.InitialWeight).
+		for i := range dests {
+			if d := &dests[i]; d.Weight == 0 {
+				if c, ok := configured(d.AddrPort()); ok {
+					d.InitialWeight = c.Weight
+				}
 			}
 		}
 	}
@@ -410,7 +426,19 @@ func directorSettings(c *conf.Cluster, n *conf.Node) ipvs.DirectorSettings {
 		Interfaces:       c.Interfaces(n),
 		Masquerade:       c.Director.Masquerade,
 		ExpireNodestConn: hasUDP(c),
+		SloppyTCP:        c.BGP != nil,
+		SloppySCTP:       c.BGP != nil && hasSCTP(c),
 	}
+}
+
+// hasSCTP reports whether c has an SCTP virtual server.
+func hasSCTP(c *conf.Cluster) bool {
+	for i := range c.VirtualServers {
+		if c.VirtualServers[i].Protocol == conf.SCTP {
+			return true
+		}
+	}
+	return false
 }
 
 // hasUDP reports whether c has a UDP virtual server, or a fwmark one,

@@ -159,9 +159,15 @@ var (
 	dConfig      = desc("tandem_config_info", "The running cluster file: its SHA-256 (both directors should show the same) and path.", "hash", "file", "node")
 	dLoaded      = desc("tandem_config_loaded_timestamp_seconds", "When the running cluster file was loaded, in seconds since the epoch.")
 
-	dOverloaded   = desc("tandem_healthcheck_overloaded", "1 while the health checker is overloaded (its probes run late against their schedule): probe timeouts are held, not counted.")
-	dMassTimeout  = desc("tandem_healthcheck_mass_timeout", "1 while most of all the health checks time out at once: probe timeouts are held, not counted.")
-	dLateProbes   = desc("tandem_healthcheck_probes_late_total", "Health-check probes that started, or saw their deadline, late against their schedule.")
+	dOverloaded    = desc("tandem_healthcheck_overloaded", "1 while the health checker is overloaded (its probes run late against their schedule): probe timeouts are held, not counted.")
+	dMassTimeout   = desc("tandem_healthcheck_mass_timeout", "1 while most of all the health checks time out at once: probe timeouts are held, not counted.")
+	dLateProbes    = desc("tandem_healthcheck_probes_late_total", "Health-check probes that started, or saw their deadline, late against their schedule.")
+	dBGPPeerUp     = desc("tandem_bgp_peer_up", "1 while the BGP session with the peer is established.", "peer", "peer_as")
+	dBGPPeerRoutes = desc("tandem_bgp_peer_announced_routes", "Routes this director announces to the peer.", "peer", "peer_as")
+	dBGPAnnounced  = desc("tandem_bgp_route_announced", "1 while this director announces the address (ready, quorum, not draining), 0 while it withholds it.", "prefix")
+	dBGPDraining   = desc("tandem_bgp_draining", "1 once drain-node or a stop withdrew this director's routes.")
+	dBGPPlacement  = desc("tandem_bgp_placement_info", "Hash of what decides which real server a flow goes to: every director of a cluster must show the same (alert on count(count by (hash) (tandem_bgp_placement_info)) > 1).", "hash")
+
 	dHeldTimeouts = desc("tandem_healthcheck_timeouts_held_total", "Health-check probe timeouts not counted because the checker was overloaded or in a mass timeout.")
 )
 
@@ -182,7 +188,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dVRRPState, dVRRPPriority, dVRRPConfPriority, dVRRPSince, dVRRPTransitions,
 		dVRRPBecame, dVRRPReleased, dVRRPSent, dVRRPReceived, dVRRPDropped, dVRRPTrack, dVRRPRunnerDrop,
 		dReconciles, dWrites, dRecErrors, dRecDuration, dKernelUp, dReloads, dLastReload, dLastOK, dConfig, dLoaded,
-		dOverloaded, dMassTimeout, dLateProbes, dHeldTimeouts} {
+		dOverloaded, dMassTimeout, dLateProbes, dHeldTimeouts,
+		dBGPPeerUp, dBGPPeerRoutes, dBGPAnnounced, dBGPDraining, dBGPPlacement} {
 		ch <- d
 	}
 }
@@ -247,6 +254,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dLastOK, b2f(st.Reloads.LastError == ""))
 	gauge(dConfig, 1, st.ConfigHash, st.File, st.Node)
 	gauge(dLoaded, float64(st.Loaded.UnixNano())/1e9)
+	if b := st.BGP; b != nil {
+		for _, p := range b.Peers {
+			as := strconv.FormatUint(uint64(p.AS), 10)
+			gauge(dBGPPeerUp, b2f(p.State == "established"), p.Address, as)
+			gauge(dBGPPeerRoutes, float64(p.Announced), p.Address, as)
+		}
+		for _, r := range b.Routes {
+			gauge(dBGPAnnounced, b2f(r.Announced), r.Prefix)
+		}
+		gauge(dBGPDraining, b2f(b.Draining))
+		gauge(dBGPPlacement, 1, b.PlacementHash)
+	}
 	if hc := st.HealthChecks; hc != nil {
 		gauge(dOverloaded, b2f(hc.Overloaded))
 		gauge(dMassTimeout, b2f(hc.MassTimeout))

@@ -84,10 +84,44 @@ type Status struct {
 	VRRP        []Instance        `json:"vrrp"`
 	VRRPDropped map[string]uint64 `json:"vrrp_dropped,omitempty"`
 
+	// BGP is the speaker's state; nil without a bgp block.
+	BGP *BGP `json:"bgp,omitempty"`
+
 	VirtualServers []VirtualServer `json:"virtual_servers"`
 	Foreign        []Foreign       `json:"foreign,omitempty"`
 	IPVS           IPVS            `json:"ipvs"`
 	HealthChecks   *HealthChecks   `json:"health_checks,omitempty"`
+}
+
+// BGP is the BGP state of a director whose cluster file has a bgp block.
+type BGP struct {
+	LocalAS  uint32 `json:"local_as"`
+	RouterID string `json:"router_id"`
+	// Draining: drain-node or a stop withdrew the routes.
+	Draining bool `json:"draining"`
+	// PlacementHash is a hash of what decides where a flow goes (the BGP
+	// addresses' virtual servers: scheduler, flags, real servers and
+	// weights): every director of the cluster must show the same.
+	PlacementHash string     `json:"placement_hash"`
+	Routes        []BGPRoute `json:"routes"`
+	Peers         []BGPPeer  `json:"peers"`
+}
+
+// BGPRoute is one address and whether it is announced, with why.
+type BGPRoute struct {
+	Prefix    string `json:"prefix"`
+	Announced bool   `json:"announced"`
+	Reason    string `json:"reason"`
+}
+
+// BGPPeer is one peer's session.
+type BGPPeer struct {
+	Address   string     `json:"address"`
+	AS        uint32     `json:"as"`
+	State     string     `json:"state"`
+	Since     *time.Time `json:"since,omitempty"`
+	Announced int        `json:"announced"`
+	LastError string     `json:"last_error,omitempty"`
 }
 
 // HealthChecks is the checker's own state: whether it holds probe

@@ -51,6 +51,9 @@ func Write(w io.Writer, st *Status, cols Columns, now time.Time) error {
 		fmt.Fprintf(ew, "health checks: HELD, probe timeouts do not take real servers out: %s\n", strings.Join(why, ", "))
 	}
 
+	if b := st.BGP; b != nil {
+		writeBGP(ew, b, now)
+	}
 	if len(st.VRRP) > 0 {
 		fmt.Fprintln(ew)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
@@ -370,4 +373,36 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// writeBGP writes the BGP part: the speaker, its peers, its routes.
+func writeBGP(w io.Writer, b *BGP, now time.Time) {
+	drain := ""
+	if b.Draining {
+		drain = " · DRAINING (routes withdrawn)"
+	}
+	fmt.Fprintf(w, "\nBGP AS %d · router id %s · placement %s%s\n", b.LocalAS, b.RouterID, b.PlacementHash, drain)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tAS\tSTATE\tSINCE\tROUTES\tLAST ERROR")
+	for _, p := range b.Peers {
+		since, lastErr := "-", "-"
+		if p.Since != nil {
+			since = Age(now, *p.Since)
+		}
+		if p.LastError != "" {
+			lastErr = oneLine(p.LastError)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\n", p.Address, p.AS, p.State, since, p.Announced, lastErr)
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROUTE\tANNOUNCED\tWHY")
+	for _, r := range b.Routes {
+		yes := "no"
+		if r.Announced {
+			yes = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Prefix, yes, r.Reason)
+	}
+	tw.Flush()
 }
