@@ -21,20 +21,22 @@ type Checker interface {
 }
 
 // asyncChecker is a Checker whose probes need no goroutine of their own
-// (tcp and http on Linux, see poller_linux.go). start begins one probe that ends by
-// deadline and calls done exactly once with its result: before start
-// returns when the probe ended at once (start then returns nil), later
-// otherwise, from another goroutine. The handle aborts the probe: done is
-// then called with an error, at once, unless the probe has ended.
+// (tcp and http on Linux, see poller_linux.go). start begins one probe on
+// the poller p (its Manager's; nil: none runs, the checker does without
+// if it can) that ends by deadline and calls done exactly once with its
+// result: before start returns when the probe ended at once (start then
+// returns nil), later otherwise, from another goroutine. The handle aborts
+// the probe: done is then called with an error, at once, unless the probe
+// has ended.
 //
-// timers returns where the check's probe times are kept: the poller's
-// own timers, so that its probes start on the poller's goroutine, many per
-// wake-up, with no goroutine or runtime timer per probe; nil for the
-// runtime's timers (a goroutine per probe start).
+// timers returns where the check's probe times are kept: p's own timers,
+// so that its probes start on the poller's goroutine, many per wake-up,
+// with no goroutine or runtime timer per probe; nil for the runtime's
+// timers (a goroutine per probe start).
 type asyncChecker interface {
 	Checker
-	start(deadline time.Time, done func(error)) probeHandle
-	timers() probeTimers
+	start(p *connectPoller, deadline time.Time, done func(error)) probeHandle
+	timers(p *connectPoller) probeTimers
 }
 
 // probeTimers runs functions at given times on one goroutine of its own
@@ -64,7 +66,14 @@ type probeHandle interface{ abort() }
 
 // NewChecker builds the Checker for s (normalised). It fails on an invalid
 // Spec (see Spec.Validate) or an unreadable CA file.
-func NewChecker(s Spec) (Checker, error) {
+//
+// Its Check runs tcp and http probes on the package's shared poller (see
+// poller_linux.go); a Manager builds its checks' checkers for its own.
+func NewChecker(s Spec) (Checker, error) { return newChecker(s, sharedPollerOK) }
+
+// newChecker is NewChecker for checkers whose probes run on a poller if
+// polled (called only for those that can) says there is one.
+func newChecker(s Spec, polled func() bool) (Checker, error) {
 	s = s.Normalize()
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -73,7 +82,7 @@ func NewChecker(s Spec) (Checker, error) {
 	case KindTCP:
 		return newTCPChecker(s), nil
 	case KindHTTP, KindHTTPS:
-		return newHTTPChecker(s)
+		return newHTTPChecker(s, polled)
 	case KindCommand:
 		return newCommandChecker(s), nil
 	}

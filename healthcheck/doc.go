@@ -22,8 +22,10 @@
 //
 //   - tcp: connect within the timeout (from Source when set), then close
 //     with a reset, which leaves no TIME_WAIT socket behind. On Linux the
-//     probe is a non-blocking socket on the process's probe poller (one
-//     goroutine, one epoll instance, a heap of deadlines): no goroutine,
+//     probe is a non-blocking socket on its Manager's probe poller (one
+//     goroutine, one epoll instance, a heap of deadlines, started with
+//     the Manager's first such check and stopped by Close; a Checker
+//     used on its own runs on a poller the package shares): no goroutine,
 //     context or runtime timer per probe, five system calls on success
 //     (socket, connect, epoll_ctl, setsockopt, close). When a deadline
 //     passes before the poller saw the connect end (a starved CPU), the

@@ -58,8 +58,9 @@ type httpChecker struct {
 
 // newHTTPChecker returns the checker of an http or https Spec: on the
 // probe poller where it can run there (plain http on Linux, see
-// http_linux.go), through net/http otherwise.
-func newHTTPChecker(s Spec) (Checker, error) {
+// http_linux.go; polled says whether a poller will run it), through
+// net/http otherwise.
+func newHTTPChecker(s Spec, polled func() bool) (Checker, error) {
 	c := &httpChecker{
 		url:     string(s.Kind) + "://" + s.Target.String() + s.Path,
 		host:    s.Host,
@@ -86,7 +87,7 @@ func newHTTPChecker(s Spec) (Checker, error) {
 		c.maxReuse = s.KeepaliveRequests
 		c.probes.Store(rand.Int64N(int64(c.maxReuse)))
 	}
-	if pc := newPolledHTTP(c, s); pc != nil {
+	if pc := newPolledHTTP(c, s, polled); pc != nil {
 		return pc, nil
 	}
 	tr := &http.Transport{

@@ -120,13 +120,13 @@ func (c *httpRawChecker) closeIdle() {
 
 // newPolledHTTP returns the poller's http checker for s, or nil when s
 // needs net/http (https, a target the poller cannot address, a Host
-// header net/http would refuse, no epoll).
-func newPolledHTTP(c *httpChecker, s Spec) Checker {
+// header net/http would refuse, no poller: polled false).
+func newPolledHTTP(c *httpChecker, s Spec, polled func() bool) Checker {
 	if s.Kind != KindHTTP {
 		return nil
 	}
 	raw := newRawTarget(s)
-	if raw == nil || thePoller() == nil {
+	if raw == nil || !polled() {
 		return nil
 	}
 	u, err := url.Parse(c.url)
@@ -166,16 +166,29 @@ func (c *httpRawChecker) reuses() bool { return c.maxReuse > 0 }
 
 // Check sends one request and judges the answer.
 func (c *httpRawChecker) Check(ctx context.Context) error {
-	return checkOnPoller(ctx, c.timeout, c.start)
+	return checkOnPoller(ctx, c.timeout, sharedPoller(), c)
 }
 
-// start begins one probe that ends by deadline (see asyncChecker).
-func (c *httpRawChecker) start(deadline time.Time, done func(error)) probeHandle {
-	return thePoller().start(c.raw, c, deadline, done)
+// start begins one probe on p that ends by deadline (see asyncChecker).
+func (c *httpRawChecker) start(p *connectPoller, deadline time.Time, done func(error)) probeHandle {
+	if p == nil { // built for a poller, run without one (see newPolledHTTP)
+		done(c.raw.opError(errNoPoller))
+		return nil
+	}
+	return p.start(c.raw, c, deadline, done)
 }
 
-// timers puts the check's probe times on the poller (see asyncChecker).
-func (c *httpRawChecker) timers() probeTimers { return thePoller() }
+// errNoPoller fails the probes of an http checker that was built for a
+// poller when none runs them.
+var errNoPoller = errors.New("no health check poller")
+
+// timers puts the check's probe times on p (see asyncChecker).
+func (c *httpRawChecker) timers(p *connectPoller) probeTimers {
+	if p == nil {
+		return nil
+	}
+	return p
+}
 
 // httpExchange is the http part of a probe in flight.
 type httpExchange struct {

@@ -52,8 +52,9 @@ type Options struct {
 	// seeded source.
 	// It is used only inside Set, under the Manager's lock.
 	Rand *rand.Rand
-	// NewChecker builds the probe of a Spec; nil = NewChecker. Tests plug
-	// fakes in here.
+	// NewChecker builds the probe of a Spec; nil = NewChecker's
+	// checkers, their probes on the Manager's own poller (Linux, see
+	// poller_linux.go). Tests plug fakes in here.
 	NewChecker func(Spec) (Checker, error)
 	// OnProbe, when set, is called after every probe with the check's
 	// kind, the probe's latency and whether it succeeded (metrics: the
@@ -79,10 +80,16 @@ type Manager struct {
 	newChecker func(Spec) (Checker, error)
 	onProbe    func(Kind, time.Duration, bool)
 
-	mu     sync.Mutex // guards rand, checks, closed
+	mu     sync.Mutex // guards rand, checks, closed, poller's start
 	rand   *rand.Rand
 	checks map[ID]*check
 	closed bool
+	// poller runs the probes of tcp and http checks on Linux
+	// (poller_linux.go): the Manager's own, started with the first check
+	// that needs it (see ensurePoller), stopped by Close. Set once, under
+	// mu, before any probe that uses it is armed; read without mu after.
+	poller      *connectPoller
+	pollerTried bool
 
 	wg    sync.WaitGroup // check goroutines and the deliverer
 	q     *verdictQueue
@@ -151,7 +158,11 @@ func NewManager(opts Options) *Manager {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	if m.newChecker == nil {
-		m.newChecker = NewChecker
+		// The checks' probes run on the Manager's poller, started
+		// when the first checker that can use it is built.
+		m.newChecker = func(s Spec) (Checker, error) {
+			return newChecker(s, func() bool { return m.ensurePoller() != nil })
+		}
 	}
 	if m.rand == nil {
 		m.rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -321,9 +332,26 @@ func (m *Manager) Status() []Status {
 	return out
 }
 
+// ensurePoller returns the Manager's poller, started on first use; nil
+// where there is none (not Linux, no epoll: the probes then run without,
+// see asyncChecker), or after Close. Called with m.mu held.
+func (m *Manager) ensurePoller() *connectPoller {
+	if !m.pollerTried && !m.closed {
+		m.pollerTried = true
+		p, err := startPoller()
+		if err != nil {
+			m.log.Warn("health checks: no probe poller: tcp and http probes run in goroutines of their own", "err", err)
+		}
+		m.poller = p
+	}
+	return m.poller
+}
+
 // Close stops every check, waits for their goroutines (a probe in flight is
-// cancelled) and closes the Verdicts channel; verdicts not yet in its
-// buffer are dropped. Close may be called more than once.
+// cancelled), stops the Manager's poller (its goroutine ends, its file
+// descriptors close) and closes the Verdicts channel; verdicts not yet in
+// its buffer are dropped. Close may be called more than once. It must not
+// be called from Options.OnProbe.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	if m.closed {
@@ -338,6 +366,11 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	m.q.close()
 	m.wg.Wait()
+	if m.poller != nil {
+		// Every check has stopped and no probe is in flight: nothing
+		// arms the poller's timers or starts a probe on it any more.
+		m.poller.close()
+	}
 	close(m.q.out)
 }
 
@@ -352,7 +385,7 @@ func (m *Manager) start(c *check, offset time.Duration) {
 	c.origin = m.onGrid(now.Add(offset), c.spec.Interval)
 	c.due = 0
 	if c.async != nil {
-		if ts := c.async.timers(); ts != nil {
+		if ts := c.async.timers(m.ensurePoller()); ts != nil {
 			c.pt = probeTimer{idx: -1, f: func() { m.fire(c) }}
 			ts.arm(&c.pt, c.origin)
 			return
@@ -391,7 +424,7 @@ func (m *Manager) stop(c *check) {
 	c.stopped = true
 	sc := c.sync
 	if sc == nil {
-		c.async.timers().disarm(&c.pt)
+		c.async.timers(m.poller).disarm(&c.pt)
 	} else {
 		sc.timer.Stop()
 	}
@@ -428,7 +461,7 @@ func (m *Manager) fire(c *check) {
 		c.mu.Unlock()
 		// asyncDone ends the probe (and calls wg.Done), maybe before
 		// start returns.
-		h := c.async.start(start.Add(c.spec.Timeout), c.doneFn)
+		h := c.async.start(m.poller, start.Add(c.spec.Timeout), c.doneFn)
 		if h == nil {
 			return
 		}
@@ -508,7 +541,7 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 	next := nextSlot(c.origin, c.spec.Interval, now)
 	c.due = next.Sub(c.origin)
 	if c.sync == nil {
-		c.async.timers().arm(&c.pt, next)
+		c.async.timers(m.poller).arm(&c.pt, next)
 	} else {
 		c.sync.timer.Reset(next.Sub(now))
 	}

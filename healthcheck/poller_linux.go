@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The probe poller: one goroutine and one epoll instance for the whole
-// process, keepalived's shape. A probe is a non-blocking socket whose
+// The probe poller: one goroutine and one epoll instance per Manager,
+// keepalived's shape. A probe is a non-blocking socket whose
 // events the poller watches, with its deadline in the poller's heap: a tcp
 // probe ends with its connect, an http probe (http_linux.go) writes its
 // request once connected and reads the answer as it arrives, into one
@@ -26,24 +26,45 @@ import (
 // probe whose deadline passed gets a last look at its socket, so a poller
 // that runs late (a starved CPU) does not turn probes that ended in time
 // into timeouts.
+//
+// Each Manager starts its own poller with its first check that needs one
+// and stops it in Close (see connectPoller.close): its goroutine ends and
+// its epoll instance, eventfd and raw sockets are closed, so a Manager
+// that closes leaves nothing behind (a director that restarts its checks
+// starts clean), and Managers that run at once (tests) do not share one.
+// Only checkers used on
+// their own, through Checker.Check outside any Manager, share the
+// package's poller (sharedPoller), started on first use.
 
 var (
-	pollerOnce sync.Once
-	poller     *connectPoller
+	sharedOnce sync.Once
+	shared     *connectPoller
 )
 
-// thePoller returns the process's probe poller, started on first use; nil
-// if epoll is not available.
-func thePoller() *connectPoller {
-	pollerOnce.Do(func() {
-		p, err := newConnectPoller()
-		if err == nil {
-			poller = p
-			go p.loop()
-		}
-	})
-	return poller
+// sharedPoller returns the poller of checkers used on their own (see
+// above), started on first use; nil if epoll is not available. A Manager
+// never uses it.
+func sharedPoller() *connectPoller {
+	sharedOnce.Do(func() { shared, _ = startPoller() })
+	return shared
 }
+
+// sharedPollerOK reports whether checkers used on their own have a poller.
+func sharedPollerOK() bool { return sharedPoller() != nil }
+
+// startPoller returns a new poller, its loop running; close stops it.
+func startPoller() (*connectPoller, error) {
+	p, err := newConnectPoller()
+	if err != nil {
+		return nil, err
+	}
+	go p.loop()
+	return p, nil
+}
+
+// errPollerClosed ends the probes of a poller that closes, and those
+// started after.
+var errPollerClosed = errors.New("health check poller closed")
 
 // connectPoller watches the sockets of probes. mu guards the probes in
 // flight (by file descriptor), their deadlines and their live, busy and
@@ -55,6 +76,15 @@ type connectPoller struct {
 	epfd, evfd int
 	epf        *os.File        // epfd, in the runtime's poller
 	epc        syscall.RawConn // its raw access
+	// evfd, as a file: kick writes it through evc, whose use the file's
+	// close waits for, so a kick racing with close never writes to a
+	// reused descriptor.
+	evf    *os.File
+	evc    syscall.RawConn
+	kickFn func(uintptr) bool
+	// loopDone is closed when the loop returns (see close).
+	loopDone  chan struct{}
+	closeOnce sync.Once
 	// wait's state (the loop's): waitRead's events and results.
 	waitFn     func(uintptr) bool
 	waitEvents []unix.EpollEvent
@@ -62,6 +92,7 @@ type connectPoller struct {
 	waitErr    error
 
 	mu       sync.Mutex
+	closed   bool // close began: the loop ends, nothing more starts
 	inflight map[int32]*pollProbe
 	heap     probeHeap
 	seq      uint32
@@ -78,13 +109,14 @@ type connectPoller struct {
 	// Half-open probes (tcp_halfopen_linux.go): in flight by their
 	// answer's key, under mu; the raw sockets, opened on first use,
 	// under halfMu.
-	syns    map[synKey]*pollProbe
-	halfMu  sync.Mutex
-	half    [2]*halfOpenSocket // IPv4, IPv6
-	halfErr [2]error
-	answers []synResult  // the loop's
-	unsent  []*pollProbe // started, their SYN not sent yet
-	writes  []*pollProbe // started on kept connections, their request not written yet
+	syns     map[synKey]*pollProbe
+	halfMu   sync.Mutex
+	half     [2]*halfOpenSocket // IPv4, IPv6
+	halfErr  [2]error
+	halfDone bool         // close closed the raw sockets: open no more
+	answers  []synResult  // the loop's
+	unsent   []*pollProbe // started, their SYN not sent yet
+	writes   []*pollProbe // started on kept connections, their request not written yet
 	// The loop's send batch (see sendHalfOpen).
 	sending  []*pollProbe
 	sendIovs [synBatch]unix.Iovec
@@ -130,15 +162,82 @@ func newConnectPoller() (*connectPoller, error) {
 		epf.Close()
 		return nil, err
 	}
+	evf := os.NewFile(uintptr(evfd), "probe-eventfd")
+	evc, err := evf.SyscallConn()
+	if err != nil {
+		epf.Close()
+		evf.Close()
+		return nil, err
+	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
 		epf.Close()
-		unix.Close(evfd)
+		evf.Close()
 		return nil, err
 	}
-	p := &connectPoller{epfd: epfd, epf: epf, epc: epc, evfd: evfd, inflight: map[int32]*pollProbe{}, syns: map[synKey]*pollProbe{}, rbuf: make([]byte, 16<<10), epoch: time.Now()}
+	p := &connectPoller{epfd: epfd, epf: epf, epc: epc, evfd: evfd, evf: evf, evc: evc, loopDone: make(chan struct{}), inflight: map[int32]*pollProbe{}, syns: map[synKey]*pollProbe{}, rbuf: make([]byte, 16<<10), epoch: time.Now()}
 	p.waitFn = p.waitRead
+	p.kickFn = kickWrite
 	return p, nil
+}
+
+// close stops the poller: its loop ends, the probes still in flight end
+// with errPollerClosed (their sockets closed), its timers are dropped
+// without running, and its epoll instance, eventfd and half-open raw
+// sockets are closed. Probes and timers started after fail at once or do
+// nothing. It returns once all that is done; calls after the first wait
+// for it too. It must not run on the loop (a timer's function, a probe's
+// done): it waits for the loop to end.
+//
+// Connections that checkers keep between probes (Spec.Reuse) are theirs:
+// the Manager closes them (closeIdle) when it stops the checks.
+func (p *connectPoller) close() { p.closeOnce.Do(p.shutdown) }
+
+func (p *connectPoller) shutdown() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.kick()
+	<-p.loopDone
+	// The loop has ended, with no probe busy: what is left in flight is
+	// ours to end.
+	p.mu.Lock()
+	var ended []*pollProbe
+	for _, pr := range p.inflight {
+		if pr.live {
+			pr.live = false
+			ended = append(ended, pr)
+		}
+	}
+	for _, pr := range p.syns {
+		if pr.live {
+			pr.live = false
+			ended = append(ended, pr)
+		}
+	}
+	clear(p.inflight)
+	clear(p.syns)
+	for _, t := range p.timers {
+		t.idx = -1 // disarm finds it unarmed
+	}
+	p.timers = nil
+	p.heap = nil
+	p.unsent, p.writes, p.sending, p.due = nil, nil, nil, nil
+	p.mu.Unlock()
+	p.halfMu.Lock()
+	p.halfDone = true
+	for i, hs := range p.half {
+		if hs != nil {
+			hs.close()
+			p.half[i] = nil
+		}
+	}
+	p.halfMu.Unlock()
+	for _, pr := range ended {
+		pr.finish(pr.t.opError(errPollerClosed))
+	}
+	p.epf.Close()
+	p.evf.Close()
 }
 
 // start opens t's socket and starts its connect; hc, when not nil, makes
@@ -160,7 +259,11 @@ func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Ti
 				return pr
 			}
 			pr.x.init(hc, uses)
-			p.reuse(pr)
+			if !p.reuse(pr) {
+				closeReset(fd)
+				done(t.opError(errPollerClosed))
+				return nil
+			}
 			return pr
 		}
 	}
@@ -239,6 +342,10 @@ func (p *connectPoller) add(pr *pollProbe, op int) error {
 		events = unix.EPOLLOUT | unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 	}
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errPollerClosed
+	}
 	p.seq++
 	pr.seq = p.seq
 	ev := unix.EpollEvent{Events: events, Fd: pr.fd, Pad: int32(pr.seq)}
@@ -260,9 +367,14 @@ func (p *connectPoller) add(pr *pollProbe, op int) error {
 // still in the epoll set, under the seq of its last probe, which pr keeps
 // (no epoll_ctl). The loop writes the request after this wake-up's
 // timers, all the kept connections' at once; pr is in flight by then, so
-// the answer's event finds it.
-func (p *connectPoller) reuse(pr *pollProbe) {
+// the answer's event finds it. False when the poller has closed: pr is
+// not in flight.
+func (p *connectPoller) reuse(pr *pollProbe) bool {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return false
+	}
 	p.inflight[pr.fd] = pr
 	heap.Push(&p.heap, pr)
 	p.writes = append(p.writes, pr)
@@ -271,6 +383,7 @@ func (p *connectPoller) reuse(pr *pollProbe) {
 	if kick {
 		p.kick()
 	}
+	return true
 }
 
 // reconnect starts a new connection on pr's socket, a spent one (see
@@ -365,15 +478,26 @@ func (p *connectPoller) waitRead(fd uintptr) bool {
 	return p.waitN != 0 || (p.waitErr != nil && p.waitErr != unix.EINTR)
 }
 
-// kick wakes the loop from its wait.
+// kick wakes the loop from its wait. After close it does nothing.
 func (p *connectPoller) kick() {
+	p.evc.Write(p.kickFn)
+}
+
+// kickWrite is kick's write of the eventfd (a function value made once:
+// a closure per kick would be an allocation).
+func kickWrite(fd uintptr) bool {
 	var one = [8]byte{1}
-	rawWrite(p.evfd, one[:])
+	rawWrite(int(fd), one[:])
+	return true // a full counter (never) has woken the loop anyway
 }
 
 // arm implements probeTimers: t.f runs on the loop at at.
 func (p *connectPoller) arm(t *probeTimer, at time.Time) {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return // never runs
+	}
 	t.when = int64(at.Sub(p.epoch))
 	if t.idx >= 0 {
 		p.timers.fix(t.idx)
@@ -459,10 +583,15 @@ type work struct {
 }
 
 func (p *connectPoller) loop() {
+	defer close(p.loopDone)
 	events := make([]unix.EpollEvent, 512)
 	var todo []work
 	for {
 		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return // close ends what is left
+		}
 		timeout := -1
 		p.wakeAt = time.Now().Add(time.Hour)
 		for len(p.heap) > 0 && !p.heap[0].live {

@@ -114,6 +114,9 @@ func (p *connectPoller) halfOpenSocket(family int) (*halfOpenSocket, error) {
 	}
 	p.halfMu.Lock()
 	defer p.halfMu.Unlock()
+	if p.halfDone {
+		return nil, errPollerClosed
+	}
 	if p.half[i] == nil && p.halfErr[i] == nil {
 		hs, err := newHalfOpenSocket(family)
 		if err == nil {
@@ -334,6 +337,11 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	// The probe is in flight before its SYN leaves: the answer can be
 	// read before sendmsg returns.
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		done(t.opError(errPollerClosed))
+		return nil
+	}
 	for {
 		isn := rand.Uint32()
 		h.key.ack = isn + 1

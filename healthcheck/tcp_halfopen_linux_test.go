@@ -155,9 +155,14 @@ func TestHalfOpenMany(t *testing.T) {
 		}
 		specs = append(specs, mustChecker(t, halfOpenSpec(target, 2*time.Second)).(*tcpChecker))
 	}
+	p, err := startPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
 	deadline := time.Now().Add(2 * time.Second)
 	for _, c := range specs {
-		c.start(deadline, func(err error) { results <- err })
+		c.start(p, deadline, func(err error) { results <- err })
 	}
 	var nok, nrefused int
 	for range nup + nclosed {
@@ -178,7 +183,6 @@ func TestHalfOpenMany(t *testing.T) {
 	if nok != nup || nrefused != nclosed {
 		t.Errorf("%d up, %d refused; want %d and %d", nok, nrefused, nup, nclosed)
 	}
-	p := thePoller()
 	p.mu.Lock()
 	left := len(p.syns)
 	p.mu.Unlock()

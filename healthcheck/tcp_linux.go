@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TCP probes on Linux run on one probe poller for the whole process
+// TCP probes on Linux run on the probe poller of their Manager
 // (poller_linux.go), keepalived's shape in a goroutine: a probe is a
 // non-blocking socket whose connect the poller's epoll instance watches,
 // with its deadline in the poller's heap. No goroutine, context or runtime
@@ -108,12 +108,11 @@ func (c *tcpChecker) Check(ctx context.Context) error {
 	if c.raw == nil && !c.halfOpen {
 		return c.dial(ctx)
 	}
-	return checkOnPoller(ctx, c.timeout, c.start)
+	return checkOnPoller(ctx, c.timeout, sharedPoller(), c)
 }
 
-// start begins one probe that ends by deadline (see asyncChecker).
-func (c *tcpChecker) start(deadline time.Time, done func(error)) probeHandle {
-	p := thePoller()
+// start begins one probe on p that ends by deadline (see asyncChecker).
+func (c *tcpChecker) start(p *connectPoller, deadline time.Time, done func(error)) probeHandle {
 	if c.halfOpen {
 		if c.raw == nil || p == nil {
 			done(errNoHalfOpen(c.target.String()))
@@ -132,27 +131,24 @@ func (c *tcpChecker) start(deadline time.Time, done func(error)) probeHandle {
 	return p.start(c.raw, nil, deadline, done)
 }
 
-// timers puts the check's probe times on the poller (see asyncChecker).
-func (c *tcpChecker) timers() probeTimers {
-	if c.raw == nil {
+// timers puts the check's probe times on p (see asyncChecker).
+func (c *tcpChecker) timers(p *connectPoller) probeTimers {
+	if c.raw == nil || p == nil {
 		return nil
 	}
-	if p := thePoller(); p != nil {
-		return p
-	}
-	return nil
+	return p
 }
 
-// checkOnPoller runs one probe through start and waits for its result: the
+// checkOnPoller runs one probe of c on p and waits for its result: the
 // synchronous Check of an asyncChecker. The probe ends by ctx's deadline
 // or after timeout, whichever is first; cancelling ctx aborts it.
-func checkOnPoller(ctx context.Context, timeout time.Duration, start func(time.Time, func(error)) probeHandle) error {
+func checkOnPoller(ctx context.Context, timeout time.Duration, p *connectPoller, c asyncChecker) error {
 	dl := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
 	}
 	ch := make(chan error, 1)
-	h := start(dl, func(err error) { ch <- err })
+	h := c.start(p, dl, func(err error) { ch <- err })
 	select {
 	case err := <-ch:
 		return err
