@@ -25,8 +25,10 @@ var busyboxApplets = []string{
 }
 
 // Witnesses are host binaries copied into the base image with their shared
-// libraries, when installed: real tools that read back what tandem did.
-var Witnesses = []string{"/usr/sbin/ipvsadm", "/usr/sbin/nft", "/usr/sbin/keepalived"}
+// libraries, when installed: real tools that read back what tandem did, and
+// bird2 (bird and its readline-free client birdcl), the BGP router of the
+// BGP scenarios.
+var Witnesses = []string{"/usr/sbin/ipvsadm", "/usr/sbin/nft", "/usr/sbin/keepalived", "/usr/sbin/bird", "/usr/sbin/birdcl"}
 
 // RunSpec is what the VM's init runs; it is written to /lab/run.json.
 type RunSpec struct {
@@ -62,7 +64,7 @@ func BaseImage(cache string, k *Kernel) (string, error) {
 		}
 	}
 	h := sha256.New()
-	fmt.Fprintln(h, "v2", k.Release, strings.Join(mods, ","), strings.Join(busyboxApplets, ","))
+	fmt.Fprintln(h, "v3", k.Release, strings.Join(mods, ","), strings.Join(busyboxApplets, ","))
 	for _, f := range append([]string{busybox}, witnesses...) {
 		st, err := os.Stat(f)
 		if err != nil {
@@ -77,7 +79,7 @@ func BaseImage(cache string, k *Kernel) (string, error) {
 
 	var buf bytes.Buffer
 	w := newArchive(&buf)
-	for _, d := range []string{"bin", "sbin", "usr", "usr/sbin", "usr/bin", "etc", "proc", "sys", "dev", "tmp", "run", "run/netns", "var", "var/run", "lab", "lib", "lib64"} {
+	for _, d := range []string{"bin", "sbin", "usr", "usr/sbin", "usr/bin", "etc", "proc", "sys", "dev", "tmp", "run", "run/netns", "run/bird", "etc/bird", "var", "var/run", "lab", "lib", "lib64"} {
 		w.dir(d)
 	}
 	if err := w.file("bin/busybox", busybox, 0o755); err != nil {

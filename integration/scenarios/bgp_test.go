@@ -1,0 +1,238 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BGP mode: every director runs tandem with the cluster's bgp block and
+// announces the VIP to the router's bird, which spreads the client's
+// flows over them with ECMP (bgp_lab_test.go has the lab).
+
+// bgpOpts shape the cluster file of a BGP lab.
+type bgpOpts struct {
+	Directors int    // nodes in the file (d1..dN)
+	Scheduler string // "mh" (default) or another
+	Flags     string // scheduler_flags, default mh-port and mh-fallback with mh
+	RS        []int  // the real servers in the file (1..4), default all
+	NoSync    bool   // no conn_sync
+	Graceful  bool   // graceful_restart
+}
+
+// bgpConfig is the cluster file for lab l.
+func bgpConfig(l *bgpLab, o bgpOpts) string {
+	if o.Scheduler == "" {
+		o.Scheduler = "mh"
+	}
+	if o.Flags == "" && o.Scheduler == "mh" {
+		o.Flags = `["mh-port", "mh-fallback"]`
+	}
+	if o.Flags == "" {
+		o.Flags = "[]"
+	}
+	if o.RS == nil {
+		o.RS = []int{1, 2, 3, 4}
+	}
+	var b strings.Builder
+	b.WriteString("director {\n")
+	if !o.NoSync {
+		b.WriteString("  conn_sync {\n    interface = \"eth0\"\n  }\n")
+	}
+	b.WriteString("  timeouts {\n    tcp = \"1h\"\n  }\n}\n\n")
+	for i := 1; i <= o.Directors; i++ {
+		fmt.Fprintf(&b, "node \"d%d\" {\n  router_id = %q\n}\n\n", i, l.DirAddr[i-1])
+	}
+	fmt.Fprintf(&b, `bgp {
+  local_as         = %d
+  addresses        = [%q]
+  hold_time        = "3s"
+  drain_timeout    = "1s"
+  graceful_restart = %t
+
+  peer "router" {
+    address = %q
+    as      = %d
+  }
+}
+
+virtual_server "echo" {
+  address         = "%s"
+  scheduler       = %q
+  scheduler_flags = %s
+  forward         = "dr"
+
+  check "tcp" {
+    interval = "500ms"
+    timeout  = "300ms"
+    rise     = 1
+    fall     = 2
+  }
+`, l.DirAS, l.VIP, o.Graceful, l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags)
+	for _, n := range o.RS {
+		fmt.Fprintf(&b, "\n  real_server \"rs%d\" {\n    address = %q\n  }\n", n, l.RSAddr[n-1])
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// startBGPTandem starts tandem on director i (0-based) with cfg.
+func startBGPTandem(t *testing.T, l *bgpLab, i int, cfg string) *tandemProc {
+	t.Helper()
+	return startTandem(t, l.Dirs[i], "run", "-c", cfg, "--node", fmt.Sprintf("d%d", i+1))
+}
+
+// vipPrefix is the VIP's route.
+func (l *bgpLab) vipPrefix() string { return l.VIP + "/32" }
+
+// waitFIB waits until the router's FIB has exactly the nexthops of the
+// directors want (0-based) and returns how long that took.
+func (l *bgpLab) waitFIB(t *testing.T, want []int, timeout time.Duration) time.Duration {
+	t.Helper()
+	var addrs []string
+	for _, i := range want {
+		addrs = append(addrs, l.DirAddr[i])
+	}
+	slices.Sort(addrs)
+	t0 := time.Now()
+	deadline := t0.Add(timeout)
+	for {
+		got := l.routerNexthops(t, l.vipPrefix())
+		if slices.Equal(got, addrs) {
+			return time.Since(t0)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("router FIB for %s: %v after %s, want %v", l.vipPrefix(), got, timeout, addrs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// flows is a set of long-lived client connections through the VIP.
+type flows []*session
+
+func openFlows(t *testing.T, l *bgpLab, n int) flows {
+	t.Helper()
+	var fs flows
+	for range n {
+		fs = append(fs, startSession(t, l.Client, l.VIPAddr(), 100*time.Millisecond))
+	}
+	return fs
+}
+
+// settle waits until every unbroken flow has answered twice more, and
+// returns the broken ones' errors.
+func (fs flows) settle(timeout time.Duration) (broken []string) {
+	from := make([]int, len(fs))
+	for i, s := range fs {
+		from[i], _ = s.answers()
+	}
+	for i, s := range fs {
+		s.waitAnswers(from[i], 2, timeout)
+	}
+	for i, s := range fs {
+		s.mu.Lock()
+		if len(s.errs) > 0 {
+			broken = append(broken, fmt.Sprintf("flow %d (%s): %s", i, s.server, s.errs[0]))
+		}
+		s.mu.Unlock()
+	}
+	return broken
+}
+
+// onDirectors counts the client's connection entries on each director.
+func (l *bgpLab) onDirectors(t *testing.T, n int) []int {
+	t.Helper()
+	out := make([]int, n)
+	for i := range n {
+		out[i] = l.ipvsConns(t, i)
+	}
+	return out
+}
+
+// TestBGPECMP: three directors in BGP mode behind a bird router with
+// ECMP. Each announces the VIP once its table is programmed and its real
+// servers are up; long-lived flows survive a director joining, one
+// leaving by drain-node, and one crashing (SIGKILL).
+func TestBGPECMP(t *testing.T) {
+	vmOnly(t)
+	l := newBGPLab(t, bgpLabOpts{Directors: 3, Router: true, NoDirectorVIP: true})
+	cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 3}))
+	t0 := time.Now()
+	p1 := startBGPTandem(t, l, 0, cfg)
+	p2 := startBGPTandem(t, l, 1, cfg)
+	p1.waitLog(`msg="bgp announce"`, 0, 20*time.Second)
+	took := l.waitFIB(t, []int{0, 1}, 20*time.Second)
+	say(t, "bgp: 2 directors in the router's FIB %s after start (%s after the first FIB poll)", time.Since(t0).Round(time.Millisecond), took.Round(time.Millisecond))
+
+	st, err := l.Dirs[0].Command(context.Background(), "/tandem", "status").CombinedOutput()
+	must(t, err)
+	for _, want := range []string{"BGP AS 65000", "established", "192.0.2.100/32", "yes", "ready"} {
+		if !strings.Contains(string(st), want) {
+			t.Errorf("tandem status lacks %q:\n%s", want, st)
+		}
+	}
+	// Both directors carry flows, and their sync daemons run both roles.
+	fs := openFlows(t, l, 24)
+	if b := fs.settle(10 * time.Second); len(b) > 0 {
+		t.Fatalf("flows broken before any change: %v", b)
+	}
+	per := l.onDirectors(t, 2)
+	say(t, "bgp: 24 flows over 2 directors: %v", per)
+	if per[0] == 0 || per[1] == 0 {
+		t.Errorf("flows per director %v: ECMP did not spread them", per)
+	}
+	if d := ipvsadm(t, l.Dirs[0], "-L", "--daemon"); !strings.Contains(d, "master") || !strings.Contains(d, "backup") {
+		t.Errorf("sync daemons on d1: %q, want master and backup", d)
+	}
+
+	// Join.
+	p3 := startBGPTandem(t, l, 2, cfg)
+	p3.waitLog(`msg="bgp announce"`, 0, 20*time.Second)
+	took = l.waitFIB(t, []int{0, 1, 2}, 20*time.Second)
+	if b := fs.settle(10 * time.Second); len(b) > 0 {
+		t.Errorf("flows broken by a director joining: %v", b)
+	}
+	say(t, "bgp: d3 joined (FIB in %s); flows per director %v", took.Round(time.Millisecond), l.onDirectors(t, 3))
+
+	// Drain d1.
+	t1 := time.Now()
+	out, err := l.Dirs[0].Command(context.Background(), "/tandem", "drain-node").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "withdrew 1 routes (192.0.2.100)") {
+		t.Fatalf("drain-node: %v: %s", err, out)
+	}
+	say(t, "bgp: %s", strings.TrimSpace(string(out)))
+	select {
+	case <-p1.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tandem on d1 did not stop after drain-node")
+	}
+	if !p1.cmd.ProcessState.Success() {
+		t.Errorf("tandem on d1 exited %v after drain-node, want 0", p1.cmd.ProcessState)
+	}
+	took = l.waitFIB(t, []int{1, 2}, 5*time.Second)
+	if b := fs.settle(10 * time.Second); len(b) > 0 {
+		t.Errorf("flows broken by drain-node: %v", b)
+	}
+	say(t, "bgp: d1 drained (out of the FIB %s after drain-node started, drain-node took %s)", took.Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	// The table and the address stay on d1.
+	if !strings.Contains(ipvsadm(t, l.Dirs[0], "-Ln"), l.VIPAddr()) {
+		t.Error("d1's IPVS table is gone after drain-node")
+	}
+
+	// Crash d2.
+	t2 := time.Now()
+	p2.cmd.Process.Signal(syscall.SIGKILL)
+	<-p2.done
+	took = l.waitFIB(t, []int{2}, 10*time.Second)
+	broken := fs.settle(10 * time.Second)
+	say(t, "bgp: d2 killed: out of the FIB after %s (%s after the kill); %d of %d flows broken", took.Round(time.Millisecond), time.Since(t2).Round(time.Millisecond), len(broken), len(fs))
+	if len(broken) > 0 {
+		t.Errorf("flows broken by a crash: %v", broken)
+	}
+	p3.stop()
+}
