@@ -1,13 +1,17 @@
 package scenarios
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tandem-lb/tandem/integration/internal/netlab"
 )
 
 // BGP mode: every director runs tandem with the cluster's bgp block and
@@ -22,6 +26,7 @@ type bgpOpts struct {
 	RS        []int  // the real servers in the file (1..4), default all
 	NoSync    bool   // no conn_sync
 	Graceful  bool   // graceful_restart
+	CheckPort int    // the checks' port (0: the service's)
 }
 
 // bgpConfig is the cluster file for lab l.
@@ -71,8 +76,9 @@ virtual_server "echo" {
     timeout  = "300ms"
     rise     = 1
     fall     = 2
+    port     = %d
   }
-`, l.DirAS, l.VIP, o.Graceful, l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags)
+`, l.DirAS, l.VIP, o.Graceful, l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags, cmp.Or(o.CheckPort, l.Port))
 	for _, n := range o.RS {
 		fmt.Fprintf(&b, "\n  real_server \"rs%d\" {\n    address = %q\n  }\n", n, l.RSAddr[n-1])
 	}
@@ -161,7 +167,11 @@ func (l *bgpLab) onDirectors(t *testing.T, n int) []int {
 func TestBGPECMP(t *testing.T) {
 	vmOnly(t)
 	l := newBGPLab(t, bgpLabOpts{Directors: 3, Router: true, NoDirectorVIP: true})
-	cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 3}))
+	health := make([]net.Listener, len(l.RS))
+	for i, rs := range l.RS {
+		health[i] = healthPort(t, rs)
+	}
+	cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 3, CheckPort: 9001}))
 	t0 := time.Now()
 	p1 := startBGPTandem(t, l, 0, cfg)
 	p2 := startBGPTandem(t, l, 1, cfg)
@@ -234,5 +244,56 @@ func TestBGPECMP(t *testing.T) {
 	if len(broken) > 0 {
 		t.Errorf("flows broken by a crash: %v", broken)
 	}
-	p3.stop()
+	for _, f := range fs {
+		f.finish()
+	}
+
+	// Every real server's health port refuses connections: d3 withdraws
+	// (no announcing a dead backend), and announces again once they are
+	// back. (A link down would make every probe time out at once: a mass
+	// timeout, held as not-a-failure, and the route would stay.)
+	refuse := func(on bool) {
+		for i, rs := range l.RS {
+			if on {
+				health[i].Close()
+				continue
+			}
+			health[i] = healthPort(t, rs)
+		}
+	}
+	refuse(true)
+	_, at := p3.waitLog(`msg="bgp withdraw".*below quorum`, 0, 15*time.Second)
+	l.waitFIB(t, nil, 5*time.Second)
+	refuse(false)
+	p3.waitLog(`msg="bgp announce"`, at, 15*time.Second)
+	l.waitFIB(t, []int{2}, 15*time.Second)
+	say(t, "bgp: real servers down: d3 withdrew; back up: announced again")
+
+	// SIGTERM: withdrawn before the exit (graceful_restart is off).
+	t3 := time.Now()
+	if err := p3.stop(); err != nil {
+		t.Error(err)
+	}
+	p3.waitLog(`msg="bgp routes withdrawn"`, 0, time.Second)
+	l.waitFIB(t, nil, time.Second)
+	say(t, "bgp: SIGTERM on d3: routes withdrawn and tandem stopped in %s", time.Since(t3).Round(time.Millisecond))
+}
+
+// healthPort listens on :9001 in ns, accepting and closing connections:
+// the real server's health port, which the test closes to fail it.
+func healthPort(t *testing.T, ns *netlab.NS) net.Listener {
+	t.Helper()
+	ln, err := ns.Listen("tcp", ":9001")
+	must(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln
 }

@@ -163,12 +163,13 @@ func (d *Director) updateBGP() {
 	}
 	for _, n := range next {
 		i := slices.IndexFunc(b.decisions, func(o Announcement) bool { return o.Addr == n.Addr })
-		if i < 0 || b.decisions[i].Announced != n.Announced {
-			if n.Announced {
-				d.log.Info("bgp announce", "address", n.Addr, "reason", n.Reason)
-			} else {
-				d.log.Info("bgp withdraw", "address", n.Addr, "reason", n.Reason)
-			}
+		switch {
+		case n.Announced && (i < 0 || !b.decisions[i].Announced):
+			d.log.Info("bgp announce", "address", n.Addr, "reason", n.Reason)
+		case !n.Announced && i >= 0 && b.decisions[i].Announced:
+			d.log.Info("bgp withdraw", "address", n.Addr, "reason", n.Reason)
+		case !n.Announced && i < 0:
+			d.log.Info("bgp route held back", "address", n.Addr, "reason", n.Reason)
 		}
 	}
 	b.decisions = next
