@@ -231,6 +231,9 @@ func (p *parser) checkBGPServices() {
 		if vs.Scheduler != "mh" && vs.Scheduler != "sh" {
 			p.warnf(rng, "Scheduler without consistent placement", "scheduler %q: a flow the router moves to another director is scheduled again, likely to another real server, and breaks. Hint: scheduler = \"mh\" with scheduler_flags = [\"mh-port\", \"mh-fallback\"] picks the same real server on every director.", vs.Scheduler)
 		}
+		if fb := vs.Scheduler + "-fallback"; (vs.Scheduler == "mh" || vs.Scheduler == "sh") && !slices.Contains(vs.SchedulerFlags, fb) {
+			p.warnf(rng, "Scheduler without fallback", "without %q, new flows that hash to a drained real server (weight 0: a failed one, behind BGP) are refused instead of going to the next one. Hint: add %q to scheduler_flags.", fb, fb)
+		}
 		if vs.Persistence != nil {
 			p.warnf(rng, "Persistence behind BGP", "persistence templates are per director, and the router spreads a client's flows over all of them. Hint: remove persistence; mh without mh-port gives a client the same real server on every director.")
 		}

@@ -56,6 +56,7 @@ bgp {
 virtual_server "web" {
   address         = "203.0.113.10:80"
   scheduler       = "mh"
+  scheduler_flags = ["mh-fallback"]
   forward         = "dr"
   real_server "a" { address = "10.0.0.21" }
 }
@@ -83,7 +84,8 @@ vrrp "v" {
   addresses = ["203.0.113.10/24"]
 }`, "either moved by VRRP or announced by BGP", 10, 16, false},
 		{"nat real server", `forward         = "dr"`, `forward         = "nat"`, "NAT real server", 11, 1, false},
-		{"wlc warns", `scheduler       = "mh"`, `scheduler       = "wlc"`, "consistent placement", 11, 1, true},
+		{"wlc warns", "scheduler       = \"mh\"\n  scheduler_flags = [\"mh-fallback\"]", `scheduler       = "wlc"`, "consistent placement", 11, 1, true},
+		{"no fallback warns", `scheduler_flags = ["mh-fallback"]`, `scheduler_flags = ["mh-port"]`, "mh-fallback", 11, 1, true},
 		{"router id v6", `node "d1" {}`, `node "d1" { router_id = "2001:db8::1" }`, "router_id", 1, 25, false},
 		{"duplicate peer", `as      = 65000
   }`, `as      = 65000
@@ -94,7 +96,7 @@ vrrp "v" {
   }`, "Duplicate peer address", 11, 15, false},
 		{"hold time too short", "local_as  = 65010", "local_as  = 65010\n  hold_time = \"1s\"", "hold_time", 5, 15, false},
 		{"on_failure remove", `forward         = "dr"`, `forward         = "dr"
-  on_failure      = "remove"`, "on_failure", 15, 21, false},
+  on_failure      = "remove"`, "on_failure", 16, 21, false},
 		{"vs on unannounced address", `address         = "203.0.113.10:80"`, `address         = "203.0.113.11:80"`, "not an address of any vrrp", 12, 21, false},
 	}
 	for _, tt := range tests {
