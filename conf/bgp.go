@@ -181,6 +181,12 @@ func (p *parser) bgp(b *hcl.Block) {
 		unique(p, names, name, pb.LabelRanges[0], "Duplicate peer name", func() string { return fmt.Sprintf("peer %q", name) }, "give each peer a different name.")
 		g.Peers = append(g.Peers, peer)
 	}
+	for _, a := range g.Addresses {
+		if a.Is6() && len(g.Peers) > 0 && !slices.ContainsFunc(g.Peers, func(p BGPPeer) bool { return p.Address.Is6() }) {
+			p.errf(bd.attr("addresses").Expr.Range(), "IPv6 address without an IPv6 peer", "%s is IPv6, but every peer is IPv4: the route's next hop would be an IPv4 address, which a router cannot use for IPv6. Hint: add a peer on the router's IPv6 address, or move the address to a cluster that has one.", a)
+			break
+		}
+	}
 	p.c.BGP = g
 }
 

@@ -97,6 +97,7 @@ vrrp "v" {
 		{"hold time too short", "local_as  = 65010", "local_as  = 65010\n  hold_time = \"1s\"", "hold_time", 5, 15, false},
 		{"on_failure remove", `forward         = "dr"`, `forward         = "dr"
   on_failure      = "remove"`, "on_failure", 16, 21, false},
+		{"v6 without a v6 peer", `addresses = ["203.0.113.10"]`, `addresses = ["203.0.113.10", "2001:db8::10"]`, "IPv6 peer", 5, 15, false},
 		{"vs on unannounced address", `address         = "203.0.113.10:80"`, `address         = "203.0.113.11:80"`, "not an address of any vrrp", 12, 21, false},
 	}
 	for _, tt := range tests {

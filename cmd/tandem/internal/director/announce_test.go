@@ -18,6 +18,10 @@ bgp {
     address = "10.0.0.1"
     as      = 65000
   }
+  peer "r6" {
+    address = "2001:db8::1"
+    as      = 65000
+  }
 }
 virtual_server "web" {
   address   = "203.0.113.10:80"
@@ -170,7 +174,7 @@ vrrp "v" {
 	c1 := parse(announceConf)
 	c2 := parse(strings.NewReplacer(
 		`addresses = ["203.0.113.10", "203.0.113.11", "2001:db8::10"]`, `addresses = ["203.0.113.10", "2001:db8::10", "203.0.113.12"]`,
-		`as      = 65000`, `as      = 65001`,
+		"address = \"10.0.0.1\"\n    as      = 65000", "address = \"10.0.0.1\"\n    as      = 65001",
 	).Replace(announceConf))
 	for _, tt := range []struct {
 		name     string
@@ -178,7 +182,7 @@ vrrp "v" {
 		want     []string
 	}{
 		{"same", c1, c1, nil},
-		{"added", noBGP, c1, []string{"bgp added speaker AS 65010, 3 addresses, 1 peers"}},
+		{"added", noBGP, c1, []string{"bgp added speaker AS 65010, 3 addresses, 2 peers"}},
 		{"removed", c1, noBGP, []string{"bgp removed speaker AS 65010: routes withdrawn, addresses removed from lo"}},
 		{"changed", c1, c2, []string{"bgp added address 203.0.113.12", "bgp removed address 203.0.113.11 (withdrawn)",
 			"bgp changed peer 10.0.0.1 AS 65001 (session restarts)"}},
