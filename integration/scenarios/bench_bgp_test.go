@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"slices"
@@ -113,6 +114,65 @@ func TestBenchBGPFlows(t *testing.T) {
 		}
 	}
 	rsAdded(t)
+	rsFailing(t)
+}
+
+// rsFailing: two directors in BGP mode; rs2's health port closes, so its
+// check fails and both directors drain it (weight 0, mh-fallback). It
+// logs where 400 new flows (fixed source ports) go before and after, and
+// the long-lived flows broken (rs2 itself still serves its own).
+func rsFailing(t *testing.T) {
+	t.Run("rs-failing", func(t *testing.T) {
+		l := newBGPLab(t, bgpLabOpts{Directors: 2, Router: true, NoDirectorVIP: true})
+		health := make([]net.Listener, len(l.RS))
+		for i, rs := range l.RS {
+			health[i] = healthPort(t, rs)
+		}
+		cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, CheckPort: 9001}))
+		startBGPTandem(t, l, 0, cfg)
+		startBGPTandem(t, l, 1, cfg)
+		l.waitFIB(t, []int{0, 1}, 30*time.Second)
+		fs := openFlows(t, l, 60)
+		if b := fs.settle(10 * time.Second); len(b) > 0 {
+			t.Fatalf("flows broken before any change: %v", b)
+		}
+		ports := make([]int, 400)
+		for i := range ports {
+			ports[i] = 40000 + i
+		}
+		m1, errs := dialFlows(l.Client, l.ClientAddr, l.VIPAddr(), ports)
+		if len(errs) > 0 {
+			t.Fatalf("flows failed before: %v", errs[:min(3, len(errs))])
+		}
+		health[1].Close()
+		for i := range 2 {
+			deadline := time.Now().Add(10 * time.Second)
+			for !regexp.MustCompile(regexp.QuoteMeta(l.rsAddr(2)) + `\s+Route\s+0\s`).MatchString(ipvsadm(t, l.Dirs[i], "-Ln")) {
+				if time.Now().After(deadline) {
+					t.Fatalf("rs2 not drained on d%d:\n%s", i+1, ipvsadm(t, l.Dirs[i], "-Ln"))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		m2, errs2 := dialFlows(l.Client, l.ClientAddr, l.VIPAddr(), ports)
+		moved, fromFailed, toFailed := 0, 0, 0
+		for p, a := range m1 {
+			b, ok := m2[p]
+			if !ok || b == a {
+				continue
+			}
+			moved++
+			if a == "rs2" {
+				fromFailed++
+			}
+			if b == "rs2" {
+				toFailed++
+			}
+		}
+		broken := fs.settle(10 * time.Second)
+		t.Logf("bgp-bench: rs2 failing (drained, mh-fallback): %d of %d new flows moved (%.1f %%), %d of them rs2's, %d to rs2; %d dials failed; %d of 60 long-lived flows broken",
+			moved, len(m1), float64(moved)*100/float64(len(m1)), fromFailed, toFailed, len(errs2), len(broken))
+	})
 }
 
 // mmm formats min/median/max.

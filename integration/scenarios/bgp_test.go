@@ -58,6 +58,7 @@ func bgpConfig(l *bgpLab, o bgpOpts) string {
   hold_time        = "3s"
   drain_timeout    = "1s"
   graceful_restart = %t
+  restart_time     = "4s"
 
   peer "router" {
     address = %q
@@ -296,4 +297,71 @@ func healthPort(t *testing.T, ns *netlab.NS) net.Listener {
 		}
 	}()
 	return ln
+}
+
+// TestBGPGracefulRestart: with graceful_restart, SIGTERM closes the
+// session as a graceful restart: the router keeps the director's route
+// (stale) while the kernel's table goes on forwarding, a restart within
+// restart_time takes it over without the route ever leaving the FIB, and
+// a director that does not come back is out after restart_time.
+func TestBGPGracefulRestart(t *testing.T) {
+	vmOnly(t)
+	l := newBGPLab(t, bgpLabOpts{Directors: 2, Router: true, NoDirectorVIP: true})
+	cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, Graceful: true}))
+	p1 := startBGPTandem(t, l, 0, cfg)
+	startBGPTandem(t, l, 1, cfg)
+	l.waitFIB(t, []int{0, 1}, 30*time.Second)
+	fs := openFlows(t, l, 24)
+	if b := fs.settle(10 * time.Second); len(b) > 0 {
+		t.Fatalf("flows broken before any change: %v", b)
+	}
+	// Watch the FIB all along: d1 must never leave it.
+	stop := make(chan struct{})
+	lost := make(chan time.Duration, 1)
+	go func() {
+		var out time.Duration
+		last := time.Now()
+		for {
+			select {
+			case <-stop:
+				lost <- out
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			now := time.Now()
+			if !slices.Contains(fibNexthops(t, l.Router, l.vipPrefix()), l.DirAddr[0]) {
+				out += now.Sub(last)
+			}
+			last = now
+		}
+	}()
+	if err := p1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	p1.waitLog(`msg="bgp graceful restart: routes kept on the router"`, 0, time.Second)
+	time.Sleep(time.Second) // stale on the router, forwarded by d1's kernel
+	p1 = startBGPTandem(t, l, 0, cfg)
+	p1.waitLog(`msg="bgp speaker started".*restarting=true`, 0, 10*time.Second)
+	p1.waitLog(`msg="bgp peer state".*state=established`, 0, 15*time.Second)
+	time.Sleep(time.Second)
+	close(stop)
+	out := <-lost
+	broken := fs.settle(10 * time.Second)
+	say(t, "bgp: graceful restart of d1: out of the FIB for %s in all; %d of %d flows broken", out, len(broken), len(fs))
+	if out > 0 {
+		t.Errorf("d1 left the router's FIB for %s during a graceful restart", out)
+	}
+	if len(broken) > 0 {
+		t.Errorf("flows broken by a graceful restart: %v", broken)
+	}
+	// Stopped for good: out after restart_time (4 s).
+	t0 := time.Now()
+	if err := p1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	took := l.waitFIB(t, []int{1}, 15*time.Second)
+	say(t, "bgp: d1 stopped for good: out of the FIB %s after SIGTERM (restart_time 4s)", time.Since(t0).Round(time.Millisecond))
+	if took < 3*time.Second {
+		t.Errorf("d1 left the FIB %s after a graceful stop, before its restart time", took)
+	}
 }

@@ -103,7 +103,15 @@ func (d *Director) startBGP(ctx context.Context, c *conf.Cluster, node *conf.Nod
 	if err := b.hold(d, c.BGP); err != nil {
 		return err
 	}
-	b.sp, err = bgp.Start(ctx, cfg, d.log.With("part", "bgp"), func() { d.post(ctx, func() {}) })
+	// A peer's change only needs a turn of the loop (which publishes);
+	// GoBGP's event goroutine must not wait for it.
+	nudge := func() {
+		select {
+		case d.events <- func() {}:
+		default:
+		}
+	}
+	b.sp, err = bgp.Start(ctx, cfg, d.log.With("part", "bgp"), nudge)
 	if err != nil {
 		return fmt.Errorf("bgp: %w", err)
 	}
