@@ -395,8 +395,14 @@ func newBGPLab(t *testing.T, o bgpLabOpts) *bgpLab {
 	l.lan.plug(l.Router, "eth0", "br0", bgpRouterAddr+"/24")
 	must(t, l.Router.Sysctl("net/ipv4/ip_forward", "1"))
 	// ECMP on the 5-tuple (L4), not only on the addresses: one client's
-	// flows spread over the directors.
-	must(t, l.Router.Sysctl("net/ipv4/fib_multipath_hash_policy", "1"))
+	// flows spread over the directors. Policy 1 would hash, for a packet
+	// that carries its socket's hash (the client's TCP socket, through a
+	// veth), that hash: TCP draws a new one on every retransmission
+	// timeout, so a flow that lost packets would land on a random
+	// director. Policy 3 with the 5-tuple's fields (addresses, protocol,
+	// ports) hashes what a real router hashes.
+	must(t, l.Router.Sysctl("net/ipv4/fib_multipath_hash_fields", "0x0037"))
+	must(t, l.Router.Sysctl("net/ipv4/fib_multipath_hash_policy", "3"))
 	for i := 1; i <= directors; i++ {
 		d := l.lan.host(fmt.Sprintf("d%d", i))
 		addr := fmt.Sprintf("10.0.0.%d", i)

@@ -277,6 +277,43 @@ func (s *Speaker) peerEvent(ev *apiutil.WatchEventMessage_PeerEvent, t time.Time
 	if changed && ev.Type == apiutil.PEER_EVENT_STATE {
 		s.log.Info("bgp peer state", "peer", a, "state", st, "reason", ev.Peer.State.DisconnectMessage)
 		s.onChange()
+		if st == "idle" {
+			go s.renewBFDPeer(a)
+		}
+	}
+}
+
+// renewBFDPeer deletes peer a and adds it again, when it runs BFD and its
+// session is down. GoBGP 4.8's BFD resets the session of a peer whose BFD
+// session expires even when that BGP session is already down: the reset
+// stays queued and kills the next session the moment it is established,
+// and against a router that recreates its BFD session when BGP goes down
+// (bird) this repeats forever (osrg/gobgp#3561, fixed in GoBGP 4.9.0). A
+// new peer has a new FSM, with no queued reset, and a new BFD session.
+func (s *Speaker) renewBFDPeer(a netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.srv == nil {
+		return
+	}
+	ap, ok := s.cfg.peers[a]
+	if !ok || !ap.GetBfd().GetEnabled() {
+		return
+	}
+	s.evMu.Lock()
+	e := s.events[a]
+	down := e != nil && e.state == "idle"
+	s.evMu.Unlock()
+	if !down {
+		return
+	}
+	ctx := context.Background()
+	if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: a.String()}); err != nil {
+		s.log.Warn("bgp: renew BFD peer", "peer", a, "err", err)
+		return
+	}
+	if err := s.addPeer(ctx, s.cfg, a, false); err != nil {
+		s.log.Warn("bgp: renew BFD peer", "peer", a, "err", err)
 	}
 }
 

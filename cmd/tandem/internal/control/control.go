@@ -233,10 +233,17 @@ type Server struct {
 	srv  *http.Server
 }
 
-// Close stops serving (requests in progress are cut) and removes the
-// socket.
+// Close stops serving (requests in progress get up to a second to
+// finish, then are cut) and removes the socket.
 func (s *Server) Close() error {
-	err := s.srv.Close()
+	// Requests in flight get their answer (drain-node's comes just
+	// before the daemon stops), for at most a second.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		err = s.srv.Close()
+	}
 	os.Remove(s.path)
 	return err
 }
