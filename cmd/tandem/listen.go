@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/metrics"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/web"
@@ -30,8 +32,23 @@ type statusListener struct {
 	srv  *http.Server
 }
 
-func newStatusListener(log *slog.Logger, m *metrics.Metrics, get func(context.Context) (*status.Status, error)) *statusListener {
+func newStatusListener(log *slog.Logger, m *metrics.Metrics, get func(context.Context) (*status.Status, error),
+	placement func() (director.Placement, bool)) *statusListener {
 	mux := http.NewServeMux()
+	// The other directors of a BGP cluster read it (director's
+	// placement.go): small, and no kernel read.
+	mux.HandleFunc("GET /placement.json", func(w http.ResponseWriter, _ *http.Request) {
+		p, ok := director.Placement{}, false
+		if placement != nil {
+			p, ok = placement()
+		}
+		if !ok {
+			http.Error(w, "no placement: not running, or no bgp block", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(p)
+	})
 	mux.Handle("/metrics", m.Handler())
 	mux.HandleFunc("GET /grafana-dashboard.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

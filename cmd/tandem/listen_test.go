@@ -30,7 +30,7 @@ func TestStatusListener(t *testing.T) {
 	get := func(context.Context) (*status.Status, error) {
 		return &status.Status{Schema: status.Schema, Node: "d1"}, nil
 	}
-	l := newStatusListener(slog.New(slog.DiscardHandler), metrics.New(get, "test"), get)
+	l := newStatusListener(slog.New(slog.DiscardHandler), metrics.New(get, "test"), get, nil)
 	defer l.Close()
 	fetch := func(port int, path string) (string, error) {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))

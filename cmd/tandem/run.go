@@ -118,7 +118,12 @@ func cmdRun(f *runFlags, stdout, stderr io.Writer) int {
 		return d.Status(ctx)
 	}
 	m := metrics.New(getStatus, versionString())
-	sl := newStatusListener(log, m, getStatus)
+	sl := newStatusListener(log, m, getStatus, func() (director.Placement, bool) {
+		if d := dp.Load(); d != nil {
+			return d.Placement()
+		}
+		return director.Placement{}, false
+	})
 	defer sl.Close()
 	if err := sl.start(c, n); err != nil {
 		log.Error("tandem not started", "err", err)

@@ -129,21 +129,7 @@ func rsFailing(t *testing.T) {
 			health[i] = healthPort(t, rs)
 		}
 		cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, CheckPort: 9001}))
-		startBGPTandem(t, l, 0, cfg)
-		startBGPTandem(t, l, 1, cfg)
-		l.waitFIB(t, []int{0, 1}, 30*time.Second)
-		fs := openFlows(t, l, 60)
-		if b := fs.settle(10 * time.Second); len(b) > 0 {
-			t.Fatalf("flows broken before any change: %v", b)
-		}
-		ports := make([]int, 400)
-		for i := range ports {
-			ports[i] = 40000 + i
-		}
-		m1, errs := dialFlows(l.Client, l.ClientAddr, l.VIPAddr(), ports)
-		if len(errs) > 0 {
-			t.Fatalf("flows failed before: %v", errs[:min(3, len(errs))])
-		}
+		fs, ports, m1 := pairWithFlows(t, l, cfg, 40000)
 		health[1].Close()
 		for i := range 2 {
 			deadline := time.Now().Add(10 * time.Second)
@@ -218,21 +204,7 @@ func rsAdded(t *testing.T) {
 	t.Run("rs-added", func(t *testing.T) {
 		l := newBGPLab(t, bgpLabOpts{Directors: 2, Router: true, NoDirectorVIP: true})
 		cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, RS: []int{1, 2, 3}}))
-		startBGPTandem(t, l, 0, cfg)
-		startBGPTandem(t, l, 1, cfg)
-		l.waitFIB(t, []int{0, 1}, 30*time.Second)
-		fs := openFlows(t, l, 60)
-		if b := fs.settle(10 * time.Second); len(b) > 0 {
-			t.Fatalf("flows broken before any change: %v", b)
-		}
-		ports := make([]int, 400)
-		for i := range ports {
-			ports[i] = 30000 + i
-		}
-		m1, errs := dialFlows(l.Client, l.ClientAddr, l.VIPAddr(), ports)
-		if len(errs) > 0 {
-			t.Fatalf("flows failed before: %v", errs[:min(3, len(errs))])
-		}
+		fs, ports, m1 := pairWithFlows(t, l, cfg, 30000)
 		must(t, os.WriteFile(cfg, []byte(bgpConfig(l, bgpOpts{Directors: 2})), 0o644))
 		for i := range 2 {
 			out, err := l.Dirs[i].Command(context.Background(), "/tandem", "reload").CombinedOutput()
@@ -266,4 +238,28 @@ func rsAdded(t *testing.T) {
 			moved, len(m1), float64(moved)*100/float64(len(m1)), toNew, len(broken), len(errs))
 		t.Logf("bgp-bench: ipvsadm on d1 after the reload:\n%s", strings.TrimSpace(ipvsadm(t, l.Dirs[0], "-Ln")))
 	})
+}
+
+// pairWithFlows starts tandem with cfg on l's two directors, opens 60
+// long-lived flows, and dials 400 short ones from source ports base...;
+// it returns the long-lived flows, the ports and where each port's flow
+// went.
+func pairWithFlows(t *testing.T, l *bgpLab, cfg string, base int) (flows, []int, map[int]string) {
+	t.Helper()
+	startBGPTandem(t, l, 0, cfg)
+	startBGPTandem(t, l, 1, cfg)
+	l.waitFIB(t, []int{0, 1}, 30*time.Second)
+	fs := openFlows(t, l, 60)
+	if b := fs.settle(10 * time.Second); len(b) > 0 {
+		t.Fatalf("flows broken before any change: %v", b)
+	}
+	ports := make([]int, 400)
+	for i := range ports {
+		ports[i] = base + i
+	}
+	m, errs := dialFlows(l.Client, l.ClientAddr, l.VIPAddr(), ports)
+	if len(errs) > 0 {
+		t.Fatalf("flows failed before: %v", errs[:min(3, len(errs))])
+	}
+	return fs, ports, m
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,6 +28,8 @@ type bgpOpts struct {
 	NoSync    bool   // no conn_sync
 	Graceful  bool   // graceful_restart
 	CheckPort int    // the checks' port (0: the service's)
+	Metrics   bool   // each node's metrics listener on its LAN address
+	Weight1   int    // rs1's weight (0: 1)
 }
 
 // bgpConfig is the cluster file for lab l.
@@ -50,7 +53,11 @@ func bgpConfig(l *bgpLab, o bgpOpts) string {
 	}
 	b.WriteString("  timeouts {\n    tcp = \"1h\"\n  }\n}\n\n")
 	for i := 1; i <= o.Directors; i++ {
-		fmt.Fprintf(&b, "node \"d%d\" {\n  router_id = %q\n}\n\n", i, l.DirAddr[i-1])
+		metrics := ""
+		if o.Metrics {
+			metrics = fmt.Sprintf("  metrics {\n    listen = \"%s:9115\"\n  }\n", l.DirAddr[i-1])
+		}
+		fmt.Fprintf(&b, "node \"d%d\" {\n  router_id = %q\n%s}\n\n", i, l.DirAddr[i-1], metrics)
 	}
 	fmt.Fprintf(&b, `bgp {
   local_as         = %d
@@ -81,7 +88,11 @@ virtual_server "echo" {
   }
 `, l.DirAS, l.VIP, o.Graceful, l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags, cmp.Or(o.CheckPort, l.Port))
 	for _, n := range o.RS {
-		fmt.Fprintf(&b, "\n  real_server \"rs%d\" {\n    address = %q\n  }\n", n, l.RSAddr[n-1])
+		w := 1
+		if n == 1 && o.Weight1 > 0 {
+			w = o.Weight1
+		}
+		fmt.Fprintf(&b, "\n  real_server \"rs%d\" {\n    address = %q\n    weight  = %d\n  }\n", n, l.RSAddr[n-1], w)
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -364,4 +375,44 @@ func TestBGPGracefulRestart(t *testing.T) {
 	if took < 3*time.Second {
 		t.Errorf("d1 left the FIB %s after a graceful stop, before its restart time", took)
 	}
+}
+
+// TestBGPPlacement: each director reads the others' placement hash from
+// their metrics listeners; two directors whose files differ in a weight
+// (the same flow would go to different real servers) report it in status
+// and metrics, and agree again once the file is the same.
+func TestBGPPlacement(t *testing.T) {
+	vmOnly(t)
+	l := newBGPLab(t, bgpLabOpts{Directors: 2, Router: true, NoDirectorVIP: true})
+	cfg1 := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, Metrics: true}))
+	cfg2 := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, Metrics: true, Weight1: 2}))
+	startTandem(t, l.Dirs[0], "run", "-c", cfg1, "--node", "d1")
+	p2 := startTandem(t, l.Dirs[1], "run", "-c", cfg2, "--node", "d2")
+	l.waitFIB(t, []int{0, 1}, 30*time.Second)
+	status := func(i int) string {
+		out, err := l.Dirs[i].Command(context.Background(), "/tandem", "status").CombinedOutput()
+		must(t, err)
+		return string(out)
+	}
+	waitStatus := func(i int, want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(status(i), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("d%d's status lacks %q after 15 s:\n%s", i+1, want, status(i))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitStatus(0, "placement of d2: DIFFERENT")
+	waitStatus(1, "placement of d1: DIFFERENT")
+	p2.waitLog(`msg="placement differs from another director's`, 0, time.Second)
+	say(t, "bgp: placement mismatch reported on both directors")
+	// The same file on d2: they agree again at the next read.
+	must(t, os.WriteFile(cfg2, []byte(bgpConfig(l, bgpOpts{Directors: 2, Metrics: true})), 0o644))
+	if out, err := l.Dirs[1].Command(context.Background(), "/tandem", "reload").CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v: %s", err, out)
+	}
+	waitStatus(0, "placement of d2: same")
+	waitStatus(1, "placement of d1: same")
 }

@@ -116,6 +116,10 @@ func (d *Director) startBGP(ctx context.Context, c *conf.Cluster, node *conf.Nod
 		return fmt.Errorf("bgp: %w", err)
 	}
 	d.bgp = b
+	if !d.watching && d.runCtx != nil {
+		d.watching = true
+		go d.watchPlacement(d.runCtx)
+	}
 	d.log.Info("bgp speaker started", "local_as", cfg.LocalAS, "router_id", cfg.RouterID,
 		"peers", len(cfg.Peers), "addresses", len(c.BGP.Addresses), "restarting", restarting)
 	d.updateBGP()

@@ -86,6 +86,12 @@ type Director struct {
 	sync     *connSync             // sync daemons and timeouts (sync.go)
 	vrrp     *vrrpRun              // the VRRP runner (vrrp.go); nil when none
 	bgp      *bgpRun               // the BGP speaker (bgp.go); nil when none
+	// placement is the running config's placement hash (placement.go),
+	// peerPlacement the other directors' as last read.
+	placement     string
+	peerPlacement []PeerPlacement
+	watching      bool            // watchPlacement runs
+	runCtx        context.Context // Run's
 
 	// scripts is who runs the scripts (scripts.go).
 	scripts atomic.Pointer[scriptUser]
@@ -192,6 +198,7 @@ func (d *Director) drainEvents() {
 // survive a restart) and the VIPs are handed over.
 func (d *Director) Run(ctx context.Context, c *conf.Cluster, node *conf.Node) (err error) {
 	defer close(d.stopped)
+	d.runCtx = ctx
 	if !d.cfg.NoIPVS {
 		if d.rec, err = ipvs.Open(""); err != nil {
 			return err
@@ -308,6 +315,7 @@ func (d *Director) start(ctx context.Context, c *conf.Cluster, node *conf.Node) 
 func (d *Director) setConfig(c *conf.Cluster, node *conf.Node) {
 	d.c, d.node = c, node
 	d.loadedAt = time.Now()
+	d.placement = placementHash(c)
 	d.setScripts(c)
 	if d.cfg.OnConfig != nil {
 		d.cfg.OnConfig(c, node)

@@ -31,6 +31,10 @@ type Snapshot struct {
 	Reloads ReloadCounts
 	// BGP is the BGP state; nil without a bgp block.
 	BGP *BGPState
+	// Placement is the config's placement hash ("" without BGP), and
+	// PeerPlacement the other directors' as last read.
+	Placement     string
+	PeerPlacement []PeerPlacement
 
 	// What Status reads beside the snapshot: each is safe for concurrent
 	// use, and the loop publishes the one in force.
@@ -85,6 +89,9 @@ func (d *Director) publish() {
 		mgr:        d.health.mgr,
 		reconcile:  d.reconcile,
 		BGP:        d.bgpState(),
+		Placement:  d.placement,
+		// notePlacement replaces the slice, never changes it.
+		PeerPlacement: d.peerPlacement,
 	}
 	if d.vrrp != nil {
 		s.runner = d.vrrp.runner

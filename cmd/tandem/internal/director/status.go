@@ -329,7 +329,11 @@ func bgpStatus(snap *Snapshot) *status.BGP {
 		return nil
 	}
 	out := &status.BGP{LocalAS: b.LocalAS, RouterID: b.RouterID.String(), Draining: b.Draining,
-		PlacementHash: placementHash(snap.Config), Routes: []status.BGPRoute{}, Peers: []status.BGPPeer{}}
+		PlacementHash: snap.Placement, Placements: []status.BGPPlacement{}, Routes: []status.BGPRoute{}, Peers: []status.BGPPeer{}}
+	for _, p := range snap.PeerPlacement {
+		out.Placements = append(out.Placements, status.BGPPlacement{Node: p.Node, Hash: p.Hash,
+			Same: p.Hash != "" && p.Hash == snap.Placement, Error: p.Err, Checked: opt(p.Checked)})
+	}
 	for _, a := range b.Announcements {
 		out.Routes = append(out.Routes, status.BGPRoute{Prefix: netip.PrefixFrom(a.Addr, a.Addr.BitLen()).String(),
 			Announced: a.Announced, Reason: a.Reason})

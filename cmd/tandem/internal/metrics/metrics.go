@@ -166,6 +166,7 @@ var (
 	dBGPPeerRoutes = desc("tandem_bgp_peer_announced_routes", "Routes this director announces to the peer.", "peer", "peer_as")
 	dBGPAnnounced  = desc("tandem_bgp_route_announced", "1 while this director announces the address (ready, quorum, not draining), 0 while it withholds it.", "prefix")
 	dBGPDraining   = desc("tandem_bgp_draining", "1 once drain-node or a stop withdrew this director's routes.")
+	dBGPMismatch   = desc("tandem_bgp_placement_mismatch", "1 while another director's placement hash (read from its metrics listener) differs from this one's, 0 while it is the same; absent while it cannot be read.", "node")
 	dBGPPlacement  = desc("tandem_bgp_placement_info", "Hash of what decides which real server a flow goes to: every director of a cluster must show the same (alert on count(count by (hash) (tandem_bgp_placement_info)) > 1).", "hash")
 
 	dHeldTimeouts = desc("tandem_healthcheck_timeouts_held_total", "Health-check probe timeouts not counted because the checker was overloaded or in a mass timeout.")
@@ -189,7 +190,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		dVRRPBecame, dVRRPReleased, dVRRPSent, dVRRPReceived, dVRRPDropped, dVRRPTrack, dVRRPRunnerDrop,
 		dReconciles, dWrites, dRecErrors, dRecDuration, dKernelUp, dReloads, dLastReload, dLastOK, dConfig, dLoaded,
 		dOverloaded, dMassTimeout, dLateProbes, dHeldTimeouts,
-		dBGPPeerUp, dBGPPeerRoutes, dBGPAnnounced, dBGPDraining, dBGPPlacement} {
+		dBGPPeerUp, dBGPPeerRoutes, dBGPAnnounced, dBGPDraining, dBGPPlacement, dBGPMismatch} {
 		ch <- d
 	}
 }
@@ -265,6 +266,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(dBGPDraining, b2f(b.Draining))
 		gauge(dBGPPlacement, 1, b.PlacementHash)
+		for _, p := range b.Placements {
+			if p.Error == "" {
+				gauge(dBGPMismatch, b2f(!p.Same), p.Node)
+			}
+		}
 	}
 	if hc := st.HealthChecks; hc != nil {
 		gauge(dOverloaded, b2f(hc.Overloaded))

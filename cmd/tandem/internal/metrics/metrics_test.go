@@ -50,8 +50,9 @@ func sample() *status.Status {
 		IPVS:         status.IPVS{Managed: true, Reconciles: 7, ReconcileWrites: 12, ReconcileErrors: 1, LastReconcileSeconds: 0.0012},
 		HealthChecks: &status.HealthChecks{MassTimeout: true, MassTimeoutSince: &since, LateProbes: 5, HeldTimeouts: 17},
 		BGP: &status.BGP{LocalAS: 65010, RouterID: "10.0.0.11", PlacementHash: "0123456789ab",
-			Routes: []status.BGPRoute{{Prefix: "203.0.113.10/32", Announced: true, Reason: "ready"}, {Prefix: "203.0.113.11/32", Reason: "draining"}},
-			Peers:  []status.BGPPeer{{Address: "10.0.0.1", AS: 65000, State: "established", Since: &since, Announced: 1}}},
+			Placements: []status.BGPPlacement{{Node: "d2", Hash: "0123456789ab", Same: true}, {Node: "d3", Error: "refused"}},
+			Routes:     []status.BGPRoute{{Prefix: "203.0.113.10/32", Announced: true, Reason: "ready"}, {Prefix: "203.0.113.11/32", Reason: "draining"}},
+			Peers:      []status.BGPPeer{{Address: "10.0.0.1", AS: 65000, State: "established", Since: &since, Announced: 1}}},
 	}
 	st.VirtualServers[0].Panic, st.VirtualServers[0].PanicThreshold = true, "50%"
 	st.VirtualServers[0].Held = &status.Held{Reason: "mass timeout", Since: since, TimingOut: 8, Checked: 10}
@@ -103,6 +104,7 @@ func TestMetrics(t *testing.T) {
 		`tandem_bgp_peer_up{peer="10.0.0.1",peer_as="65000"} 1`,
 		`tandem_bgp_route_announced{prefix="203.0.113.11/32"} 0`,
 		`tandem_bgp_placement_info{hash="0123456789ab"} 1`,
+		`tandem_bgp_placement_mismatch{node="d2"} 0`,
 	} {
 		if !strings.Contains(body, "\n"+want+"\n") {
 			t.Errorf("no line %s", want)

@@ -102,9 +102,22 @@ type BGP struct {
 	// PlacementHash is a hash of what decides where a flow goes (the BGP
 	// addresses' virtual servers: scheduler, flags, real servers and
 	// weights): every director of the cluster must show the same.
-	PlacementHash string     `json:"placement_hash"`
-	Routes        []BGPRoute `json:"routes"`
-	Peers         []BGPPeer  `json:"peers"`
+	PlacementHash string `json:"placement_hash"`
+	// Placements are the other directors' placement hashes, read from
+	// their metrics listeners (nodes whose address is known).
+	Placements []BGPPlacement `json:"placements"`
+	Routes     []BGPRoute     `json:"routes"`
+	Peers      []BGPPeer      `json:"peers"`
+}
+
+// BGPPlacement is another director's placement hash.
+type BGPPlacement struct {
+	Node string `json:"node"`
+	Hash string `json:"hash,omitempty"`
+	// Same: the hash equals this director's.
+	Same    bool       `json:"same"`
+	Error   string     `json:"error,omitempty"`
+	Checked *time.Time `json:"checked,omitempty"`
 }
 
 // BGPRoute is one address and whether it is announced, with why.

@@ -382,6 +382,16 @@ func writeBGP(w io.Writer, b *BGP, now time.Time) {
 		drain = " · DRAINING (routes withdrawn)"
 	}
 	fmt.Fprintf(w, "\nBGP AS %d · router id %s · placement %s%s\n", b.LocalAS, b.RouterID, b.PlacementHash, drain)
+	for _, p := range b.Placements {
+		switch {
+		case p.Error != "":
+			fmt.Fprintf(w, "placement of %s: not readable: %s\n", p.Node, oneLine(p.Error))
+		case p.Same:
+			fmt.Fprintf(w, "placement of %s: same\n", p.Node)
+		default:
+			fmt.Fprintf(w, "placement of %s: DIFFERENT (%s): the directors send a flow to different real servers\n", p.Node, p.Hash)
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PEER\tAS\tSTATE\tSINCE\tROUTES\tLAST ERROR")
 	for _, p := range b.Peers {
