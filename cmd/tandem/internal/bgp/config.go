@@ -286,3 +286,10 @@ func peerToAPI(p Peer, cfg Config) (*api.Peer, error) {
 
 // samePeer reports whether two peers need no session change.
 func samePeer(a, b Peer) bool { return a == b }
+
+// Check validates cfg as Start does, without starting anything: a
+// director checks its config before it applies anything.
+func Check(cfg Config) error {
+	_, err := compile(cfg)
+	return err
+}

@@ -80,6 +80,19 @@ func bgpConfig(c *conf.Cluster, n *conf.Node, restarting bool) (bgp.Config, erro
 	return cfg, nil
 }
 
+// checkBGP checks what the bgp block needs of this host (a router id)
+// before anything is applied.
+func checkBGP(c *conf.Cluster, node *conf.Node) error {
+	if c.BGP == nil {
+		return nil
+	}
+	cfg, err := bgpConfig(c, node, false)
+	if err != nil {
+		return err
+	}
+	return bgp.Check(cfg)
+}
+
 // startBGP puts the addresses on their interface and starts the speaker,
 // announcing nothing yet: the loop's first updateBGP decides. The table
 // is programmed (start calls it after the first apply).

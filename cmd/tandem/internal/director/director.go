@@ -277,6 +277,9 @@ func (d *Director) Run(ctx context.Context, c *conf.Cluster, node *conf.Node) (e
 // (the checks' starting point), the director settings, the table, then
 // VRRP and the checks.
 func (d *Director) start(ctx context.Context, c *conf.Cluster, node *conf.Node) error {
+	if err := checkBGP(c, node); err != nil {
+		return err // before anything is applied
+	}
 	d.setConfig(c, node)
 	d.loadOverrides()
 	d.pruneOverrides(c)

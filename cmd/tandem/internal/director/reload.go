@@ -93,6 +93,12 @@ func (d *Director) reload(ctx context.Context) (*ReloadResult, error) {
 		d.logLoadError("reload rejected, keeping the running config", err)
 		return nil, err
 	}
+	if err := checkBGP(c, node); err != nil {
+		d.reloads.Failed++
+		d.reloads.Last, d.reloads.LastError = time.Now(), err.Error()
+		d.log.Error("reload rejected, keeping the running config", "err", err)
+		return nil, err
+	}
 	t1 := time.Now()
 	p := d.plan(c, node, d.cfg.Path)
 	t2 := time.Now()
