@@ -30,6 +30,8 @@ type bgpOpts struct {
 	CheckPort int    // the checks' port (0: the service's)
 	Metrics   bool   // each node's metrics listener on its LAN address
 	Weight1   int    // rs1's weight (0: 1)
+	// RestartTime is restart_time in seconds (0: 4).
+	RestartTime int
 }
 
 // bgpConfig is the cluster file for lab l.
@@ -65,7 +67,7 @@ func bgpConfig(l *bgpLab, o bgpOpts) string {
   hold_time        = "3s"
   drain_timeout    = "1s"
   graceful_restart = %t
-  restart_time     = "4s"
+  restart_time     = "%ds"
 
   peer "router" {
     address = %q
@@ -86,7 +88,7 @@ virtual_server "echo" {
     fall     = 2
     port     = %d
   }
-`, l.DirAS, l.VIP, o.Graceful, l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags, cmp.Or(o.CheckPort, l.Port))
+`, l.DirAS, l.VIP, o.Graceful, cmp.Or(o.RestartTime, 4), l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags, cmp.Or(o.CheckPort, l.Port))
 	for _, n := range o.RS {
 		w := 1
 		if n == 1 && o.Weight1 > 0 {
@@ -318,7 +320,9 @@ func healthPort(t *testing.T, ns *netlab.NS) net.Listener {
 func TestBGPGracefulRestart(t *testing.T) {
 	vmOnly(t)
 	l := newBGPLab(t, bgpLabOpts{Directors: 2, Router: true, NoDirectorVIP: true})
-	cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, Graceful: true}))
+	// restart_time covers the restart: tandem's start, GoBGP's first
+	// connection attempt (~2 s) and the session, on a loaded machine.
+	cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, Graceful: true, RestartTime: 8}))
 	p1 := startBGPTandem(t, l, 0, cfg)
 	startBGPTandem(t, l, 1, cfg)
 	l.waitFIB(t, []int{0, 1}, 30*time.Second)
@@ -365,14 +369,14 @@ func TestBGPGracefulRestart(t *testing.T) {
 	if len(broken) > 0 {
 		t.Errorf("flows broken by a graceful restart: %v", broken)
 	}
-	// Stopped for good: out after restart_time (4 s).
+	// Stopped for good: out after restart_time (8 s).
 	t0 := time.Now()
 	if err := p1.stop(); err != nil {
 		t.Fatal(err)
 	}
 	took := l.waitFIB(t, []int{1}, 15*time.Second)
-	say(t, "bgp: d1 stopped for good: out of the FIB %s after SIGTERM (restart_time 4s)", time.Since(t0).Round(time.Millisecond))
-	if took < 3*time.Second {
+	say(t, "bgp: d1 stopped for good: out of the FIB %s after SIGTERM (restart_time 8s)", time.Since(t0).Round(time.Millisecond))
+	if took < 6*time.Second {
 		t.Errorf("d1 left the FIB %s after a graceful stop, before its restart time", took)
 	}
 }
