@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ type bgpOpts struct {
 	Weight1   int    // rs1's weight (0: 1)
 	// RestartTime is restart_time in seconds (0: 4).
 	RestartTime int
+	Forward     string // "dr" (default) or "tun"
 }
 
 // bgpConfig is the cluster file for lab l.
@@ -79,7 +81,7 @@ virtual_server "echo" {
   address         = "%s"
   scheduler       = %q
   scheduler_flags = %s
-  forward         = "dr"
+  forward         = %q
 
   check "tcp" {
     interval = "500ms"
@@ -88,7 +90,7 @@ virtual_server "echo" {
     fall     = 2
     port     = %d
   }
-`, l.DirAS, l.VIP, o.Graceful, cmp.Or(o.RestartTime, 4), l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags, cmp.Or(o.CheckPort, l.Port))
+`, l.DirAS, l.VIP, o.Graceful, cmp.Or(o.RestartTime, 4), l.RouterAddr, l.RouterAS, l.VIPAddr(), o.Scheduler, o.Flags, cmp.Or(o.Forward, "dr"), cmp.Or(o.CheckPort, l.Port))
 	for _, n := range o.RS {
 		w := 1
 		if n == 1 && o.Weight1 > 0 {
@@ -419,4 +421,42 @@ func TestBGPPlacement(t *testing.T) {
 	}
 	waitStatus(0, "placement of d2: same")
 	waitStatus(1, "placement of d1: same")
+}
+
+// TestBGPTUN: BGP mode with tunnelling real servers (`tandem realserver`
+// sets up their tunl0): flows survive a drain and a crash as with DR.
+func TestBGPTUN(t *testing.T) {
+	vmOnly(t)
+	l := newBGPLab(t, bgpLabOpts{Directors: 2, Router: true, NoDirectorVIP: true})
+	cfg := writeConfig(t, bgpConfig(l, bgpOpts{Directors: 2, Forward: "tun"}))
+	for i, rs := range l.RS {
+		runIn(t, rs, "/tandem", "realserver", "-c", cfg, "--address", l.RSAddr[i], "--state", filepath.Join(t.TempDir(), "rs.state"))
+	}
+	startBGPTandem(t, l, 0, cfg)
+	p2 := startBGPTandem(t, l, 1, cfg)
+	l.waitFIB(t, []int{0, 1}, 30*time.Second)
+	fs := openFlows(t, l, 24)
+	if b := fs.settle(10 * time.Second); len(b) > 0 {
+		t.Fatalf("flows broken before any change: %v", b)
+	}
+	if out := ipvsadm(t, l.Dirs[0], "-Ln"); !strings.Contains(out, "Tunnel") {
+		t.Fatalf("d1's table has no tunnel destination:\n%s", out)
+	}
+	if out, err := l.Dirs[0].Command(context.Background(), "/tandem", "drain-node").CombinedOutput(); err != nil {
+		t.Fatalf("drain-node: %v: %s", err, out)
+	}
+	l.waitFIB(t, []int{1}, 5*time.Second)
+	if b := fs.settle(10 * time.Second); len(b) > 0 {
+		t.Errorf("flows broken by drain-node (tun): %v", b)
+	}
+	// d1 back, then d2 crashes.
+	startBGPTandem(t, l, 0, cfg)
+	l.waitFIB(t, []int{0, 1}, 30*time.Second)
+	p2.cmd.Process.Signal(syscall.SIGKILL)
+	l.waitFIB(t, []int{0}, 10*time.Second)
+	broken := fs.settle(10 * time.Second)
+	say(t, "bgp tun: drain, rejoin and crash: %d of %d flows broken", len(broken), len(fs))
+	if len(broken) > 0 {
+		t.Errorf("flows broken (tun): %v", broken)
+	}
 }
