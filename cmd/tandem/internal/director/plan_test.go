@@ -237,3 +237,44 @@ func TestPlanMetrics(t *testing.T) {
 		t.Errorf("OnConfig saw %v, want %s", got, want)
 	}
 }
+
+// TestPlanCanonicalOrder: a reload that adds a real server below others
+// in an mh service plans (and applies) the re-adds that keep the kernel's
+// list in canonical order.
+func TestPlanCanonicalOrder(t *testing.T) {
+	src := func(rs ...string) string {
+		s := "director { static_vips = [\"203.0.113.10\"] }\nnode \"d\" {}\nvirtual_server \"web\" {\n  address = \"203.0.113.10:80\"\n  scheduler = \"mh\"\n  forward = \"dr\"\n"
+		for _, a := range rs {
+			s += fmt.Sprintf("  real_server %q { address = %q }\n", a, a)
+		}
+		return s + "}\n"
+	}
+	c1 := parseHealthConf(t, src("10.0.0.21", "10.0.0.23"))
+	d, k, _ := testDaemon(t, c1, nil)
+	c2 := parseHealthConf(t, src("10.0.0.21", "10.0.0.22", "10.0.0.23"))
+	p := d.plan(c2, &c2.Nodes[0], "t.hcl")
+	var got []string
+	for _, ch := range p.Changes {
+		if ch.Area == "ipvs" {
+			got = append(got, ch.Kind+" "+strings.Fields(ch.What)[0])
+		}
+	}
+	want := []string{"delete destination 10.0.0.23:80", "add destination 10.0.0.22:80", "add destination 10.0.0.23:80"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("plan: %v, want %v", got, want)
+	}
+	if err := d.applyPlan(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := k.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []string
+	for _, dst := range tb[serviceKey(&c2.VirtualServers[0])].Destinations {
+		list = append(list, dst.Addr.String())
+	}
+	if strings.Join(list, " ") != "10.0.0.23 10.0.0.22 10.0.0.21" {
+		t.Errorf("kernel list after the reload: %v, want newest (largest) first", list)
+	}
+}
