@@ -37,9 +37,8 @@ type bgpRun struct {
 	onIface map[netip.Addr]bool
 	// decisions is the last announce decision, in the file's order.
 	decisions []Announcement
-	// programmed is set once the table has been reconciled; draining
-	// from drain-node or a stop on.
-	programmed, draining bool
+	// draining is set from drain-node or a stop on.
+	draining bool
 	// drained is closed when drain-node has finished: the loop ends.
 	drained chan struct{}
 }
@@ -100,7 +99,7 @@ func (d *Director) startBGP(ctx context.Context, c *conf.Cluster, node *conf.Nod
 	if c.BGP == nil {
 		return nil
 	}
-	b := &bgpRun{addrs: newBGPAddrs(), programmed: true, drained: make(chan struct{})}
+	b := &bgpRun{addrs: newBGPAddrs(), drained: make(chan struct{})}
 	on, err := b.addrs.on(c.BGP.Interface)
 	if err != nil {
 		return err
@@ -177,7 +176,7 @@ func (d *Director) updateBGP() {
 		return
 	}
 	in := announceInput{
-		Programmed:  b.programmed,
+		Programmed:  true, // the speaker starts after the first apply
 		Draining:    b.draining,
 		OnInterface: func(a netip.Addr) bool { return b.onIface[a] },
 		Services:    d.health.services,
