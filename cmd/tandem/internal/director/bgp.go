@@ -161,11 +161,11 @@ func (b *bgpRun) hold(d *Director, g *conf.BGP) error {
 		if err := b.addrs.add(g.Interface, a); err != nil {
 			return fmt.Errorf("bgp: %w", err)
 		}
+		on[a] = true
 		d.log.Info("bgp address added", "address", a, "interface", g.Interface)
 	}
-	b.iface, b.held = g.Interface, slices.Clone(g.Addresses)
-	b.onIface, err = b.addrs.on(g.Interface)
-	return err
+	b.iface, b.held, b.onIface = g.Interface, slices.Clone(g.Addresses), on
+	return nil
 }
 
 // updateBGP makes the announce decision again and hands the speaker the
