@@ -241,6 +241,30 @@ func (p *tandemProc) waitLog(re string, from int, timeout time.Duration) (string
 	return line, i
 }
 
+// waitTransition waits for a VRRP transition of instance to state (after
+// line from) that holds: no other transition of the instance follows it
+// within settle. Under a starved VM a backup may miss a few adverts and
+// flap to MASTER and back; the flap is logged and skipped, and the wait
+// goes on from the transition that ended it.
+func (p *tandemProc) waitTransition(instance, state string, from int, timeout time.Duration) int {
+	p.t.Helper()
+	const settle = 600 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	want := `vrrp transition.*instance=` + instance + ` .*to=` + state
+	for {
+		_, i := p.waitLog(want, from, time.Until(deadline))
+		line, j, err := p.tail.Wait(`vrrp transition.*instance=`+instance+` `, i+1, settle)
+		if err != nil {
+			return i // none within settle (or the process ended: the caller's next wait says so)
+		}
+		p.t.Logf("skipping a flap: %s", line)
+		from = j
+		if !time.Now().Before(deadline) {
+			p.t.Fatalf("tandem: no transition of %s to %s that held for %v within %v", instance, state, settle, timeout)
+		}
+	}
+}
+
 // stop sends SIGTERM and waits for a clean exit.
 func (p *tandemProc) stop() error {
 	select {

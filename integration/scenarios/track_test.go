@@ -35,10 +35,10 @@ func TestQuorumTracking(t *testing.T) {
 
 	p1 := startTandem(t, l.d[0], "run", "-c", l.cfg, "--node", "d1")
 	p1.waitLog(`virtual server up: quorum reached`, 0, 10*time.Second)
-	p1.waitLog(`vrrp transition.*instance=public.*to=MASTER`, 0, 10*time.Second)
+	p1.waitTransition("public", "MASTER", 0, 10*time.Second)
 	p2 := startTandem(t, l.d[1], "run", "-c", l.cfg, "--node", "d2")
 	p2.waitLog(`virtual server up: quorum reached`, 0, 10*time.Second)
-	_, at2 := p2.waitLog(`vrrp transition.*instance=public.*to=BACKUP`, 0, 10*time.Second)
+	at2 := p2.waitTransition("public", "BACKUP", 0, 10*time.Second)
 	say(t, "d1 (150) is master, d2 (100) backup; both see the real servers")
 	if got := echoFrom(t, l); got == "" {
 		t.Fatal("the VIP does not answer before the cut")
@@ -59,7 +59,7 @@ func TestQuorumTracking(t *testing.T) {
 	_, at1 := p1.waitLog(`virtual server up: quorum reached`, 0, time.Second)
 	_, at1 = p1.waitLog(`virtual server down: quorum lost`, at1, 5*time.Second)
 	_, at1 = p1.waitLog(`vrrp priority.*priority=90`, at1, 5*time.Second)
-	_, at2 = p2.waitLog(`vrrp transition.*instance=public.*to=MASTER`, at2, 5*time.Second)
+	at2 = p2.waitTransition("public", "MASTER", at2, 5*time.Second)
 	say(t, "d1's checks fail: its priority drops to 90 and d2 takes the VIP")
 	if got := echoFrom(t, l); got == "" {
 		t.Error("the VIP does not answer after d2 took over")
@@ -71,19 +71,19 @@ func TestQuorumTracking(t *testing.T) {
 	must(t, os.WriteFile(l.cfg, []byte(strings.Replace(cfg, "echo = -60", "echo = -30", 1)), 0o644))
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
 	_, at1 = p1.waitLog(`vrrp priority.*priority=120`, at1, 5*time.Second)
-	_, at2 = p2.waitLog(`vrrp transition.*instance=public.*to=BACKUP`, at2, 5*time.Second)
-	_, at1 = p1.waitLog(`vrrp transition.*instance=public.*to=MASTER`, at1, 5*time.Second)
+	at2 = p2.waitTransition("public", "BACKUP", at2, 5*time.Second)
+	at1 = p1.waitTransition("public", "MASTER", at1, 5*time.Second)
 	say(t, "a reload lowering d1's tracked weight to -30 applies at once: 120, d1 takes the VIP back")
 	// And back to -60: 90 again, d2 takes over.
 	must(t, os.WriteFile(l.cfg, []byte(cfg), 0o644))
 	must(t, p1.cmd.Process.Signal(syscall.SIGHUP))
 	_, at1 = p1.waitLog(`vrrp priority.*priority=90`, at1, 5*time.Second)
-	_, at2 = p2.waitLog(`vrrp transition.*instance=public.*to=MASTER`, at2, 5*time.Second)
+	at2 = p2.waitTransition("public", "MASTER", at2, 5*time.Second)
 
 	// Heal: d1's checks pass, its priority is 150 again and it preempts.
 	nft("delete", "table", "ip", "cut")
 	p1.waitLog(`vrrp priority.*priority=150`, at1, 5*time.Second)
-	p2.waitLog(`vrrp transition.*instance=public.*to=BACKUP`, at2, 5*time.Second)
+	p2.waitTransition("public", "BACKUP", at2, 5*time.Second)
 	say(t, "d1's checks pass again: it takes the VIP back")
 	if got := echoFrom(t, l); got == "" {
 		t.Error("the VIP does not answer after d1 took it back")
