@@ -35,14 +35,14 @@ vrrp "public" {
   vrid            = 51
   interface       = "eth0"
   addresses       = ["10.0.0.100/24"]
-  advert_interval = "100ms"
+  advert_interval = "300ms"
 }
 
 vrrp "gateway" {
   vrid            = 52
   interface       = "eth1"
   addresses       = ["192.168.100.1/24"]
-  advert_interval = "100ms"
+  advert_interval = "300ms"
 }
 
 sync_group "lb" {

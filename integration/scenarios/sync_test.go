@@ -61,7 +61,7 @@ vrrp "public" {
   vrid            = 51
   interface       = "eth0"
   addresses       = ["10.0.0.100/24"]
-  advert_interval = "100ms"
+  advert_interval = "300ms"
 }
 `)
 	rs := []string{"10.0.0.11", "10.0.0.12"}
@@ -72,7 +72,7 @@ vrrp "gateway" {
   vrid            = 52
   interface       = "eth1"
   addresses       = ["192.168.100.1/24"]
-  advert_interval = "100ms"
+  advert_interval = "300ms"
 }
 
 sync_group "lb" {
@@ -195,6 +195,7 @@ func connSyncScenario(t *testing.T, l *syncLab, withSync bool) {
 
 	before, _ := s.answers()
 	say(t, "the master d1 dies (SIGKILL, links cut) after %d answers from %s", before, s.server)
+	from := p2.tail.Len()
 	must(t, p1.cmd.Process.Kill())
 	<-p1.done
 	for _, ifname := range []string{"eth0", "eth1"} {
@@ -202,9 +203,9 @@ func connSyncScenario(t *testing.T, l *syncLab, withSync bool) {
 		must(t, err)
 		must(t, l.d[0].Netlink().LinkSetDown(link))
 	}
-	p2.waitLog(`vrrp transition.*instance=public.*to=MASTER`, 0, 5*time.Second)
+	at := p2.waitTransition("public", "MASTER", from, 5*time.Second)
 	if withSync {
-		p2.waitLog(`ipvs sync daemon.*started master`, 0, 5*time.Second)
+		p2.waitLog(`ipvs sync daemon.*started master`, at, 5*time.Second)
 	}
 
 	healed := s.waitAnswers(before, 20, 15*time.Second)

@@ -17,8 +17,8 @@ import (
 func TestQuorumTracking(t *testing.T) {
 	vmOnly(t)
 	l := newSyncLab(t, "qt", "dr", false)
-	cfg := strings.Replace(syncConfig("dr", false), `  advert_interval = "100ms"
-}`, `  advert_interval = "100ms"
+	cfg := strings.Replace(syncConfig("dr", false), `  advert_interval = "300ms"
+}`, `  advert_interval = "300ms"
   track_virtual_servers = { echo = -60 }
 }`, 1)
 	cfg = strings.Replace(cfg, `  forward   = "dr"
