@@ -299,15 +299,21 @@ func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, 
 		}
 		t.src4 = sa.(*unix.SockaddrInet4).Addr
 	}
-	t.srcAt, t.srcEpoch = now, epoch
+	t.srcAt, t.srcEpoch, t.srcWatched = now, epoch, hs.routes >= 0
 	t.oob4 = unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: t.src4})
 	return t.src4, t.oob4, nil
 }
 
-// forgetSource makes the next probe look the source address up again.
+// forgetSource makes the next probe look the source address up again,
+// after a failed probe, when no route watch keeps the source current
+// (with one, a failure says nothing about the source, and under an
+// overload that times probes out, looking it up again after each cost a
+// tenth of the checker's CPU: three system calls a probe).
 func (t *rawTarget) forgetSource() {
 	t.srcMu.Lock()
-	t.srcAt = time.Time{}
+	if !t.srcWatched {
+		t.srcAt = time.Time{}
+	}
 	t.srcMu.Unlock()
 }
 

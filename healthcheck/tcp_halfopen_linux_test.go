@@ -244,3 +244,16 @@ func TestTCPChecksum4(t *testing.T) {
 		t.Errorf("checksum %#04x does not verify: the sum with it is %#04x, want 0", sum, v)
 	}
 }
+
+// TestForgetSourceWatched: a failed probe makes the next one look its
+// source up again only when no route watch keeps the source current.
+func TestForgetSourceWatched(t *testing.T) {
+	at := time.Now()
+	for _, watched := range []bool{true, false} {
+		r := &rawTarget{srcAt: at, srcWatched: watched}
+		r.forgetSource()
+		if kept := !r.srcAt.IsZero(); kept != watched {
+			t.Errorf("learned under a route watch: %v; source kept after a failure: %v", watched, kept)
+		}
+	}
+}

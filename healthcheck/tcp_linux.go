@@ -37,14 +37,15 @@ type rawTarget struct {
 	rsaLen uint32
 	// The destination as connect takes it (rsa with the port), for the
 	// poller's raw connect (rawsys_linux.go).
-	csa      unix.RawSockaddrInet6
-	csaLen   uint32
-	oob6     []byte
-	srcMu    sync.Mutex
-	srcAt    time.Time // when src4 was learned; zero: not known
-	srcEpoch uint64    // the routes' epoch then
-	src4     [4]byte
-	oob4     []byte
+	csa        unix.RawSockaddrInet6
+	csaLen     uint32
+	oob6       []byte
+	srcMu      sync.Mutex
+	srcAt      time.Time // when src4 was learned; zero: not known
+	srcEpoch   uint64    // the routes' epoch then
+	srcWatched bool      // learned under a route watch (see forgetSource)
+	src4       [4]byte
+	oob4       []byte
 }
 
 // newRawTarget returns s's addresses for the poller, or nil when the

@@ -136,3 +136,47 @@ func TestSummary(t *testing.T) {
 		t.Errorf("empty: %q", got)
 	}
 }
+
+// TestPublishCoalesces: a burst of work queued on the loop makes one
+// snapshot when the queue empties, not one per turn; the last state is
+// published.
+func TestPublishCoalesces(t *testing.T) {
+	c := parseHealthConf(t, planHCL)
+	d := New(Config{
+		Log: slog.New(slog.DiscardHandler), NoIPVS: true, Resync: time.Hour,
+		Load: func(string) (*conf.Cluster, *conf.Node, error) { return c, &c.Nodes[0], nil },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, c, &c.Nodes[0]) }()
+	<-d.running
+
+	hold, last := make(chan struct{}), make(chan uint64, 1)
+	d.post(ctx, func() { <-hold })
+	for range 30 {
+		d.post(ctx, func() {})
+	}
+	gen0 := d.Snapshot().Generation
+	d.post(ctx, func() { last <- d.gen })
+	close(hold)
+	genLast := <-last
+	var s *Snapshot
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if s = d.Snapshot(); s.Generation > genLast {
+			break
+		}
+	}
+	if s.Generation <= genLast {
+		t.Fatalf("no snapshot after the burst's last turn (generation %d, %d before it)", s.Generation, genLast)
+	}
+	// 32 turns: one snapshot at the end, and one per maxSnapshotAge
+	// of a slow (race-detector) run at most.
+	if n := s.Generation - gen0; n > 3 {
+		t.Errorf("%d snapshots for a burst of 32 turns, want 1 (up to 3)", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -76,9 +76,10 @@ func (d *Director) publish() {
 		return
 	}
 	d.gen++
+	d.published = time.Now()
 	s := &Snapshot{
 		Generation: d.gen,
-		Taken:      time.Now(),
+		Taken:      d.published,
 		Node:       d.node.Name,
 		File:       d.cfg.Path,
 		Loaded:     d.loadedAt,
