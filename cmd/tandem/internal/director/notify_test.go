@@ -152,8 +152,9 @@ func TestPublishCoalesces(t *testing.T) {
 	go func() { done <- d.Run(ctx, c, &c.Nodes[0]) }()
 	<-d.running
 
-	hold, last := make(chan struct{}), make(chan uint64, 1)
-	d.post(ctx, func() { <-hold })
+	held, hold, last := make(chan struct{}), make(chan struct{}), make(chan uint64, 1)
+	d.post(ctx, func() { close(held); <-hold })
+	<-held // the loop waits in this turn, after the start's snapshot
 	for range 30 {
 		d.post(ctx, func() {})
 	}

@@ -106,7 +106,7 @@ func liveHeap() uint64 {
 // and, on the next turn of the loop (after the answer), hands the heap
 // back.
 func (d *Director) loading(ctx context.Context) func() {
-	steady := debug.SetGCPercent(reloadGCPercent)
+	steady := debug.SetGCPercent(reloadGCPercent) // (the only way to read it)
 	debug.SetGCPercent(reloadPercent(liveHeap(), steady))
 	return func() {
 		debug.SetGCPercent(steady)
