@@ -154,7 +154,9 @@ func (d *Director) post(ctx context.Context, fn func()) {
 // ErrNotRunning is returned by calls made when the loop is not running.
 var ErrNotRunning = errors.New("the director is not running")
 
-// call runs fn on the main loop and waits for it to finish.
+// call runs fn on the main loop and waits for it to finish; the snapshot
+// shows fn's effect by then (the loop's own publishing waits for a burst
+// of work to end).
 func (d *Director) call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {
@@ -165,7 +167,7 @@ func (d *Director) call(ctx context.Context, fn func()) error {
 		return ctx.Err()
 	}
 	select {
-	case d.events <- func() { defer close(done); fn() }:
+	case d.events <- func() { defer close(done); fn(); d.publish() }:
 	case <-d.stopped:
 		return ErrNotRunning
 	case <-ctx.Done():

@@ -181,3 +181,42 @@ func TestPublishCoalesces(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCallPublishes: an API call's effect is in the snapshot when the
+// call returns, even while the loop has more work queued.
+func TestCallPublishes(t *testing.T) {
+	c := parseHealthConf(t, planHCL)
+	d := New(Config{
+		Log: slog.New(slog.DiscardHandler), NoIPVS: true, Resync: time.Hour,
+		Load: func(string) (*conf.Cluster, *conf.Node, error) { return c, &c.Nodes[0], nil },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, c, &c.Nodes[0]) }()
+	<-d.running
+
+	held, hold, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	d.post(ctx, func() { close(held); <-hold })
+	<-held
+	reloaded := make(chan error, 1)
+	go func() { _, err := d.Reload(ctx); reloaded <- err }()
+	for deadline := time.Now().Add(5 * time.Second); len(d.events) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the reload was never queued")
+		}
+	}
+	d.post(ctx, func() { <-release }) // queued behind the reload
+	close(hold)
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Snapshot().Reloads.OK; got != 1 {
+		t.Errorf("snapshot after the reload returned: %d reloads, want 1", got)
+	}
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
