@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,26 +142,15 @@ func TestSummary(t *testing.T) {
 // snapshot when the queue empties, not one per turn; the last state is
 // published.
 func TestPublishCoalesces(t *testing.T) {
-	c := parseHealthConf(t, planHCL)
-	d := New(Config{
-		Log: slog.New(slog.DiscardHandler), NoIPVS: true, Resync: time.Hour,
-		Load: func(string) (*conf.Cluster, *conf.Node, error) { return c, &c.Nodes[0], nil },
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, c, &c.Nodes[0]) }()
-	<-d.running
-
-	held, hold, last := make(chan struct{}), make(chan struct{}), make(chan uint64, 1)
-	d.post(ctx, func() { close(held); <-hold })
-	<-held // the loop waits in this turn, after the start's snapshot
+	d, ctx := runPlan(t)
+	release := holdLoop(t, ctx, d)
+	last := make(chan uint64, 1)
 	for range 30 {
 		d.post(ctx, func() {})
 	}
 	gen0 := d.Snapshot().Generation
 	d.post(ctx, func() { last <- d.gen })
-	close(hold)
+	release()
 	genLast := <-last
 	var s *Snapshot
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
@@ -176,29 +166,13 @@ func TestPublishCoalesces(t *testing.T) {
 	if n := s.Generation - gen0; n > 3 {
 		t.Errorf("%d snapshots for a burst of 32 turns, want 1 (up to 3)", n)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestCallPublishes: an API call's effect is in the snapshot when the
 // call returns, even while the loop has more work queued.
 func TestCallPublishes(t *testing.T) {
-	c := parseHealthConf(t, planHCL)
-	d := New(Config{
-		Log: slog.New(slog.DiscardHandler), NoIPVS: true, Resync: time.Hour,
-		Load: func(string) (*conf.Cluster, *conf.Node, error) { return c, &c.Nodes[0], nil },
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, c, &c.Nodes[0]) }()
-	<-d.running
-
-	held, hold, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	d.post(ctx, func() { close(held); <-hold })
-	<-held
+	d, ctx := runPlan(t)
+	release := holdLoop(t, ctx, d)
 	reloaded := make(chan error, 1)
 	go func() { _, err := d.Reload(ctx); reloaded <- err }()
 	for deadline := time.Now().Add(5 * time.Second); len(d.events) == 0; time.Sleep(time.Millisecond) {
@@ -206,17 +180,48 @@ func TestCallPublishes(t *testing.T) {
 			t.Fatal("the reload was never queued")
 		}
 	}
-	d.post(ctx, func() { <-release }) // queued behind the reload
-	close(hold)
+	behind := make(chan struct{})
+	defer close(behind)
+	d.post(ctx, func() { <-behind }) // queued behind the reload
+	release()
 	if err := <-reloaded; err != nil {
 		t.Fatal(err)
 	}
 	if got := d.Snapshot().Reloads.OK; got != 1 {
 		t.Errorf("snapshot after the reload returned: %d reloads, want 1", got)
 	}
-	close(release)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+}
+
+// runPlan runs a director (no IPVS) on planHCL until the test ends,
+// when it must stop cleanly.
+func runPlan(t *testing.T) (*Director, context.Context) {
+	t.Helper()
+	c := parseHealthConf(t, planHCL)
+	d := New(Config{
+		Log: slog.New(slog.DiscardHandler), NoIPVS: true, Resync: time.Hour,
+		Load: func(string) (*conf.Cluster, *conf.Node, error) { return c, &c.Nodes[0], nil },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, c, &c.Nodes[0]) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	<-d.running
+	return d, ctx
+}
+
+// holdLoop makes the loop wait in a turn of its own, after the start's
+// snapshot, until the returned func is called (at the latest when the
+// test ends, before runPlan's stop).
+func holdLoop(t *testing.T, ctx context.Context, d *Director) (release func()) {
+	held, hold := make(chan struct{}), make(chan struct{})
+	d.post(ctx, func() { close(held); <-hold })
+	<-held
+	release = sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release)
+	return release
 }
