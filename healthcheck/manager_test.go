@@ -522,3 +522,39 @@ func TestNextSlot(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerSharedTemplate: checks whose specs differ only in their
+// target share one template, and each check's Status still gives its
+// whole spec; SetIDs runs the caller's IDs.
+func TestManagerSharedTemplate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := newFakes(map[uint16]*fake{1: {name: "a"}, 2: {name: "b"}, 3: {name: "c"}})
+		m := NewManager(Options{NewChecker: fs.newChecker})
+		defer m.Close()
+		a, b, c := spec(1, time.Second, 2, 2), spec(2, time.Second, 2, 2), spec(3, 2*time.Second, 2, 2)
+		specs := []Spec{a, b, c}
+		ids := []ID{a.ID(), b.ID(), c.ID()}
+		m.SetIDs(specs, ids)
+		m.mu.Lock()
+		ca, cb, cc := m.checks[ids[0]], m.checks[ids[1]], m.checks[ids[2]]
+		m.mu.Unlock()
+		if ca == nil || cb == nil || cc == nil {
+			t.Fatal("a check is missing")
+		}
+		if ca.tmpl != cb.tmpl {
+			t.Error("a and b differ only in their target: want one template")
+		}
+		if ca.tmpl == cc.tmpl {
+			t.Error("c has another interval: want a template of its own")
+		}
+		if ca.tmpl.Target.IsValid() {
+			t.Errorf("the template has a target %v", ca.tmpl.Target)
+		}
+		for _, st := range m.Status() {
+			want := map[ID]Spec{ids[0]: a, ids[1]: b, ids[2]: c}[st.ID]
+			if st.Spec.Target != want.Target || st.Spec.Interval != want.Interval || st.Spec.ID() != st.ID {
+				t.Errorf("status of %s: spec %+v, want %+v", st.ID, st.Spec, want.Normalize())
+			}
+		}
+	})
+}

@@ -145,10 +145,11 @@ func (d *Director) noteRealServers(vs string, old, now []RealServerHealth) {
 	}
 }
 
-// checkSpecs returns the checks of c, per check the virtual servers that
-// use it, and each checked real server's check ID.
-func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int, map[*conf.RealServer]healthcheck.ID) {
+// checkSpecs returns the checks of c and their IDs, per check the
+// virtual servers that use it, and each checked real server's check ID.
+func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, []healthcheck.ID, map[healthcheck.ID][]int, map[*conf.RealServer]healthcheck.ID) {
 	var specs []healthcheck.Spec
+	var specIDs []healthcheck.ID
 	users := map[healthcheck.ID][]int{}
 	ids := map[*conf.RealServer]healthcheck.ID{}
 	for i := range c.VirtualServers {
@@ -159,30 +160,34 @@ func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, map[healthcheck.ID][]int, 
 				continue
 			}
 			id := spec.ID()
+			u, seen := users[id]
 			ids[&vs.RealServers[j]] = id
-			u := users[id]
-			if len(u) == 0 {
+			if !seen {
 				specs = append(specs, spec)
+				specIDs = append(specIDs, id)
 			}
 			if len(u) == 0 || u[len(u)-1] != i {
 				users[id] = append(u, i)
 			}
 		}
 	}
-	return specs, users, ids
+	return specs, specIDs, users, ids
 }
 
-// tuneMemory hands the garbage of loading the config and reading the
-// kernel's table back to the system; it runs once the table is adopted,
-// before the checks start. (The heap goal, GOGC, is tandem run's, set
-// from its start: cmd/tandem/memlimit.go.)
-func tuneMemory() {
+// trimMemory hands the garbage of loading a config and reading the
+// kernel's table back to the system, and unmaps the binary's pages that
+// only start-up or the load touched (dropExecutablePages). It runs once
+// the table is adopted, before the checks start, and after each reload.
+// (The heap goal, GOGC, is tandem run's, set from its start:
+// cmd/tandem/memlimit.go.)
+func trimMemory() {
 	debug.FreeOSMemory()
+	dropExecutablePages()
 }
 
 func (d *Director) startHealth(ctx context.Context, c *conf.Cluster) error {
 	h := d.health
-	tuneMemory()
+	trimMemory()
 	opts := healthcheck.Options{Logger: d.log}
 	if f := d.cfg.OnProbe; f != nil {
 		opts.OnProbe = func(k healthcheck.Kind, lat time.Duration, ok bool) { f(string(k), lat, ok) }
@@ -243,14 +248,15 @@ func (d *Director) setChecks(c *conf.Cluster) {
 
 // checks are a config's checks (checkSpecs), computed once per load.
 type checks struct {
-	specs []healthcheck.Spec
-	users map[healthcheck.ID][]int
-	ids   map[*conf.RealServer]healthcheck.ID
+	specs   []healthcheck.Spec
+	specIDs []healthcheck.ID // specs[i].ID()
+	users   map[healthcheck.ID][]int
+	ids     map[*conf.RealServer]healthcheck.ID
 }
 
 func newChecks(c *conf.Cluster) checks {
 	var ch checks
-	ch.specs, ch.users, ch.ids = checkSpecs(c)
+	ch.specs, ch.specIDs, ch.users, ch.ids = checkSpecs(c)
 	return ch
 }
 
@@ -272,7 +278,7 @@ func (d *Director) setCheckSpecs(c *conf.Cluster, ch checks) {
 	if h.mgr != nil {
 		raiseFileLimit(len(specs), d.log)
 		d.setRunAs(specs)
-		h.mgr.Set(specs)
+		h.mgr.SetIDs(specs, ch.specIDs)
 		h.mgr.SetGroups(checkGroups(c, ch.ids))
 	}
 }
