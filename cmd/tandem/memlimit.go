@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // startupGCPercent is tandem's GOGC from its start, when the environment
@@ -17,9 +19,16 @@ import (
 // usual.
 const startupGCPercent = 20
 
-// tuneStartupMemory applies startupGCPercent unless GOGC is set.
+// tuneStartupMemory applies startupGCPercent unless GOGC is set, and
+// turns the heap profiler's sampling off unless a heap profile is asked
+// for (TANDEM_MEMPROFILE, or GODEBUG=memprofilerate=N): its records of
+// the sampled allocations' stacks (a 1.4 MB hash table and a bucket per
+// stack) are kept for the process's life, and nothing reads them.
 func tuneStartupMemory() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(startupGCPercent)
+	}
+	if os.Getenv("TANDEM_MEMPROFILE") == "" && !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
+		runtime.MemProfileRate = 0
 	}
 }

@@ -110,7 +110,7 @@ func (d *Director) loading(ctx context.Context) func() {
 	debug.SetGCPercent(reloadPercent(liveHeap(), steady))
 	return func() {
 		debug.SetGCPercent(steady)
-		go d.post(ctx, func() { debug.FreeOSMemory() })
+		go d.post(ctx, trimMemory)
 	}
 }
 
