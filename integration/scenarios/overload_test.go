@@ -1,12 +1,14 @@
 package scenarios
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,24 +30,27 @@ import (
 // whose answers can be delayed past the checks' timeout for 9 requests
 // in 10, and which can be stopped (refused).
 type slowFarm struct {
-	srv  *http.Server
-	slow atomic.Bool
-	reqs atomic.Int64
-	wg   sync.WaitGroup
+	srv    *http.Server
+	slow   atomic.Bool
+	reqs   atomic.Int64 // requests while slow
+	served atomic.Int64 // answers, slow or not
+	wg     sync.WaitGroup
 }
 
-func startSlowFarm(t *testing.T, ns *netlab.NS, addr string, base, n int) *slowFarm {
+func startSlowFarm(t *testing.T, ns *netlab.NS, addr string, base, n int, delay time.Duration) *slowFarm {
 	t.Helper()
+	raiseNoFile(uint64(3*n + 1024)) // listeners and kept connections
 	f := &slowFarm{}
 	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.slow.Load() && f.reqs.Add(1)%10 != 0 {
 			select {
-			case <-time.After(2 * time.Second): // past the timeout
+			case <-time.After(delay): // past the timeout
 			case <-r.Context().Done():
 				return
 			}
 		}
 		w.Write([]byte("ok\n"))
+		f.served.Add(1)
 	})}
 	for i := range n {
 		ln, err := ns.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(base+i)))
@@ -84,9 +89,11 @@ type overloadDoc struct {
 
 func readOverload(t *testing.T, ns *netlab.NS) (overloadDoc, string) {
 	t.Helper()
-	out, code := tandemCmd(t, ns, "status", "--json")
+	// At 10 000 real servers in the lab VM, loaded to capacity by the
+	// checks and the farm, a status takes tens of seconds.
+	out, code := tandemCmdWithin(t, ns, 3*time.Minute, "status", "--json")
 	if code != 0 {
-		t.Fatalf("tandem status --json: exit %d\n%s", code, out)
+		t.Fatalf("tandem status --json: exit %d\n%.2000s", code, out)
 	}
 	var doc overloadDoc
 	must(t, json.Unmarshal([]byte(out), &doc))
@@ -116,13 +123,52 @@ func TestOverload(t *testing.T) {
 		}
 		n = v
 	}
+	runOverload(t, overloadCase{n: n, interval: time.Second, timeout: 500 * time.Millisecond, fall: 2})
+}
+
+// TestBenchOverloadScale is the issue's own case: 10 000 HTTP checks
+// with reuse_connection every 10 s (timeout 1 s, fall 2: the defaults)
+// against one farm that tops out below the 1 000 requests a second they
+// ask for in the lab VM (Go's net/http in this process: about 700).
+// The checks start every minute, which the farm can answer, until every
+// real server is in the table; a reload then sets 10 s, and the farm is
+// at capacity: for 3 minutes (natural) the table must stay whole; then
+// the farm slows down past the timeout for 10 intervals, and then stops.
+// (From a cold start at 10 s the table never fills here: a real server
+// that has never answered in time is not put in.)
+func TestBenchOverloadScale(t *testing.T) {
+	vmOnly(t)
+	if os.Getenv("TANDEM_LAB_BENCH") != "1" {
+		t.Skip("benchmark: run with tandem-lab bench")
+	}
+	runOverload(t, overloadCase{n: 10000, interval: 10 * time.Second, timeout: time.Second, fall: 2,
+		reuse: true, fillInterval: time.Minute, natural: 3 * time.Minute})
+}
+
+// overloadCase is one run of the overload test: n real servers checked
+// by http every interval, and, when natural is set, a window of that
+// length before the slowdown in which the farm runs as it can. With
+// fillInterval the checks start at that interval, until every real server
+// is in the table, and a reload then sets interval.
+type overloadCase struct {
+	n                 int
+	interval, timeout time.Duration
+	fall              int
+	reuse             bool
+	fillInterval      time.Duration
+	natural           time.Duration
+}
+
+func runOverload(t *testing.T, c overloadCase) {
+	n := c.n
 	const base = 10000
 	l := newNATLab(t, "ovl", 0)
 	host := l.addHost(t, "ovl-farm", 20)
-	farm := startSlowFarm(t, host, "192.168.100.20", base, n)
+	farm := startSlowFarm(t, host, "192.168.100.20", base, n, c.timeout+1500*time.Millisecond)
 
-	var hcl strings.Builder
-	hcl.WriteString(`
+	config := func(interval time.Duration) string {
+		var hcl strings.Builder
+		fmt.Fprintf(&hcl, `
 director { static_vips = ["203.0.113.10"] }
 node "director" { interfaces = ["eth0", "br0"] }
 metrics { listen = "127.0.0.1:9115" }
@@ -130,18 +176,40 @@ virtual_server "farm" {
   address   = "203.0.113.10:80"
   scheduler = "rr"
   check "http" {
-    interval = "1s"
-    timeout  = "500ms"
+    interval = "%v"
+    timeout  = "%v"
     rise     = 1
-    fall     = 2
+    fall     = %d
+    reuse_connection = %v
   }
-`)
-	for i := range n {
-		fmt.Fprintf(&hcl, "  real_server \"rs%d\" { address = \"192.168.100.20:%d\" }\n", i, base+i)
+`, interval, c.timeout, c.fall, c.reuse)
+		for i := range n {
+			fmt.Fprintf(&hcl, "  real_server \"rs%d\" { address = \"192.168.100.20:%d\" }\n", i, base+i)
+		}
+		hcl.WriteString("}\n")
+		return hcl.String()
 	}
-	hcl.WriteString("}\n")
+	fillInterval := c.interval
+	if c.fillInterval > 0 {
+		fillInterval = c.fillInterval
+	}
+	file := writeConfig(t, config(fillInterval))
 	w := watchTable(t, l.director)
-	p := startTandem(t, l.director, "run", "-c", writeConfig(t, hcl.String()), "--node", "director")
+	// TANDEM_BENCH_CPUPROFILE=<delay>: tandem's CPU profile from that long
+	// after its start until it stops, printed base64 between
+	// PROFILE-BEGIN and PROFILE-END (go tool pprof). (Registered before
+	// tandem starts, so that it runs after tandem's stop.)
+	if v := os.Getenv("TANDEM_BENCH_CPUPROFILE"); v != "" {
+		prof := filepath.Join(t.TempDir(), "tandem.prof")
+		t.Setenv("TANDEM_CPUPROFILE", prof)
+		t.Setenv("TANDEM_CPUPROFILE_DELAY", v)
+		t.Cleanup(func() {
+			if b, err := os.ReadFile(prof); err == nil {
+				fmt.Printf("PROFILE-BEGIN overload\n%s\nPROFILE-END\n", base64.StdEncoding.EncodeToString(b))
+			}
+		})
+	}
+	p := startTandem(t, l.director, "run", "-c", file, "--node", "director")
 	key := ipvs.VirtualService(ipvs.TCP, netip.MustParseAddrPort(vip+":80"))
 	count := func() int {
 		d := w.dests(key)
@@ -150,26 +218,79 @@ virtual_server "farm" {
 		}
 		return strings.Count(d, " ") + 1
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for count() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d real servers in the table after 30 s", count(), n)
-		}
-		time.Sleep(100 * time.Millisecond)
+	// Polling dumps the whole table: every 50 ms for a small farm, every
+	// second for a large one (a dump of 10 000 is not free in the VM).
+	poll := 50 * time.Millisecond
+	if n > 1000 {
+		poll = time.Second
 	}
-	say(t, "%d real servers in the table", n)
+	fill := max(30*time.Second, 3*fillInterval+time.Duration(n)*5*time.Millisecond)
+	started := time.Now()
+	deadline := started.Add(fill)
+	full := count()
+	// A large farm reports its progress every 10 s: the table, what the
+	// farm answered, and the CPU of tandem and of this process (the farm).
+	mark, served0 := started, farm.served.Load()
+	tandemCPU0, selfCPU0 := cpuTicks([]int{p.cmd.Process.Pid}), cpuTicks([]int{os.Getpid()})
+	for full != n && time.Now().Before(deadline) {
+		time.Sleep(poll)
+		full = count()
+		if n > 1000 && time.Since(mark) >= 10*time.Second {
+			secs := time.Since(mark).Seconds()
+			tc, sc := cpuTicks([]int{p.cmd.Process.Pid}), cpuTicks([]int{os.Getpid()})
+			say(t, "filling: %d of %d in the table after %v; the farm answered %.0f/s; CPU tandem %.0f %%, farm (test process) %.0f %%",
+				full, n, time.Since(started).Round(time.Second), float64(farm.served.Load()-served0)/secs,
+				float64(tc-tandemCPU0)/secs, float64(sc-selfCPU0)/secs)
+			mark, served0, tandemCPU0, selfCPU0 = time.Now(), farm.served.Load(), tc, sc
+		}
+	}
+	if full != n {
+		t.Fatalf("%d of %d real servers in the table after %v", full, n, fill)
+	}
+	say(t, "%d real servers in the table after %v", n, time.Since(started).Round(100*time.Millisecond))
+	if fillInterval != c.interval {
+		// The checks' interval changes: new checks, whose real servers
+		// keep their place in the table until their first verdict.
+		must(t, os.WriteFile(file, []byte(config(c.interval)), 0o644))
+		if out, code := tandemCmd(t, l.director, "reload"); code != 0 {
+			t.Fatalf("tandem reload: exit %d\n%s", code, out)
+		}
+		say(t, "reloaded: checks every %v", c.interval)
+	}
 	time.Sleep(2 * time.Second) // steady state
+	asked := time.Now()
 	doc, _ := readOverload(t, l.director)
+	if n > 1000 {
+		say(t, "tandem status --json answered in %v", time.Since(asked).Round(time.Millisecond))
+	}
 	say(t, "steady: overloaded %v, mass timeout %v, %d late probes, %d timeouts held",
 		doc.HealthChecks.Overloaded, doc.HealthChecks.MassTimeout, doc.HealthChecks.LateProbes, doc.HealthChecks.HeldTimeouts)
+
+	if c.natural > 0 {
+		// The farm as it is: at capacity, answering what it can.
+		reqs0, start := farm.served.Load(), time.Now()
+		minIn := n
+		for time.Since(start) < c.natural {
+			minIn = min(minIn, count())
+			time.Sleep(poll)
+		}
+		rate := float64(farm.served.Load()-reqs0) / time.Since(start).Seconds()
+		doc, _ := readOverload(t, l.director)
+		say(t, "natural, %v: the farm answered %.0f requests/s (%.0f asked); table at least %d of %d; overloaded %v, mass timeout %v, %d late probes, %d timeouts held",
+			c.natural, rate, float64(n)/c.interval.Seconds(), minIn, n,
+			doc.HealthChecks.Overloaded, doc.HealthChecks.MassTimeout, doc.HealthChecks.LateProbes, doc.HealthChecks.HeldTimeouts)
+		if minIn != n {
+			t.Errorf("with the farm at capacity the table went down to %d of %d real servers, want all kept", minIn, n)
+		}
+	}
 
 	// The farm slows down: 9 answers in 10 come after the timeout.
 	farm.slow.Store(true)
 	start := time.Now()
 	minIn := n
-	for time.Since(start) < 10*time.Second {
+	for time.Since(start) < 10*c.interval {
 		minIn = min(minIn, count())
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(poll)
 	}
 	if minIn != n {
 		t.Errorf("during the slowdown the table went down to %d of %d real servers, want all kept", minIn, n)
@@ -204,10 +325,10 @@ virtual_server "farm" {
 	farm.stop()
 	stopped := time.Now()
 	for count() != 0 {
-		if time.Since(stopped) > 20*time.Second {
+		if time.Since(stopped) > 20*time.Second+time.Duration(c.fall+2)*c.interval {
 			t.Fatalf("%d of %d real servers still in the table %v after the farm stopped", count(), n, time.Since(stopped).Round(time.Millisecond))
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(max(poll/5, 20*time.Millisecond))
 	}
 	took := time.Since(stopped)
 	doc, _ = readOverload(t, l.director)
@@ -217,10 +338,10 @@ virtual_server "farm" {
 	// One that is starved of CPU (the lab VM is emulated, and shares the
 	// machine) runs its probes late, and says so: then the bound is
 	// reported, not enforced (removal must still happen, above).
-	const bound = 2*time.Second + 500*time.Millisecond
+	bound := time.Duration(c.fall)*c.interval + c.timeout
 	say(t, "farm stopped: all %d real servers out after %v (bound fall × interval + timeout = %v, plus the probe phase); %d late probes meanwhile",
 		n, took.Round(time.Millisecond), bound, late)
-	if took > bound+2*time.Second && late == 0 {
-		t.Errorf("out after %v, want within the bound %v plus a 1 s phase and a 1 s margin", took, bound)
+	if took > bound+c.interval+time.Second && late == 0 {
+		t.Errorf("out after %v, want within the bound %v plus one interval's phase and a 1 s margin", took, bound)
 	}
 }

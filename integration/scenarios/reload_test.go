@@ -172,7 +172,13 @@ func (l *clientLoop) finish() (ok int, byRS map[string]int, fails []string) {
 // output and exit status.
 func tandemCmd(t *testing.T, ns *netlab.NS, args ...string) (string, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	return tandemCmdWithin(t, ns, 30*time.Second, args...)
+}
+
+// tandemCmdWithin is tandemCmd with a timeout of its own.
+func tandemCmdWithin(t *testing.T, ns *netlab.NS, timeout time.Duration, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	out, err := ns.Command(ctx, append([]string{"/tandem"}, args...)...).CombinedOutput()
 	code := 0
