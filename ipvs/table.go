@@ -423,9 +423,24 @@ func (s Service) validate() error {
 		return fmt.Errorf("netmask /%d out of range 0..%d", s.Netmask, maxBits)
 	}
 	fam := k.canonical().Family
+	// Duplicates: by pairs for the few destinations of a typical
+	// service, through a set beyond (10 000 would take 50 million
+	// comparisons on every write to the service).
+	var seen map[netip.AddrPort]struct{}
+	if len(s.Destinations) > 16 {
+		seen = make(map[netip.AddrPort]struct{}, len(s.Destinations))
+	}
 	for i, d := range s.Destinations {
 		if err := d.validate(fam); err != nil {
 			return fmt.Errorf("destination %s: %w", d.AddrPort(), err)
+		}
+		if seen != nil {
+			ap := netip.AddrPortFrom(d.Addr.Unmap(), d.Port)
+			if _, dup := seen[ap]; dup {
+				return fmt.Errorf("destination %s listed twice", d.AddrPort())
+			}
+			seen[ap] = struct{}{}
+			continue
 		}
 		for _, e := range s.Destinations[:i] {
 			if e.Addr.Unmap() == d.Addr.Unmap() && e.Port == d.Port {

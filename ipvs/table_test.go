@@ -105,6 +105,9 @@ func TestValidate(t *testing.T) {
 		{name: "dest forward", svc: Service{Key: vip, Destinations: []Destination{{Addr: netip.MustParseAddr("192.168.100.11"), Forward: 4}}}, want: "forwarding method"},
 		{name: "dest thresholds", svc: Service{Key: vip, Destinations: []Destination{{Addr: netip.MustParseAddr("192.168.100.11"), LowerThreshold: 5}}}, want: "threshold"},
 		{name: "dest twice", svc: Service{Key: vip, Destinations: []Destination{rs("192.168.100.11"), rs("::ffff:192.168.100.11")}}, want: "listed twice"},
+		// Beyond 16 destinations duplicates are found through a set.
+		{name: "many ok", svc: Service{Key: vip, Destinations: manyDests(40)}},
+		{name: "many, dest twice", svc: Service{Key: vip, Destinations: append(manyDests(40), rs("::ffff:192.168.100.7"))}, want: "listed twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,4 +132,13 @@ func TestValidate(t *testing.T) {
 			t.Fatalf("Validate() = %v, want a duplicate error", err)
 		}
 	})
+}
+
+// manyDests returns n destinations, 192.168.100.1 on.
+func manyDests(n int) []Destination {
+	var ds []Destination
+	for i := range n {
+		ds = append(ds, Destination{Addr: netip.AddrFrom4([4]byte{192, 168, 100, byte(1 + i)}), Port: 80, Weight: 1})
+	}
+	return ds
 }

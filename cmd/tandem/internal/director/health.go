@@ -379,9 +379,10 @@ func sameDests(a, b ipvs.Service) bool {
 	if len(a.Destinations) != len(b.Destinations) {
 		return false
 	}
+	find := lookup(b.Destinations)
 	for _, d := range a.Destinations {
-		i := destIndex(b.Destinations, d.AddrPort())
-		if i < 0 || !b.Destinations[i].Same(d) {
+		e, ok := find(d.AddrPort())
+		if !ok || !e.Same(d) {
 			return false
 		}
 	}

@@ -2,8 +2,10 @@ package director
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -541,5 +543,62 @@ func TestGracefulDrain(t *testing.T) {
 	}
 	if n := len(k.Writes()) - writes; n != 0 {
 		t.Errorf("resync wrote %d, want 0", n)
+	}
+}
+
+// TestLargeVirtualServer runs the lookups that use a set beyond 16 real
+// servers (lister, lookup, the status's kernel destinations) on a
+// virtual server of 40, with a sorry server and a leftover.
+func TestLargeVirtualServer(t *testing.T) {
+	var hcl strings.Builder
+	hcl.WriteString(`
+director { static_vips = ["203.0.113.10"] }
+node "d1" { interfaces = ["eth0"] }
+virtual_server "big" {
+  address = "203.0.113.10:80"
+  sorry_server { address = "192.168.200.1:80" }
+`)
+	for i := range 40 {
+		fmt.Fprintf(&hcl, "  real_server \"r%d\" { address = \"192.168.100.%d:80\" }\n", i, i+1)
+	}
+	hcl.WriteString("}\n")
+	c := parseHealthConf(t, hcl.String())
+	vs := vsNamed(t, c, "big")
+	s := service(vs)
+	leftover := ipvs.Destination{Addr: netip.MustParseAddr("192.168.100.250"), Port: 80}
+	sorry := ipvs.Destination{Addr: netip.MustParseAddr("192.168.200.1"), Port: 80, Weight: 1}
+	withExtra := s
+	withExtra.Destinations = append(slices.Clone(s.Destinations), leftover, sorry)
+	left := leftovers(vs, withExtra)
+	if len(left) != 1 || left[0].AddrPort() != leftover.AddrPort() {
+		t.Errorf("leftovers = %v, want %v only (the sorry server is listed)", left, leftover.AddrPort())
+	}
+
+	shuffled := s
+	shuffled.Destinations = slices.Clone(s.Destinations)
+	slices.Reverse(shuffled.Destinations)
+	if !sameDests(s, shuffled) {
+		t.Error("sameDests: the same 40 in another order differ")
+	}
+	other := shuffled
+	other.Destinations = slices.Clone(shuffled.Destinations)
+	other.Destinations[7].Weight = 9
+	if sameDests(s, other) {
+		t.Error("sameDests: a changed weight is not seen")
+	}
+
+	var ks ipvs.ServiceStatus
+	for _, d := range withExtra.Destinations {
+		ks.Dests = append(ks.Dests, ipvs.DestStatus{Destination: d, Conns: ipvs.Conns{Active: 3}})
+	}
+	st := virtualServerStatus(vs, nil, ks, true, nil, nil)
+	if n := len(st.RealServers); n != 42 {
+		t.Fatalf("%d real servers in the status, want 40, the sorry server and the leftover", n)
+	}
+	if r := st.RealServers[5]; r.ActiveConns != 3 || r.Weight != 1 {
+		t.Errorf("r5: %d active, weight %d; want 3 and 1 from the kernel", r.ActiveConns, r.Weight)
+	}
+	if r := st.RealServers[41]; !r.Removed || r.Address != "192.168.100.250:80" {
+		t.Errorf("last entry %+v, want the leftover, removed", r)
 	}
 }

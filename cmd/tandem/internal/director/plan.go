@@ -266,16 +266,16 @@ func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster, normalize bool) {
 	slices.SortFunc(p.retire, ipvs.ServiceKey.Compare)
 	// A destination written at weight 0 that the file does not list is a
 	// drain; the services are indexed on the first such write.
-	var byKey map[ipvs.ServiceKey]*conf.VirtualServer
+	var byKey map[ipvs.ServiceKey]func(netip.AddrPort) bool // lister of each service's virtual server
 	drain := func(k ipvs.ServiceKey, ap netip.AddrPort) bool {
 		if byKey == nil {
-			byKey = make(map[ipvs.ServiceKey]*conf.VirtualServer, len(c.VirtualServers))
+			byKey = make(map[ipvs.ServiceKey]func(netip.AddrPort) bool, len(c.VirtualServers))
 			for i := range c.VirtualServers {
-				byKey[service(&c.VirtualServers[i]).Key] = &c.VirtualServers[i]
+				byKey[service(&c.VirtualServers[i]).Key] = lister(&c.VirtualServers[i])
 			}
 		}
-		vs := byKey[k]
-		return vs != nil && !listed(vs, ap)
+		lists := byKey[k]
+		return lists != nil && !lists(ap)
 	}
 	ops := ipvs.Diff(sub, ipvs.NewTable(p.svcs...), p.retire)
 	p.Writes = len(ops)

@@ -206,6 +206,13 @@ func virtualServerStatus(vs *conf.VirtualServer, sh *ServiceHealth, ks ipvs.Serv
 		}
 		return ipvs.DestStatus{}, false
 	}
+	if len(ks.Dests) > 16 { // a map beyond a few: see lookup
+		m := make(map[netip.AddrPort]ipvs.DestStatus, len(ks.Dests))
+		for _, ds := range ks.Dests {
+			m[netip.AddrPortFrom(ds.Addr.Unmap(), ds.Port)] = ds
+		}
+		kdest = func(ap netip.AddrPort) (ipvs.DestStatus, bool) { ds, ok := m[ap]; return ds, ok }
+	}
 	fill := func(r *status.RealServer, ap netip.AddrPort) {
 		r.Weight = -1
 		if ds, ok := kdest(ap); ok {
@@ -249,9 +256,10 @@ func virtualServerStatus(vs *conf.VirtualServer, sh *ServiceHealth, ks ipvs.Serv
 		fill(&r, ap)
 		out.RealServers = append(out.RealServers, r)
 	}
+	lists := lister(vs)
 	for _, ds := range ks.Dests {
 		ap := netip.AddrPortFrom(ds.Addr.Unmap(), ds.Port)
-		if listed(vs, ap) {
+		if lists(ap) {
 			continue
 		}
 		r := status.RealServer{Name: "", Address: ap.String(), Forward: forwardName(ds.Forward),

@@ -280,12 +280,31 @@ func lookup(ds []ipvs.Destination) func(netip.AddrPort) (ipvs.Destination, bool)
 // connections to end.
 func leftovers(vs *conf.VirtualServer, s ipvs.Service) []ipvs.Destination {
 	var out []ipvs.Destination
+	lists := lister(vs)
 	for _, d := range s.Destinations {
-		if !listed(vs, netip.AddrPortFrom(d.Addr.Unmap(), d.Port)) {
+		if !lists(netip.AddrPortFrom(d.Addr.Unmap(), d.Port)) {
 			out = append(out, d)
 		}
 	}
 	return out
+}
+
+// lister returns listed(vs, ·) for many questions about one virtual
+// server: a linear search for the few real servers of a typical one, a
+// set beyond (a virtual server of 10 000 would make a loop over its
+// destinations quadratic).
+func lister(vs *conf.VirtualServer) func(netip.AddrPort) bool {
+	if len(vs.RealServers) <= 16 {
+		return func(ap netip.AddrPort) bool { return listed(vs, ap) }
+	}
+	set := make(map[netip.AddrPort]struct{}, len(vs.RealServers)+1)
+	for _, rs := range vs.RealServers {
+		set[rs.Address] = struct{}{}
+	}
+	if ss := vs.SorryServer; ss != nil {
+		set[ss.Address] = struct{}{}
+	}
+	return func(ap netip.AddrPort) bool { _, ok := set[ap]; return ok }
 }
 
 // listed reports whether vs lists ap, as a real server or as its sorry
