@@ -28,7 +28,7 @@ func (s State) String() string {
 // place where results are counted: checkers report each result, nothing more.
 //
 // From Unknown, the first result decides (Up on a success, Down on a
-// failure). Then an Up check goes Down after Fall failures in a row, and a
+// failure; but see ObserveTimeout). Then an Up check goes Down after Fall failures in a row, and a
 // Down check goes Up after Rise successes in a row. Rise and Fall below 1
 // count as 1.
 //
@@ -64,6 +64,22 @@ func (h *Hysteresis) Observe(ok bool) (state State, changed bool) {
 		h.state = Up
 	}
 	return h.state, h.state != before
+}
+
+// ObserveTimeout records a failure that may not be the server's: a probe
+// that timed out. From Unknown it decides Down only after Fall of them in
+// a row, as from Up, where a failure of any other kind decides at once:
+// a check that has just started (tandem's start, or a reload that made it
+// anew) has no verdict to keep while the checker's overload is still
+// being recognised, and one timeout would take out a real server the
+// table already holds. Elsewhere it is Observe(false).
+func (h *Hysteresis) ObserveTimeout() (state State, changed bool) {
+	if h.state == Unknown && h.failures+1 < max(h.Fall, 1) {
+		h.failures++
+		h.successes = 0
+		return h.state, false
+	}
+	return h.Observe(false)
 }
 
 // State returns the current state.

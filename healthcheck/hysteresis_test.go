@@ -6,7 +6,8 @@ import (
 )
 
 func TestHysteresis(t *testing.T) {
-	// Results are written as a string: '+' a success, '-' a failure. want
+	// Results are written as a string: '+' a success, '-' a failure, 't'
+	// a timeout (ObserveTimeout). want
 	// is the state after each result (U up, D down), with a '*' after a
 	// result that changed it.
 	tests := []struct {
@@ -26,6 +27,11 @@ func TestHysteresis(t *testing.T) {
 		{name: "long failure run stays down", rise: 2, fall: 3, results: "+---------++", want: "U* U U D* D D D D D D D U*"},
 		{name: "down then up then down", rise: 2, fall: 2, results: "-++--", want: "D* D U* U D*"},
 		{name: "failures before the first success do not count after it", rise: 1, fall: 2, results: "--+-", want: "D* D U* U"},
+		{name: "a first timeout waits for fall", rise: 2, fall: 3, results: "ttt", want: "? ? D*"},
+		{name: "timeouts then a success", rise: 2, fall: 3, results: "tt+", want: "? ? U*"},
+		{name: "a timeout then another failure", rise: 2, fall: 3, results: "t-", want: "? D*"},
+		{name: "fall 1: a first timeout decides", rise: 2, fall: 1, results: "t", want: "D*"},
+		{name: "timeouts when up count as failures", rise: 2, fall: 2, results: "+tt", want: "U* U D*"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,7 +41,13 @@ func TestHysteresis(t *testing.T) {
 			}
 			var got []string
 			for _, r := range tt.results {
-				state, changed := h.Observe(r == '+')
+				var state State
+				var changed bool
+				if r == 't' {
+					state, changed = h.ObserveTimeout()
+				} else {
+					state, changed = h.Observe(r == '+')
+				}
 				s := map[State]string{Up: "U", Down: "D", Unknown: "?"}[state]
 				if changed {
 					s += "*"

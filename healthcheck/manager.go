@@ -567,9 +567,12 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 	late := c.startLate || (timedOut && probeLate(now.Add(-latency).Add(c.tmpl.Timeout), now, c.tmpl.Interval))
 	hold, news := m.ov.observe(&c.ov, timedOut, late, now)
 	to, changed := from, false
-	if timedOut && hold && from != Down {
+	switch {
+	case timedOut && hold && from != Down:
 		c.held++
-	} else {
+	case timedOut:
+		to, changed = c.hyst.ObserveTimeout()
+	default:
 		to, changed = c.hyst.Observe(err == nil)
 	}
 	c.lastErr, c.lastLatency, c.lastCheck = err, latency, at

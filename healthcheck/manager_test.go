@@ -215,6 +215,31 @@ func TestManagerFirstFailureIsDownAtOnce(t *testing.T) {
 	})
 }
 
+// TestManagerFirstTimeoutWaitsForFall: a check that has no verdict yet
+// and times out (one of a hung server, here) goes Down after fall
+// timeouts, not at the first (Hysteresis.ObserveTimeout).
+func TestManagerFirstTimeoutWaitsForFall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{name: "f", hang: true}
+		m := NewManager(Options{NewChecker: newFakes(map[uint16]*fake{1: f}).newChecker})
+		defer m.Close()
+		m.Set([]Spec{spec(1, time.Second, 2, 3)})
+		time.Sleep(1900 * time.Millisecond) // one or two timed-out probes (timeout 500 ms)
+		synctest.Wait()
+		if st := m.Status(); len(st) != 1 || st[0].State != Unknown || st[0].Failures == 0 {
+			t.Fatalf("after two timeouts: %+v, want unknown with failures counted", st)
+		}
+		if got := ups(drain(m.Verdicts())); got != "" {
+			t.Errorf("verdicts %q before fall timeouts, want none", got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := ups(drain(m.Verdicts())); got != "D" {
+			t.Errorf("verdicts %q after fall timeouts, want a single D", got)
+		}
+	})
+}
+
 func TestManagerDedup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fake{name: "f"}
