@@ -23,8 +23,11 @@ import (
 //     the poller saw its deadline that much after it passed. In each
 //     window of OverloadWindow, when at least LateEnterMin probes and
 //     LateEnterPercent % of the probes were late, the checker is
-//     overloaded; it stays so until a window has fewer than
-//     LateExitPercent % late (or no probe at all).
+//     overloaded; it stays so until a window with probes has fewer than
+//     LateExitPercent % late. A window without a probe ends nothing: a
+//     checker stalled for seconds runs none, and the late probes it then
+//     finishes would otherwise be judged as if it had recovered (unless
+//     no check runs at all).
 //   - mass timeout: of a group's checks (a virtual server's, as the
 //     caller declares them with SetGroups, and all the checks together),
 //     those whose last probe timed out. When they are at least MassMin
@@ -64,7 +67,7 @@ func probeLate(due, at time.Time, interval time.Duration) bool {
 // decision before.
 func lateOverloaded(late, probes int, was bool) bool {
 	if probes == 0 {
-		return false
+		return was // no evidence either way
 	}
 	if was {
 		return late*100 >= probes*LateExitPercent
@@ -245,7 +248,11 @@ func (o *overload) window(now time.Time) {
 	if now.Sub(o.winStart) >= 2*OverloadWindow {
 		probes, late = 0, 0 // a window with no probe at all passed
 	}
-	if over := lateOverloaded(late, probes, o.overloaded); over != o.overloaded {
+	over := lateOverloaded(late, probes, o.overloaded)
+	if o.all.checks == 0 {
+		over = false // nothing left to be late
+	}
+	if over != o.overloaded {
 		o.overloaded, o.overSince = over, now
 		o.news = append(o.news, episode{what: "checker overloaded", start: over, late: late, n: probes})
 	}

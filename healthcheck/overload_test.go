@@ -24,7 +24,8 @@ func TestLateOverloaded(t *testing.T) {
 		was, want    bool
 	}{
 		{0, 0, false, false},
-		{0, 0, true, false}, // no probe: nothing is late
+		{0, 0, true, true}, // no probe (a stall): no evidence, it stays
+		{0, 1, true, false},
 		{4, 10, false, false},
 		{5, 100, false, false}, // 5 %
 		{5, 50, false, true},   // 10 %, and 5 of them
@@ -341,4 +342,32 @@ func TestManagerMassTimeoutByGroup(t *testing.T) {
 			t.Errorf("verdicts %+v, want a's 3 checks down once no longer held", vs)
 		}
 	})
+}
+
+// TestOverloadSurvivesStall: an overloaded checker that runs no probe for
+// seconds (stalled) is still overloaded when the stalled probes finish,
+// late and timed out: they are held. With no check left, the episode
+// ends.
+func TestOverloadSurvivesStall(t *testing.T) {
+	var o overload
+	var s ovState
+	o.join(&s)
+	t0 := time.Unix(1000, 0)
+	for i := range 10 {
+		o.observe(&s, false, true, t0.Add(time.Duration(i)*50*time.Millisecond))
+	}
+	o.observe(&s, false, true, t0.Add(1100*time.Millisecond)) // closes the first window
+	if !o.overloaded {
+		t.Fatal("10 late probes of 10 in a window: want overloaded")
+	}
+	// A stall: the next probe ends 5 s later, timed out and late.
+	hold, _ := o.observe(&s, true, true, t0.Add(6*time.Second))
+	if !o.overloaded || !hold {
+		t.Errorf("after a 5 s stall: overloaded %v, hold %v; want both", o.overloaded, hold)
+	}
+	o.leave(&s, t0.Add(7*time.Second))
+	o.window(t0.Add(10 * time.Second))
+	if o.overloaded {
+		t.Error("no check left: want the episode ended")
+	}
 }
