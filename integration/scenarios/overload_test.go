@@ -332,7 +332,7 @@ virtual_server "farm" {
 	if v := sample(m, `tandem_virtual_server_verdicts_held{virtual_server="farm",reason="mass timeout"}`); v < float64(n)/2 {
 		t.Errorf("metrics: verdicts held = %v, want at least %d", v, n/2)
 	}
-	say(t, "slowdown of 10 s: table kept whole (min %d of %d), timeouts held", minIn, n)
+	say(t, "slowdown of %v: table kept whole (min %d of %d), timeouts held", 10*c.interval, minIn, n)
 
 	// A real mass failure: the servers stop, connections are refused.
 	doc, _ = readOverload(t, l.director)
