@@ -60,7 +60,10 @@ type httpRawChecker struct {
 	idle     int
 	idleSeq  uint32 // its epoll registration's (see connectPoller.reuse)
 	idleUses int
-	closed   bool // closeIdle ran: keep nothing more
+	// owed, when not nil, is the answer the kept connection still owes:
+	// its probe timed out after the request was sent (see putOwed).
+	owed   *respParser
+	closed bool // closeIdle ran: keep nothing more
 	// The first connection counts as having served a random number of
 	// probes already, so that checks started together (at start, or a
 	// reload) do not all renew their connections in the same interval.
@@ -89,7 +92,61 @@ func (c *httpRawChecker) takeIdle() (fd int, seq uint32, uses int) {
 	c.idleMu.Lock()
 	defer c.idleMu.Unlock()
 	fd, seq, uses, c.idle = c.idle, c.idleSeq, c.idleUses, -1
+	if owed := c.owed; owed != nil && fd >= 0 {
+		// The answer of the probe that timed out on it: if it has come
+		// whole since, the connection carries this probe as any kept
+		// one; otherwise it is spent (reconnected on the same socket).
+		c.owed = nil
+		if !drainOwed(fd, owed) {
+			uses = spent
+		}
+	}
 	return fd, seq, uses
+}
+
+// putOwed keeps fd, whose probe timed out after its request was sent on
+// a connection meant to be kept, with r, the parser of the answer it
+// still owes (see drainOwed). A farm at capacity answers late rather
+// than never: closing the connection would make the next probe connect
+// again (the 801 connects a second, on a checker and a farm
+// already short of CPU); kept, the late answer is read and dropped at
+// the next probe, and the connection carries it. False as for putIdle.
+func (c *httpRawChecker) putOwed(fd int, seq uint32, uses int, r *respParser) bool {
+	c.idleMu.Lock()
+	defer c.idleMu.Unlock()
+	if c.closed || c.idle >= 0 {
+		return false
+	}
+	owed := *r
+	c.idle, c.idleSeq, c.idleUses, c.owed = fd, seq, uses, &owed
+	return true
+}
+
+// drainOwed reads what has come on fd of the answer r was parsing, and
+// reports whether it is now whole with the connection able to carry
+// another request. It reads without waiting, a bounded number of times.
+func drainOwed(fd int, r *respParser) bool {
+	var buf [2048]byte
+	for range 64 {
+		n, err := rawRead(fd, buf[:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil || n == 0: // not all here yet, or closed
+			return false
+		}
+		if done, _ := r.feed(buf[:n]); done {
+			return r.whole
+		}
+	}
+	return false
+}
+
+// owes reports whether the probe, ended by err, leaves its connection
+// owing an answer that may still make it reusable: it timed out after
+// the whole request, which asked to keep the connection, was sent.
+func (x *httpExchange) owes(err error) bool {
+	return x.resp.keepAlive && x.wrote == len(x.req) && isTimeout(err)
 }
 
 // putIdle keeps fd, registered in the poller's epoll set under seq, which
@@ -111,7 +168,7 @@ func (c *httpRawChecker) putIdle(fd int, seq uint32, uses int) bool {
 func (c *httpRawChecker) closeIdle() {
 	c.idleMu.Lock()
 	fd := c.idle
-	c.idle, c.closed = -1, true
+	c.idle, c.closed, c.owed = -1, true, nil
 	c.idleMu.Unlock()
 	if fd >= 0 {
 		closeReset(fd)

@@ -293,3 +293,59 @@ func TestHTTPReuseManagerStop(t *testing.T) {
 		t.Errorf("%d connections open after the check stopped", opened-closed)
 	}
 }
+
+// TestHTTPReuseLateAnswer: a probe on a kept connection that times out
+// after sending its request leaves the connection kept, owing the answer
+// (putOwed). When the late answer has come by the next probe, that probe
+// reads and drops it and runs on the same connection; when it has not,
+// the next probe reconnects. (The poller's http; https runs on net/http.)
+func TestHTTPReuseLateAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		pause time.Duration // before the next probe
+		conns int           // connections the three probes use
+	}{
+		{"answer came", 600 * time.Millisecond, 1},
+		{"answer still owed", 0, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			reqs, opened := 0, 0
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				reqs++
+				n := reqs
+				mu.Unlock()
+				if n == 1 {
+					time.Sleep(400 * time.Millisecond) // past the 100 ms timeout
+				}
+				fmt.Fprint(w, "ok\n")
+			}))
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateNew {
+					mu.Lock()
+					opened++
+					mu.Unlock()
+				}
+			}
+			startTestServer(t, srv, false)
+			c := noOffset(mustChecker(t, Spec{Kind: KindHTTP, Target: netip.MustParseAddrPort(srv.Listener.Addr().String()),
+				Reuse: true, Timeout: 100 * time.Millisecond}))
+			defer c.(idleCloser).closeIdle()
+			if err := probe(t, c, 5*time.Second); !isTimeout(err) {
+				t.Fatalf("probe 1: %v, want a timeout", err)
+			}
+			time.Sleep(tt.pause)
+			for i := 2; i <= 3; i++ {
+				if err := probe(t, c, 5*time.Second); err != nil {
+					t.Fatalf("probe %d: %v", i, err)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if opened != tt.conns {
+				t.Errorf("3 probes on %d connections, want %d", opened, tt.conns)
+			}
+		})
+	}
+}

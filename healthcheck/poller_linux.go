@@ -768,6 +768,9 @@ func (pr *pollProbe) finish(err error) {
 	case err == nil && pr.x != nil && pr.x.c.reuses() && pr.x.c.putIdle(int(pr.fd), pr.seq, spent):
 		// Not kept, but a reusing check's next probe reconnects this
 		// socket (see reconnect).
+	case pr.connected && pr.x != nil && pr.x.owes(err) && pr.x.c.putOwed(int(pr.fd), pr.seq, pr.x.uses, &pr.x.resp):
+		// Timed out waiting for the answer: kept with the answer owed,
+		// for the next probe to read and drop (see putOwed).
 	case pr.connected:
 		closeReset(int(pr.fd))
 	default:
