@@ -34,6 +34,7 @@ type slowFarm struct {
 	slow   atomic.Bool
 	reqs   atomic.Int64 // requests while slow
 	served atomic.Int64 // answers, slow or not
+	conns  atomic.Int64 // connections accepted
 	wg     sync.WaitGroup
 }
 
@@ -51,7 +52,11 @@ func startSlowFarm(t *testing.T, ns *netlab.NS, addr string, base, n int, delay 
 		}
 		w.Write([]byte("ok\n"))
 		f.served.Add(1)
-	})}
+	}), ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			f.conns.Add(1)
+		}
+	}}
 	for i := range n {
 		ln, err := ns.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(base+i)))
 		must(t, err)
@@ -268,16 +273,17 @@ virtual_server "farm" {
 
 	if c.natural > 0 {
 		// The farm as it is: at capacity, answering what it can.
-		reqs0, start := farm.served.Load(), time.Now()
+		reqs0, conns0, start := farm.served.Load(), farm.conns.Load(), time.Now()
 		minIn := n
 		for time.Since(start) < c.natural {
 			minIn = min(minIn, count())
 			time.Sleep(poll)
 		}
-		rate := float64(farm.served.Load()-reqs0) / time.Since(start).Seconds()
+		secs := time.Since(start).Seconds()
+		rate, connRate := float64(farm.served.Load()-reqs0)/secs, float64(farm.conns.Load()-conns0)/secs
 		doc, _ := readOverload(t, l.director)
-		say(t, "natural, %v: the farm answered %.0f requests/s (%.0f asked); table at least %d of %d; overloaded %v, mass timeout %v, %d late probes, %d timeouts held",
-			c.natural, rate, float64(n)/c.interval.Seconds(), minIn, n,
+		say(t, "natural, %v: the farm answered %.0f requests/s (%.0f asked) and accepted %.0f connections/s; table at least %d of %d; overloaded %v, mass timeout %v, %d late probes, %d timeouts held",
+			c.natural, rate, float64(n)/c.interval.Seconds(), connRate, minIn, n,
 			doc.HealthChecks.Overloaded, doc.HealthChecks.MassTimeout, doc.HealthChecks.LateProbes, doc.HealthChecks.HeldTimeouts)
 		if minIn != n {
 			t.Errorf("with the farm at capacity the table went down to %d of %d real servers, want all kept", minIn, n)
