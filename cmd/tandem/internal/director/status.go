@@ -198,21 +198,7 @@ func virtualServerStatus(vs *conf.VirtualServer, sh *ServiceHealth, ks ipvs.Serv
 	if inKernel {
 		out.Stats = stats(ks.Stats)
 	}
-	kdest := func(ap netip.AddrPort) (ipvs.DestStatus, bool) {
-		for _, ds := range ks.Dests {
-			if netip.AddrPortFrom(ds.Addr.Unmap(), ds.Port) == ap {
-				return ds, true
-			}
-		}
-		return ipvs.DestStatus{}, false
-	}
-	if len(ks.Dests) > 16 { // a map beyond a few: see lookup
-		m := make(map[netip.AddrPort]ipvs.DestStatus, len(ks.Dests))
-		for _, ds := range ks.Dests {
-			m[netip.AddrPortFrom(ds.Addr.Unmap(), ds.Port)] = ds
-		}
-		kdest = func(ap netip.AddrPort) (ipvs.DestStatus, bool) { ds, ok := m[ap]; return ds, ok }
-	}
+	kdest := finder(ks.Dests, func(ds ipvs.DestStatus) netip.AddrPort { return ds.AddrPort() })
 	fill := func(r *status.RealServer, ap netip.AddrPort) {
 		r.Weight = -1
 		if ds, ok := kdest(ap); ok {

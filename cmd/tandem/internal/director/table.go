@@ -256,22 +256,34 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 }
 
 // lookup returns a function finding a destination of ds by address and
-// port: a linear search for the few of a typical service, a map beyond.
-// It reads ds as it is at the call (the caller may reuse the array later).
+// port (see finder).
 func lookup(ds []ipvs.Destination) func(netip.AddrPort) (ipvs.Destination, bool) {
-	if len(ds) > 16 {
-		m := make(map[netip.AddrPort]ipvs.Destination, len(ds))
-		for _, d := range ds {
-			m[netip.AddrPortFrom(d.Addr.Unmap(), d.Port)] = d
+	return finder(ds, ipvs.Destination.AddrPort)
+}
+
+// finder returns a function finding the element of xs whose address and
+// port (key, with the address unmapped) is the one asked: a linear search
+// for the few of a typical service, a map beyond (a loop over a service
+// of 10 000 asking for each would be quadratic). It reads xs as it is at
+// the call (the caller may reuse the array later).
+func finder[T any](xs []T, key func(T) netip.AddrPort) func(netip.AddrPort) (T, bool) {
+	unmapped := func(x T) netip.AddrPort { k := key(x); return netip.AddrPortFrom(k.Addr().Unmap(), k.Port()) }
+	if len(xs) > 16 {
+		m := make(map[netip.AddrPort]T, len(xs))
+		for _, x := range xs {
+			m[unmapped(x)] = x
 		}
-		return func(ap netip.AddrPort) (ipvs.Destination, bool) { d, ok := m[ap]; return d, ok }
+		return func(ap netip.AddrPort) (T, bool) { x, ok := m[ap]; return x, ok }
 	}
-	ds = slices.Clone(ds)
-	return func(ap netip.AddrPort) (ipvs.Destination, bool) {
-		if i := destIndex(ds, ap); i >= 0 {
-			return ds[i], true
+	xs = slices.Clone(xs)
+	return func(ap netip.AddrPort) (T, bool) {
+		for _, x := range xs {
+			if unmapped(x) == ap {
+				return x, true
+			}
 		}
-		return ipvs.Destination{}, false
+		var zero T
+		return zero, false
 	}
 }
 
@@ -289,31 +301,17 @@ func leftovers(vs *conf.VirtualServer, s ipvs.Service) []ipvs.Destination {
 	return out
 }
 
-// lister returns listed(vs, ·) for many questions about one virtual
-// server: a linear search for the few real servers of a typical one, a
-// set beyond (a virtual server of 10 000 would make a loop over its
-// destinations quadratic).
+// lister returns a function reporting whether vs lists an address and
+// port, as a real server or as its sorry server (see finder).
 func lister(vs *conf.VirtualServer) func(netip.AddrPort) bool {
-	if len(vs.RealServers) <= 16 {
-		return func(ap netip.AddrPort) bool { return listed(vs, ap) }
+	find := finder(vs.RealServers, func(rs conf.RealServer) netip.AddrPort { return rs.Address })
+	return func(ap netip.AddrPort) bool {
+		if ss := vs.SorryServer; ss != nil && ss.Address == ap {
+			return true
+		}
+		_, ok := find(ap)
+		return ok
 	}
-	set := make(map[netip.AddrPort]struct{}, len(vs.RealServers)+1)
-	for _, rs := range vs.RealServers {
-		set[rs.Address] = struct{}{}
-	}
-	if ss := vs.SorryServer; ss != nil {
-		set[ss.Address] = struct{}{}
-	}
-	return func(ap netip.AddrPort) bool { _, ok := set[ap]; return ok }
-}
-
-// listed reports whether vs lists ap, as a real server or as its sorry
-// server.
-func listed(vs *conf.VirtualServer, ap netip.AddrPort) bool {
-	if ss := vs.SorryServer; ss != nil && ss.Address == ap {
-		return true
-	}
-	return slices.ContainsFunc(vs.RealServers, func(rs conf.RealServer) bool { return rs.Address == ap })
 }
 
 func destIndex(ds []ipvs.Destination, ap netip.AddrPort) int {
