@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"weak"
 )
 
 // bigFile is a cluster file of n virtual servers of 10 real servers each,
@@ -47,4 +49,31 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(diags)
 		}
 	}
+}
+
+// TestClusterKeepsNoParser checks that a parsed Cluster does not keep the
+// file's source alive (nor, with it, the parser's maps and syntax tree): a
+// director holds its Cluster for as long as it runs. The returned Cluster
+// used to point into the parser.
+func TestClusterKeepsNoParser(t *testing.T) {
+	defer func(h func([]byte)) { sourceHook = h }(sourceHook)
+	sourceHook = nil // TestMain's, which keeps a copy of each file
+	w, c := parseWeak(t, bigFile(50))
+	runtime.GC()
+	runtime.GC()
+	if w.Value() != nil {
+		t.Error("the Cluster keeps the file's source alive")
+	}
+	runtime.KeepAlive(c)
+}
+
+// parseWeak parses src and returns a weak pointer to its first byte.
+func parseWeak(t *testing.T, src []byte) (weak.Pointer[byte], *Cluster) {
+	t.Helper()
+	w := weak.Make(&src[0])
+	c, diags := Parse(src, "big.hcl")
+	if c == nil || diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return w, c
 }

@@ -533,7 +533,10 @@ func (p *parser) cluster(root *hclsyntax.Body) *Cluster {
 			p.errf(r.rng, "Unknown virtual_server", "track_virtual_servers: there is no virtual_server %q. Hint: known virtual servers: %s.", r.name, known(p.vsNames))
 		}
 	}
-	return &p.c
+	// A copy: &p.c would keep the whole parser (its maps, the syntax
+	// tree and the file's source) alive as long as the Cluster.
+	c := p.c
+	return &c
 }
 
 // notePos records where an interface use is written (Cluster.InterfaceUses).

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 )
@@ -70,6 +72,7 @@ func startMemProfile(path string, log *slog.Logger) (stop func(), err error) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		log.Warn("memory after a collection", "heap_live_mb", mb(ms.HeapAlloc), "objects", ms.HeapObjects)
+		log.Warn("memory by class after a collection", memClasses()...)
 		f, err := os.Create(path)
 		if err != nil {
 			log.Warn("heap profile not written", "err", err)
@@ -81,6 +84,24 @@ func startMemProfile(path string, log *slog.Logger) (stop func(), err error) {
 		}
 	})
 	return func() { t.Stop() }, nil
+}
+
+// memClasses returns the runtime's /memory/classes/ metrics as log
+// attributes, in MB: where the process's memory is, beyond the live heap.
+func memClasses() []any {
+	var samples []metrics.Sample
+	for _, d := range metrics.All() {
+		if strings.HasPrefix(d.Name, "/memory/classes/") && d.Kind == metrics.KindUint64 {
+			samples = append(samples, metrics.Sample{Name: d.Name})
+		}
+	}
+	metrics.Read(samples)
+	var attrs []any
+	for _, s := range samples {
+		name := strings.TrimSuffix(strings.TrimPrefix(s.Name, "/memory/classes/"), ":bytes")
+		attrs = append(attrs, name, mb(s.Value.Uint64()))
+	}
+	return attrs
 }
 
 func mb(n uint64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
