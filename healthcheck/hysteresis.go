@@ -1,6 +1,9 @@
 package healthcheck
 
-import "strconv"
+import (
+	"math"
+	"strconv"
+)
 
 // State is the health of a check as seen through its rise/fall hysteresis.
 type State int
@@ -38,8 +41,15 @@ type Hysteresis struct {
 	Rise, Fall int
 
 	state     State
-	successes int // in a row, including the current one
-	failures  int
+	successes int32 // in a row, including the current one (at most MaxInt32)
+	failures  int32
+}
+
+// inc counts one more in n, up to math.MaxInt32.
+func inc(n *int32) {
+	if *n < math.MaxInt32 {
+		*n++
+	}
 }
 
 // Observe records one result and returns the state after it, and whether
@@ -47,10 +57,10 @@ type Hysteresis struct {
 func (h *Hysteresis) Observe(ok bool) (state State, changed bool) {
 	before := h.state
 	if ok {
-		h.successes++
+		inc(&h.successes)
 		h.failures = 0
 	} else {
-		h.failures++
+		inc(&h.failures)
 		h.successes = 0
 	}
 	switch {
@@ -58,9 +68,9 @@ func (h *Hysteresis) Observe(ok bool) (state State, changed bool) {
 		h.state = Up
 	case h.state == Unknown:
 		h.state = Down
-	case h.state == Up && h.failures >= max(h.Fall, 1):
+	case h.state == Up && int(h.failures) >= max(h.Fall, 1):
 		h.state = Down
-	case h.state == Down && h.successes >= max(h.Rise, 1):
+	case h.state == Down && int(h.successes) >= max(h.Rise, 1):
 		h.state = Up
 	}
 	return h.state, h.state != before
@@ -74,8 +84,8 @@ func (h *Hysteresis) Observe(ok bool) (state State, changed bool) {
 // being recognised, and one timeout would take out a real server the
 // table already holds. Elsewhere it is Observe(false).
 func (h *Hysteresis) ObserveTimeout() (state State, changed bool) {
-	if h.state == Unknown && h.failures+1 < max(h.Fall, 1) {
-		h.failures++
+	if h.state == Unknown && int(h.failures)+1 < max(h.Fall, 1) {
+		inc(&h.failures)
 		h.successes = 0
 		return h.state, false
 	}
@@ -86,7 +96,7 @@ func (h *Hysteresis) ObserveTimeout() (state State, changed bool) {
 func (h *Hysteresis) State() State { return h.state }
 
 // Successes returns the number of successes in a row, 0 after a failure.
-func (h *Hysteresis) Successes() int { return h.successes }
+func (h *Hysteresis) Successes() int { return int(h.successes) }
 
 // Failures returns the number of failures in a row, 0 after a success.
-func (h *Hysteresis) Failures() int { return h.failures }
+func (h *Hysteresis) Failures() int { return int(h.failures) }

@@ -112,9 +112,8 @@ type check struct {
 	tmpl    *Spec          // the Spec without its Target; read-only
 	target  netip.AddrPort // the Spec's Target
 	checker Checker
-	async   asyncChecker // checker, when its probes need no goroutine
-	doneFn  func(error)  // async's done: m.asyncDone(c, ·)
-	sync    *syncCheck   // nil when the probes run on the poller's timers
+	doneFn  func(error) // m.asyncDone(c, ·) when checker is an asyncChecker, whose probes need no goroutine
+	sync    *syncCheck  // nil when the probes run on the poller's timers
 
 	mu          sync.Mutex
 	pt          probeTimer    // the probe time on the poller's timers (pt.f nil: on sync's)
@@ -124,18 +123,41 @@ type check struct {
 	startLate   bool          // the probe in flight started late (see probeLate)
 	gen         uint32        // async probes started (modulo 2³²: compared for equality only)
 	inflight    probeHandle   // the async probe in flight, if known
-	origin      time.Time     // the first probe's slot; the others follow at Interval
+	origin      time.Duration // the first probe's slot, since Manager.epoch; the others follow at Interval
 	due         time.Duration // the slot of the next (or in-flight) probe, after origin
 	hyst        Hysteresis
 	lastErr     error
 	lastLatency time.Duration
-	lastCheck   time.Time
-	since       time.Time // of the last transition
+	lastCheck   wallTime
+	since       wallTime // of the last transition
 	probes      int
 	transitions int32
 	held        int32 // probe timeouts not counted (see overload.go)
 
 	ov ovState // under Manager.ov.mu
+}
+
+// async returns c's checker as an asyncChecker; only for a check with a
+// doneFn.
+func (c *check) async() asyncChecker { return c.checker.(asyncChecker) }
+
+// wallTime is a time as nanoseconds since 1970 (UnixNano), 0 for the zero
+// Time: a third of a time.Time's size, for the times a check keeps only
+// to report.
+type wallTime int64
+
+func wallOf(t time.Time) wallTime {
+	if t.IsZero() {
+		return 0
+	}
+	return wallTime(t.UnixNano())
+}
+
+func (w wallTime) time() time.Time {
+	if w == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(w))
 }
 
 // syncCheck is what a check whose probe times are the runtime's timers
@@ -250,8 +272,7 @@ func (m *Manager) SetIDs(specs []Spec, ids []ID) {
 			checker: checker,
 			hyst:    Hysteresis{Rise: s.Rise, Fall: s.Fall},
 		}
-		if ac, ok := checker.(asyncChecker); ok {
-			c.async = ac
+		if _, ok := checker.(asyncChecker); ok {
 			c.doneFn = func(err error) { m.asyncDone(c, err) }
 		}
 		m.checks[id] = c
@@ -355,9 +376,9 @@ func (m *Manager) Status() []Status {
 			State:       c.hyst.State(),
 			LastResult:  c.lastErr,
 			LastLatency: c.lastLatency,
-			LastCheck:   c.lastCheck,
+			LastCheck:   c.lastCheck.time(),
 			Transitions: int(c.transitions),
-			Since:       c.since,
+			Since:       c.since.time(),
 			Successes:   c.hyst.Successes(),
 			Failures:    c.hyst.Failures(),
 			Probes:      c.probes,
@@ -424,18 +445,19 @@ func (m *Manager) start(c *check, offset time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
-	c.origin = m.onGrid(now.Add(offset), c.tmpl.Interval)
+	origin := m.onGrid(now.Add(offset), c.tmpl.Interval)
+	c.origin = origin.Sub(m.epoch)
 	c.due = 0
-	if c.async != nil {
-		if ts := c.async.timers(m.ensurePoller()); ts != nil {
+	if c.doneFn != nil {
+		if ts := c.async().timers(m.ensurePoller()); ts != nil {
 			c.pt = probeTimer{idx: -1, f: func() { m.fire(c) }}
-			ts.arm(&c.pt, c.origin)
+			ts.arm(&c.pt, origin)
 			return
 		}
 	}
 	sc := &syncCheck{}
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
-	sc.timer = time.AfterFunc(c.origin.Sub(now), func() { m.fire(c) })
+	sc.timer = time.AfterFunc(origin.Sub(now), func() { m.fire(c) })
 	c.sync = sc
 }
 
@@ -466,7 +488,7 @@ func (m *Manager) stop(c *check) {
 	c.stopped = true
 	sc := c.sync
 	if sc == nil {
-		c.async.timers(m.poller).disarm(&c.pt)
+		c.async().timers(m.poller).disarm(&c.pt)
 	} else {
 		sc.timer.Stop()
 	}
@@ -494,16 +516,16 @@ func (m *Manager) fire(c *check) {
 	// Close marks every check stopped under c.mu before it waits, so this
 	// Add happens before the Wait.
 	m.wg.Add(1)
-	if c.async != nil {
+	if c.doneFn != nil {
 		c.gen++
 		gen := c.gen
 		start := time.Now()
 		c.probeStart, c.running = start.Sub(m.epoch), true
-		c.startLate = probeLate(c.origin.Add(c.due), start, c.tmpl.Interval)
+		c.startLate = probeLate(m.epoch.Add(c.origin+c.due), start, c.tmpl.Interval)
 		c.mu.Unlock()
 		// asyncDone ends the probe (and calls wg.Done), maybe before
 		// start returns.
-		h := c.async.start(m.poller, start.Add(c.tmpl.Timeout), c.doneFn)
+		h := c.async().start(m.poller, start.Add(c.tmpl.Timeout), c.doneFn)
 		if h == nil {
 			return
 		}
@@ -519,7 +541,7 @@ func (m *Manager) fire(c *check) {
 		return
 	}
 	start := time.Now()
-	c.startLate = probeLate(c.origin.Add(c.due), start, c.tmpl.Interval)
+	c.startLate = probeLate(m.epoch.Add(c.origin+c.due), start, c.tmpl.Interval)
 	c.mu.Unlock()
 	defer m.wg.Done()
 
@@ -575,18 +597,19 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 	default:
 		to, changed = c.hyst.Observe(err == nil)
 	}
-	c.lastErr, c.lastLatency, c.lastCheck = err, latency, at
+	c.lastErr, c.lastLatency, c.lastCheck = err, latency, wallOf(at)
 	c.probes++
 	queued := false
 	if changed {
 		c.transitions++
-		c.since = at
+		c.since = wallOf(at)
 		queued = m.q.push(Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at})
 	}
-	next := nextSlot(c.origin, c.tmpl.Interval, now)
-	c.due = next.Sub(c.origin)
+	origin := m.epoch.Add(c.origin)
+	next := nextSlot(origin, c.tmpl.Interval, now)
+	c.due = next.Sub(origin)
 	if c.sync == nil {
-		c.async.timers(m.poller).arm(&c.pt, next)
+		c.async().timers(m.poller).arm(&c.pt, next)
 	} else {
 		c.sync.timer.Reset(next.Sub(now))
 	}

@@ -299,12 +299,12 @@ func newHTTPProbe() *pollProbe {
 func (p *connectPoller) dial(pr *pollProbe) (ended bool, err error) {
 	t := pr.t
 	pr.fd, pr.connected = -1, false
-	fd, serr := rawSocket(t.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	fd, serr := rawSocket(t.family(), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 	if serr != nil {
 		return true, t.opError(os.NewSyscallError("socket", serr))
 	}
-	if t.src != nil {
-		if err := unix.Bind(fd, t.src); err != nil {
+	if t.bind != nil {
+		if err := unix.Bind(fd, t.bind.src); err != nil {
 			rawClose(fd)
 			return true, t.opError(os.NewSyscallError("bind", err))
 		}
@@ -796,8 +796,8 @@ func lateResult(fd int) (ok bool, err error) {
 // opError words err as net.Dialer would: "dial tcp ADDR: connect: …".
 func (t *rawTarget) opError(err error) error {
 	oe := &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(t.target), Err: err}
-	if t.srcA != nil {
-		oe.Source = t.srcA
+	if t.bind != nil {
+		oe.Source = t.bind.srcA
 	}
 	return oe
 }

@@ -271,14 +271,19 @@ func attachSynFilter(fd, family int, port uint16) error {
 // from, learned with a connected UDP socket and kept synSourceTTL (or
 // until a probe fails).
 func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, error) {
-	t.srcMu.Lock()
-	defer t.srcMu.Unlock()
+	h := t.half
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	epoch := hs.epoch.Load()
-	if !t.srcAt.IsZero() && (t.src != nil || (hs.routes >= 0 && t.srcEpoch == epoch) || (hs.routes < 0 && now.Sub(t.srcAt) < synSourceTTL)) {
-		return t.src4, t.oob4, nil
+	if !h.at.IsZero() && (t.bind != nil || (hs.routes >= 0 && h.epoch == epoch) || (hs.routes < 0 && now.Sub(h.at) < synSourceTTL)) {
+		return h.src4, h.oob4, nil
 	}
-	if s, ok := t.src.(*unix.SockaddrInet4); ok {
-		t.src4 = s.Addr
+	var bound *unix.SockaddrInet4
+	if t.bind != nil {
+		bound, _ = t.bind.src.(*unix.SockaddrInet4)
+	}
+	if bound != nil {
+		h.src4 = bound.Addr
 	} else {
 		hs.routeMu.Lock()
 		defer hs.routeMu.Unlock()
@@ -297,11 +302,11 @@ func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, 
 		if err != nil {
 			return [4]byte{}, nil, os.NewSyscallError("getsockname", err)
 		}
-		t.src4 = sa.(*unix.SockaddrInet4).Addr
+		h.src4 = sa.(*unix.SockaddrInet4).Addr
 	}
-	t.srcAt, t.srcEpoch, t.srcWatched = now, epoch, hs.routes >= 0
-	t.oob4 = unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: t.src4})
-	return t.src4, t.oob4, nil
+	h.at, h.epoch, h.watched = now, epoch, hs.routes >= 0
+	h.oob4 = unix.PktInfo4(&unix.Inet4Pktinfo{Spec_dst: h.src4})
+	return h.src4, h.oob4, nil
 }
 
 // forgetSource makes the next probe look the source address up again,
@@ -310,16 +315,24 @@ func (t *rawTarget) source(hs *halfOpenSocket, now time.Time) ([4]byte, []byte, 
 // overload that times probes out, looking it up again after each cost a
 // tenth of the checker's CPU: three system calls a probe).
 func (t *rawTarget) forgetSource() {
-	t.srcMu.Lock()
-	if !t.srcWatched {
-		t.srcAt = time.Time{}
+	h := t.half
+	if h == nil {
+		return
 	}
-	t.srcMu.Unlock()
+	h.mu.Lock()
+	if !h.watched {
+		h.at = time.Time{}
+	}
+	h.mu.Unlock()
 }
 
 // startHalfOpen begins a half-open probe of t (see start).
 func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done func(error)) probeHandle {
-	hs, err := p.halfOpenSocket(t.family)
+	if t.half == nil {
+		done(errNoHalfOpen(t.target.String()))
+		return nil
+	}
+	hs, err := p.halfOpenSocket(t.family())
 	if err != nil {
 		done(t.opError(err))
 		return nil
@@ -327,7 +340,7 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	now := time.Now()
 	h := &halfOpen{hs: hs, final: deadline, rto: synInitialRTO}
 	var src4, dst4 [4]byte
-	if t.family == unix.AF_INET {
+	if t.family() == unix.AF_INET {
 		if src4, h.oob, err = t.source(hs, now); err != nil {
 			done(t.opError(err))
 			return nil
@@ -336,7 +349,9 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 		h.key = synKey{addr: [16]byte{10: 0xff, 11: 0xff, 12: dst4[0], 13: dst4[1], 14: dst4[2], 15: dst4[3]}, port: t.target.Port()}
 	} else {
 		h.key = synKey{addr: t.target.Addr().As16(), port: t.target.Port()}
-		h.oob = t.oob6
+		if t.bind != nil {
+			h.oob = t.bind.oob6
+		}
 	}
 	pr := &pollProbe{p: p, fd: -1, live: true, deadline: minTime(deadline, now.Add(h.rto)), t: t, half: h, done: done}
 
@@ -356,7 +371,7 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 			break
 		}
 	}
-	if t.family == unix.AF_INET {
+	if t.family() == unix.AF_INET {
 		binary.BigEndian.PutUint16(h.pkt[16:], tcpChecksum4(src4, dst4, h.pkt[:]))
 	}
 	p.syns[h.key] = pr
@@ -423,7 +438,7 @@ func (p *connectPoller) failHalfOpen(pr *pollProbe, err error) {
 func (h *halfOpen) msghdr(m *unix.Msghdr, iov *unix.Iovec, t *rawTarget) {
 	*iov = unix.Iovec{Base: &h.pkt[0]}
 	iov.SetLen(len(h.pkt))
-	*m = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&t.rsa)), Namelen: t.rsaLen, Iov: iov}
+	*m = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&t.half.rsa)), Namelen: t.csaLen, Iov: iov}
 	m.SetIovlen(1)
 	if len(h.oob) > 0 {
 		m.Control = &h.oob[0]

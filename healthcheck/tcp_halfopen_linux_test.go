@@ -250,9 +250,9 @@ func TestTCPChecksum4(t *testing.T) {
 func TestForgetSourceWatched(t *testing.T) {
 	at := time.Now()
 	for _, watched := range []bool{true, false} {
-		r := &rawTarget{srcAt: at, srcWatched: watched}
+		r := &rawTarget{half: &halfOpenState{at: at, watched: watched}}
 		r.forgetSource()
-		if kept := !r.srcAt.IsZero(); kept != watched {
+		if kept := !r.half.at.IsZero(); kept != watched {
 			t.Errorf("learned under a route watch: %v; source kept after a failure: %v", watched, kept)
 		}
 	}

@@ -22,65 +22,81 @@ import (
 // deadlines, so a poller that runs late (a starved CPU) does not turn
 // connects that succeeded into timeouts.
 
-// rawTarget is what the poller needs of a tcp Spec: socket addresses.
+// rawTarget is what the poller needs of a tcp Spec: socket addresses. It
+// is kept small (80 bytes): there is one per check, and what only some
+// checks need hangs off it.
 type rawTarget struct {
-	family int
 	target netip.AddrPort // the destination (errors say it as a net.TCPAddr)
-	src    unix.Sockaddr  // nil: the kernel chooses
-	srcA   *net.TCPAddr
-
-	// Half-open probes only (tcp_halfopen_linux.go): the destination as
-	// a raw socket takes it (a struct sockaddr without the port), the
-	// IPV6_PKTINFO of an IPv6 source, and the IPv4 source with its
-	// IP_PKTINFO, learned and kept under srcMu.
-	rsa    unix.RawSockaddrInet6 // or, cast, a RawSockaddrInet4
-	rsaLen uint32
-	// The destination as connect takes it (rsa with the port), for the
-	// poller's raw connect (rawsys_linux.go).
-	csa        unix.RawSockaddrInet6
-	csaLen     uint32
-	oob6       []byte
-	srcMu      sync.Mutex
-	srcAt      time.Time // when src4 was learned; zero: not known
-	srcEpoch   uint64    // the routes' epoch then
-	srcWatched bool      // learned under a route watch (see forgetSource)
-	src4       [4]byte
-	oob4       []byte
+	// The destination as connect takes it, for the poller's raw connect
+	// (rawsys_linux.go): a RawSockaddrInet6, or, cast, a RawSockaddrInet4.
+	// Its Family is the probes' address family.
+	csa    unix.RawSockaddrInet6
+	csaLen uint32
+	bind   *rawBind       // the Spec's Source; nil: the kernel chooses
+	half   *halfOpenState // half-open probes only (tcp_halfopen_linux.go)
 }
+
+// rawBind is the source address a Spec's probes are bound to.
+type rawBind struct {
+	src  unix.Sockaddr
+	srcA *net.TCPAddr
+	oob6 []byte // the IPV6_PKTINFO of an IPv6 source, for half-open probes
+}
+
+// halfOpenState is what half-open probes need beyond connect's: the
+// destination as a raw socket takes it (csa without the port, which a raw
+// IPv6 socket would read as the protocol), and the IPv4 source with its
+// IP_PKTINFO, learned and kept under mu.
+type halfOpenState struct {
+	rsa     unix.RawSockaddrInet6
+	mu      sync.Mutex
+	at      time.Time // when src4 was learned; zero: not known
+	epoch   uint64    // the routes' epoch then
+	watched bool      // learned under a route watch (see forgetSource)
+	src4    [4]byte
+	oob4    []byte
+}
+
+// family is the address family of t's probes.
+func (t *rawTarget) family() int { return int(t.csa.Family) }
 
 // newRawTarget returns s's addresses for the poller, or nil when the
 // poller cannot address it (a zone that names no interface).
 func newRawTarget(s Spec) *rawTarget {
-	sa, family, ok := sockaddr(s.Target)
+	sa, _, ok := sockaddr(s.Target)
 	if !ok {
 		return nil
 	}
-	t := &rawTarget{family: family, target: s.Target}
+	t := &rawTarget{target: s.Target}
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.rsa))
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.csa))
 		r.Family, r.Addr = unix.AF_INET, sa.Addr
-		t.rsaLen = unix.SizeofSockaddrInet4
+		t.csaLen = unix.SizeofSockaddrInet4
 	case *unix.SockaddrInet6:
-		t.rsa.Family, t.rsa.Addr, t.rsa.Scope_id = unix.AF_INET6, sa.Addr, sa.ZoneId
-		t.rsaLen = unix.SizeofSockaddrInet6
+		t.csa.Family, t.csa.Addr, t.csa.Scope_id = unix.AF_INET6, sa.Addr, sa.ZoneId
+		t.csaLen = unix.SizeofSockaddrInet6
 	}
-	t.csa, t.csaLen = t.rsa, t.rsaLen
+	if s.HalfOpen {
+		t.half = &halfOpenState{rsa: t.csa}
+	}
 	// The port in network byte order, in the same place for both families.
 	port := (*[2]byte)(unsafe.Pointer(&t.csa.Port))
 	port[0], port[1] = byte(s.Target.Port()>>8), byte(s.Target.Port())
 	if s.Source.IsValid() {
 		src := netip.AddrPortFrom(s.Source, 0)
-		if family == unix.AF_INET6 && s.Source.Is4() {
+		if t.family() == unix.AF_INET6 && s.Source.Is4() {
 			src = netip.AddrPortFrom(netip.AddrFrom16(s.Source.As16()), 0)
 		}
-		if t.src, _, ok = sockaddr(src); !ok {
+		b := &rawBind{}
+		if b.src, _, ok = sockaddr(src); !ok {
 			return nil
 		}
-		t.srcA = net.TCPAddrFromAddrPort(src)
-		if s, ok := t.src.(*unix.SockaddrInet6); ok {
-			t.oob6 = unix.PktInfo6(&unix.Inet6Pktinfo{Addr: s.Addr})
+		b.srcA = net.TCPAddrFromAddrPort(src)
+		if s, ok := b.src.(*unix.SockaddrInet6); ok {
+			b.oob6 = unix.PktInfo6(&unix.Inet6Pktinfo{Addr: s.Addr})
 		}
+		t.bind = b
 	}
 	return t
 }
