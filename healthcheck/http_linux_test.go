@@ -186,7 +186,7 @@ func TestPollerFamilies(t *testing.T) {
 			target := addrOf(ln)
 			for _, kind := range []Kind{KindTCP, KindHTTP} {
 				c := mustChecker(t, Spec{Kind: kind, Target: target})
-				if tc, ok := c.(*tcpChecker); ok && tc.raw == nil {
+				if tc, ok := c.(*tcpChecker); ok && !tc.polled {
 					t.Fatalf("%v: the tcp checker is not on the poller", target)
 				} else if _, ok := c.(*httpRawChecker); !ok && kind == KindHTTP {
 					t.Fatalf("%v: checker %T, want the poller's", target, c)

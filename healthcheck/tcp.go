@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -14,29 +13,29 @@ import (
 // elsewhere, and for targets the poller cannot address, through a
 // net.Dialer.
 type tcpChecker struct {
-	target  netip.AddrPort // its text is made when needed (String, a dial): a string per check costs memory
-	timeout time.Duration
-	// dialer is built when the probes need it: when raw is nil, or at
+	// raw is the target as the poller addresses it, and raw.target the
+	// Spec's Target (its text is made when needed, String and a dial: a
+	// string per check costs memory). Kept in the checker, not beside it:
+	// one allocation per check.
+	raw rawTarget
+	// polled is set when the poller can address the target (raw is
+	// complete); otherwise the probes dial through dialer.
+	polled bool
+	// halfOpen: probes are half-open (Spec.HalfOpen; Linux only, see
+	// tcp_halfopen_linux.go).
+	halfOpen bool
+	timeout  time.Duration
+	// dialer is built when the probes need it: when not polled, or at
 	// the first dial without a poller (its allocation is per check, and
 	// most checks on Linux never dial through it).
 	dialer *net.Dialer
 	dialMu sync.Mutex
-	source netip.Addr
-	raw    *rawTarget // nil: dial through dialer
-	// halfOpen: probes are half-open (Spec.HalfOpen; Linux only, see
-	// tcp_halfopen_linux.go).
-	halfOpen bool
 }
 
 func newTCPChecker(s Spec) *tcpChecker {
-	c := &tcpChecker{
-		target:   s.Target,
-		timeout:  s.Timeout,
-		source:   s.Source,
-		raw:      newRawTarget(s),
-		halfOpen: s.HalfOpen,
-	}
-	if c.raw == nil {
+	c := &tcpChecker{timeout: s.Timeout, halfOpen: s.HalfOpen}
+	c.polled = fillRawTarget(&c.raw, s)
+	if !c.polled {
 		c.dialer = dialer(s)
 	}
 	return c
@@ -48,7 +47,7 @@ func errNoHalfOpen(target string) error {
 	return fmt.Errorf("half-open tcp check of %s: needs Linux, and a zone that names an interface", target)
 }
 
-func (c *tcpChecker) String() string { return "tcp " + c.target.String() }
+func (c *tcpChecker) String() string { return "tcp " + c.raw.target.String() }
 
 // dial succeeds when the three-way handshake completes. The connection is
 // closed with a reset (SO_LINGER 0), as HAProxy's checks do: at thousands of
@@ -59,11 +58,11 @@ func (c *tcpChecker) dial(ctx context.Context) error {
 	defer cancel()
 	c.dialMu.Lock()
 	if c.dialer == nil {
-		c.dialer = dialer(Spec{Source: c.source})
+		c.dialer = dialer(Spec{Source: c.raw.bindSource()})
 	}
 	d := c.dialer
 	c.dialMu.Unlock()
-	conn, err := d.DialContext(ctx, "tcp", c.target.String())
+	conn, err := d.DialContext(ctx, "tcp", c.raw.target.String())
 	if err != nil {
 		return err
 	}

@@ -38,9 +38,10 @@ type rawTarget struct {
 
 // rawBind is the source address a Spec's probes are bound to.
 type rawBind struct {
-	src  unix.Sockaddr
-	srcA *net.TCPAddr
-	oob6 []byte // the IPV6_PKTINFO of an IPv6 source, for half-open probes
+	source netip.Addr // as the Spec gave it
+	src    unix.Sockaddr
+	srcA   *net.TCPAddr
+	oob6   []byte // the IPV6_PKTINFO of an IPv6 source, for half-open probes
 }
 
 // halfOpenState is what half-open probes need beyond connect's: the
@@ -63,11 +64,22 @@ func (t *rawTarget) family() int { return int(t.csa.Family) }
 // newRawTarget returns s's addresses for the poller, or nil when the
 // poller cannot address it (a zone that names no interface).
 func newRawTarget(s Spec) *rawTarget {
-	sa, _, ok := sockaddr(s.Target)
-	if !ok {
+	t := &rawTarget{}
+	if !fillRawTarget(t, s) {
 		return nil
 	}
-	t := &rawTarget{target: s.Target}
+	return t
+}
+
+// fillRawTarget sets t to s's addresses for the poller, and reports
+// whether the poller can address s (not: a zone that names no interface).
+// t.target is s's Target either way.
+func fillRawTarget(t *rawTarget, s Spec) bool {
+	*t = rawTarget{target: s.Target}
+	sa, _, ok := sockaddr(s.Target)
+	if !ok {
+		return false
+	}
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
 		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(&t.csa))
@@ -88,9 +100,10 @@ func newRawTarget(s Spec) *rawTarget {
 		if t.family() == unix.AF_INET6 && s.Source.Is4() {
 			src = netip.AddrPortFrom(netip.AddrFrom16(s.Source.As16()), 0)
 		}
-		b := &rawBind{}
+		b := &rawBind{source: s.Source}
 		if b.src, _, ok = sockaddr(src); !ok {
-			return nil
+			*t = rawTarget{target: s.Target}
+			return false
 		}
 		b.srcA = net.TCPAddrFromAddrPort(src)
 		if s, ok := b.src.(*unix.SockaddrInet6); ok {
@@ -98,7 +111,15 @@ func newRawTarget(s Spec) *rawTarget {
 		}
 		t.bind = b
 	}
-	return t
+	return true
+}
+
+// source is the Spec's Source, the zero Addr when it has none.
+func (t *rawTarget) bindSource() netip.Addr {
+	if t.bind == nil {
+		return netip.Addr{}
+	}
+	return t.bind.source
 }
 
 func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int, bool) {
@@ -122,7 +143,7 @@ func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int, bool) {
 // thousands of probes a second, a normal close would leave a TIME_WAIT
 // socket on the director for every probe.
 func (c *tcpChecker) Check(ctx context.Context) error {
-	if c.raw == nil && !c.halfOpen {
+	if !c.polled && !c.halfOpen {
 		return c.dial(ctx)
 	}
 	return checkOnPoller(ctx, c.timeout, sharedPoller(), c)
@@ -131,13 +152,13 @@ func (c *tcpChecker) Check(ctx context.Context) error {
 // start begins one probe on p that ends by deadline (see asyncChecker).
 func (c *tcpChecker) start(p *connectPoller, deadline time.Time, done func(error)) probeHandle {
 	if c.halfOpen {
-		if c.raw == nil || p == nil {
-			done(errNoHalfOpen(c.target.String()))
+		if !c.polled || p == nil {
+			done(errNoHalfOpen(c.raw.target.String()))
 			return nil
 		}
-		return p.startHalfOpen(c.raw, deadline, done)
+		return p.startHalfOpen(&c.raw, deadline, done)
 	}
-	if c.raw == nil || p == nil {
+	if !c.polled || p == nil {
 		go func() {
 			ctx, cancel := context.WithDeadline(context.Background(), deadline)
 			defer cancel()
@@ -145,12 +166,12 @@ func (c *tcpChecker) start(p *connectPoller, deadline time.Time, done func(error
 		}()
 		return nil
 	}
-	return p.start(c.raw, nil, deadline, done)
+	return p.start(&c.raw, nil, deadline, done)
 }
 
 // timers puts the check's probe times on p (see asyncChecker).
 func (c *tcpChecker) timers(p *connectPoller) probeTimers {
-	if c.raw == nil || p == nil {
+	if !c.polled || p == nil {
 		return nil
 	}
 	return p
