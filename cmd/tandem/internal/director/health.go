@@ -148,10 +148,18 @@ func (d *Director) noteRealServers(vs string, old, now []RealServerHealth) {
 // checkSpecs returns the checks of c and their IDs, per check the
 // virtual servers that use it, and each checked real server's check ID.
 func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, []healthcheck.ID, map[healthcheck.ID][]int, map[*conf.RealServer]healthcheck.ID) {
+	n := 0
+	for i := range c.VirtualServers {
+		n += len(c.VirtualServers[i].RealServers)
+	}
+	// Sized for a check per real server, the usual case: the maps do
+	// not grow (and leave garbage) on the way, and a check's first user
+	// is a slice of one array rather than an allocation of its own.
 	var specs []healthcheck.Spec
 	var specIDs []healthcheck.ID
-	users := map[healthcheck.ID][]int{}
-	ids := map[*conf.RealServer]healthcheck.ID{}
+	users := make(map[healthcheck.ID][]int, n)
+	ids := make(map[*conf.RealServer]healthcheck.ID, n)
+	first := make([]int, 0, n)
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		for j := range vs.RealServers {
@@ -162,11 +170,13 @@ func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, []healthcheck.ID, map[heal
 			id := spec.ID()
 			u, seen := users[id]
 			ids[&vs.RealServers[j]] = id
-			if !seen {
+			switch {
+			case !seen:
 				specs = append(specs, spec)
 				specIDs = append(specIDs, id)
-			}
-			if len(u) == 0 || u[len(u)-1] != i {
+				first = append(first, i)                                  // within its capacity: n real servers, at most n checks
+				users[id] = first[len(first)-1 : len(first) : len(first)] // a later append copies
+			case u[len(u)-1] != i:
 				users[id] = append(u, i)
 			}
 		}
@@ -265,6 +275,9 @@ func (d *Director) setCheckSpecs(c *conf.Cluster, ch checks) {
 	h := d.health
 	specs, users := ch.specs, ch.users
 	h.c, h.users, h.ids = c, users, ch.ids
+	if len(h.up) == 0 { // the start: sized for the verdicts to come
+		h.up = make(map[healthcheck.ID]bool, len(specs))
+	}
 	for id := range h.up {
 		if _, ok := users[id]; !ok {
 			delete(h.up, id)
