@@ -618,7 +618,13 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 		srvBefore := cpuTicks(srvPids)
 		vm0, nc0, ns0 := vmCPU(), netCounters(ps[0]), netCounters(srv.pid)
 		start := time.Now()
-		time.Sleep(window)
+		// RSS once a second over the window: one reading falls anywhere
+		// between two collections of a garbage-collected heap.
+		var rssW []int // kB
+		for time.Since(start) < window {
+			time.Sleep(time.Second)
+			rssW = append(rssW, rssKB(ps))
+		}
 		ps = pids()
 		u1, s1 := cpuSplit(ps)
 		cpu := float64(u1+s1-before) / 100 / window.Seconds() * 100
@@ -645,6 +651,14 @@ func benchHealthScale(t *testing.T, kind string, interval int) {
 			len(tb), n, nsvc*ndst)
 		fmt.Printf("BENCH   %-10s RSS peak since its start (VmHWM, summed over its processes) %.1f MB; RSS now %.1f MB (anonymous %.1f, file-backed: the binary and libraries %.1f)\n",
 			name, float64(hwm)/1024, float64(rss)/1024, float64(anon)/1024, float64(file)/1024)
+		if len(rssW) > 0 {
+			sum := 0
+			for _, v := range rssW {
+				sum += v
+			}
+			fmt.Printf("BENCH   %-10s RSS over the window, %d readings a second apart: min %.1f / mean %.1f / max %.1f MB\n",
+				name, len(rssW), float64(slices.Min(rssW))/1024, float64(sum)/float64(len(rssW))/1024, float64(slices.Max(rssW))/1024)
+		}
 	}
 	fmt.Printf("BENCH health scale (%s, %d s): %d services x %d real servers = %d %s checks every %d s, one server on all addresses, %v window from %v after the table is complete\n",
 		kind, interval, nsvc, ndst, nsvc*ndst, kind, interval, window, settle)
