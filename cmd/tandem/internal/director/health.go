@@ -40,7 +40,7 @@ type health struct {
 	// up is the last verdict of each check; absent means Unknown.
 	up map[healthcheck.ID]bool
 	// users lists, per check, the indexes of c's virtual servers that use it.
-	users map[healthcheck.ID][]int
+	users checkUsers
 	// ids is each of c's checked real servers' check ID.
 	ids map[*conf.RealServer]healthcheck.ID
 	// services is the last computed health of each virtual server.
@@ -145,21 +145,68 @@ func (d *Director) noteRealServers(vs string, old, now []RealServerHealth) {
 	}
 }
 
+// checkUsers lists, per check, the indexes of a config's virtual servers
+// that use it. Most checks have one, kept in the map's value itself:
+// 10 000 checks cost one map, not also 10 000 slices.
+type checkUsers struct {
+	m    map[healthcheck.ID]int32 // >= 0: the only user; < 0: -1-i, the users in more[i]
+	more [][]int
+}
+
+func newCheckUsers(n int) checkUsers {
+	return checkUsers{m: make(map[healthcheck.ID]int32, n)}
+}
+
+// add records that virtual server vs uses id; vs is at least the last
+// index added for id.
+func (u *checkUsers) add(id healthcheck.ID, vs int) {
+	v, ok := u.m[id]
+	switch {
+	case !ok:
+		u.m[id] = int32(vs)
+	case v >= 0 && int(v) != vs:
+		u.more = append(u.more, []int{int(v), vs})
+		u.m[id] = int32(-len(u.more))
+	case v < 0:
+		if more := u.more[-1-v]; more[len(more)-1] != vs {
+			u.more[-1-v] = append(more, vs)
+		}
+	}
+}
+
+// has reports whether the config has the check id.
+func (u checkUsers) has(id healthcheck.ID) bool {
+	_, ok := u.m[id]
+	return ok
+}
+
+// appendTo appends the users of id to dst, and reports whether the config
+// has the check.
+func (u checkUsers) appendTo(dst []int, id healthcheck.ID) ([]int, bool) {
+	v, ok := u.m[id]
+	switch {
+	case !ok:
+		return dst, false
+	case v >= 0:
+		return append(dst, int(v)), true
+	default:
+		return append(dst, u.more[-1-v]...), true
+	}
+}
+
 // checkSpecs returns the checks of c and their IDs, per check the
 // virtual servers that use it, and each checked real server's check ID.
-func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, []healthcheck.ID, map[healthcheck.ID][]int, map[*conf.RealServer]healthcheck.ID) {
+func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, []healthcheck.ID, checkUsers, map[*conf.RealServer]healthcheck.ID) {
 	n := 0
 	for i := range c.VirtualServers {
 		n += len(c.VirtualServers[i].RealServers)
 	}
 	// Sized for a check per real server, the usual case: the maps do
-	// not grow (and leave garbage) on the way, and a check's first user
-	// is a slice of one array rather than an allocation of its own.
+	// not grow (and leave garbage) on the way.
 	var specs []healthcheck.Spec
 	var specIDs []healthcheck.ID
-	users := make(map[healthcheck.ID][]int, n)
+	users := newCheckUsers(n)
 	ids := make(map[*conf.RealServer]healthcheck.ID, n)
-	first := make([]int, 0, n)
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		for j := range vs.RealServers {
@@ -168,17 +215,12 @@ func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, []healthcheck.ID, map[heal
 				continue
 			}
 			id := spec.ID()
-			u, seen := users[id]
 			ids[&vs.RealServers[j]] = id
-			switch {
-			case !seen:
+			if !users.has(id) {
 				specs = append(specs, spec)
 				specIDs = append(specIDs, id)
-				first = append(first, i)                                  // within its capacity: n real servers, at most n checks
-				users[id] = first[len(first)-1 : len(first) : len(first)] // a later append copies
-			case u[len(u)-1] != i:
-				users[id] = append(u, i)
 			}
+			users.add(id, i)
 		}
 	}
 	return specs, specIDs, users, ids
@@ -260,7 +302,7 @@ func (d *Director) setChecks(c *conf.Cluster) {
 type checks struct {
 	specs   []healthcheck.Spec
 	specIDs []healthcheck.ID // specs[i].ID()
-	users   map[healthcheck.ID][]int
+	users   checkUsers
 	ids     map[*conf.RealServer]healthcheck.ID
 }
 
@@ -279,7 +321,7 @@ func (d *Director) setCheckSpecs(c *conf.Cluster, ch checks) {
 		h.up = make(map[healthcheck.ID]bool, len(specs))
 	}
 	for id := range h.up {
-		if _, ok := users[id]; !ok {
+		if !users.has(id) {
 			delete(h.up, id)
 		}
 	}
@@ -336,12 +378,11 @@ func (d *Director) onVerdicts(ctx context.Context, vs []healthcheck.Verdict) {
 	var touched []int
 	first := time.Time{}
 	for _, v := range vs {
-		users, ok := h.users[v.ID]
-		if !ok {
+		var ok bool
+		if touched, ok = h.users.appendTo(touched, v.ID); !ok {
 			continue // a check a reload removed
 		}
 		h.up[v.ID] = v.Up
-		touched = append(touched, users...)
 		if first.IsZero() || v.At.Before(first) {
 			first = v.At
 		}

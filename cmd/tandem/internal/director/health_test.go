@@ -140,7 +140,7 @@ func TestCheckSpec(t *testing.T) {
 	if len(specs) != 7 {
 		t.Errorf("%d specs, want 7", len(specs))
 	}
-	if u := users[checkID(t, c, "web", "a")]; len(u) != 1 {
+	if u, _ := users.appendTo(nil, checkID(t, c, "web", "a")); len(u) != 1 {
 		t.Errorf("users of web/a's check = %v", u)
 	}
 	if len(specIDs) != len(specs) {
@@ -600,5 +600,29 @@ virtual_server "big" {
 	}
 	if r := st.RealServers[41]; !r.Removed || r.Address != "192.168.100.250:80" {
 		t.Errorf("last entry %+v, want the leftover, removed", r)
+	}
+}
+
+// TestCheckUsers checks the compact per-check users: one user in the
+// map, several in a list, each virtual server once.
+func TestCheckUsers(t *testing.T) {
+	u := newCheckUsers(4)
+	for _, a := range []struct {
+		id healthcheck.ID
+		vs int
+	}{{"a", 0}, {"a", 0}, {"b", 0}, {"a", 2}, {"c", 3}, {"a", 2}, {"a", 5}, {"b", 6}} {
+		u.add(a.id, a.vs)
+	}
+	for id, want := range map[healthcheck.ID][]int{"a": {0, 2, 5}, "b": {0, 6}, "c": {3}} {
+		got, ok := u.appendTo([]int{-1}, id)
+		if !ok || !slices.Equal(got, append([]int{-1}, want...)) {
+			t.Errorf("users of %s: %v, %v; want [-1 %v]", id, got, ok, want)
+		}
+		if !u.has(id) {
+			t.Errorf("has(%s) = false", id)
+		}
+	}
+	if got, ok := u.appendTo(nil, "d"); ok || got != nil || u.has("d") {
+		t.Errorf("users of an unknown check: %v, %v", got, ok)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/tandem-lb/tandem/conf"
-	"github.com/tandem-lb/tandem/healthcheck"
 	"github.com/tandem-lb/tandem/ipvs"
 	"github.com/tandem-lb/tandem/vrrp"
 )
@@ -296,17 +295,17 @@ func sameService(a, b ipvs.Service) bool {
 		a.Netmask == b.Netmask && a.PEName == b.PEName && sameDests(a, b)
 }
 
-func (p *Plan) checkChanges(old, new map[healthcheck.ID][]int) {
+func (p *Plan) checkChanges(old, new checkUsers) {
 	var added, removed []string
-	for id := range new {
-		if _, ok := old[id]; ok {
+	for id := range new.m {
+		if old.has(id) {
 			p.Kept.Checks++
 		} else {
 			added = append(added, string(id))
 		}
 	}
-	for id := range old {
-		if _, ok := new[id]; !ok {
+	for id := range old.m {
+		if !new.has(id) {
 			removed = append(removed, string(id))
 		}
 	}
@@ -390,7 +389,7 @@ func OfflinePlan(c *conf.Cluster, node *conf.Node, file string, kernel ipvs.Tabl
 		p.Foreign = append(p.Foreign, k.String())
 	}
 	p.checks = newChecks(c)
-	p.checkChanges(nil, p.checks.users)
+	p.checkChanges(checkUsers{}, p.checks.users)
 	p.vrrpOpts = vrrpOptions(c, node)
 	p.vrrpChanges(vrrp.Options{}, p.vrrpOpts)
 	p.directorChanges(ipvs.DirectorSettings{}, directorSettings(c, node), "")
