@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -80,5 +81,27 @@ func TestStateString(t *testing.T) {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q, want %q", int(s), got, want)
 		}
+	}
+}
+
+// TestHysteresisCountsSaturate: the counts in a row stop at MaxInt32
+// rather than wrap to negative (a check that succeeds every 10 ms for
+// eight months), and the state stays.
+func TestHysteresisCountsSaturate(t *testing.T) {
+	h := Hysteresis{Rise: 2, Fall: 2}
+	h.Observe(true)
+	h.successes = math.MaxInt32 - 1
+	for range 3 {
+		if s, changed := h.Observe(true); s != Up || changed {
+			t.Fatalf("Observe(true) = %v, %v; want up, unchanged", s, changed)
+		}
+	}
+	if h.Successes() != math.MaxInt32 {
+		t.Errorf("Successes() = %d, want %d", h.Successes(), math.MaxInt32)
+	}
+	h.Observe(false)
+	h.failures = math.MaxInt32
+	if s, _ := h.Observe(false); s != Down || h.Failures() != math.MaxInt32 {
+		t.Errorf("after MaxInt32 failures: %v, %d failures", s, h.Failures())
 	}
 }
