@@ -12,12 +12,15 @@ import (
 // what survived the last collection before the next: loading a cluster
 // file, reading the kernel's table and starting thousands of checks leave
 // much garbage behind a live heap that is mostly long-lived, so the
-// resident set would peak at about twice what tandem keeps. 20 holds the
-// heap within a fifth of it; tandem allocates little once running (a few
-// hundred bytes a probe), so the extra collections cost little CPU.
-// GOMEMLIMIT, when the operator sets it, is applied by the runtime as
-// usual.
-const startupGCPercent = 20
+// resident set would peak at about twice what tandem keeps. 10 holds the
+// heap within a tenth of it. Once running tandem allocates little (about
+// 100 bytes a tcp probe), so a collection comes every few seconds at
+// 1 000 probes a second. In the lab VM at 10 000 checks, two runs each
+// against 20: RSS 2.0 MB lower for tcp checks and 4.6 MB for http, for
+// 2–5 % more of one emulated CPU (BENCHMARKS.md, "Memory of 10 000
+// checks"). GOMEMLIMIT, when the operator sets it, is applied by the
+// runtime as usual.
+const startupGCPercent = 10
 
 // tuneStartupMemory applies startupGCPercent unless GOGC is set, and
 // turns the heap profiler's sampling off unless a heap profile is asked
