@@ -344,12 +344,17 @@ sync_group "lb" { instances = ["public", "gateway"] }
 // and unmapped over and over) and disk I/O (--hdd 2 --hdd-bytes 512M in a
 // temporary directory on disk, keepalived#2066's case). TANDEM_VRRP_STRESS
 // changes the duration, TANDEM_VRRP_STRESS_LOADS picks loads (a comma-
-// separated list of loops, cpu, vm, hdd).
+// separated list of loops, cpu, vm, hdd), TANDEM_VRRP_STRESS_ADVERT the
+// advert interval (default 10ms).
 func TestBenchStress(t *testing.T) {
 	benchOnly(t)
 	dur := 60 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("TANDEM_VRRP_STRESS")); err == nil {
 		dur = d
+	}
+	advert := 10 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("TANDEM_VRRP_STRESS_ADVERT")); err == nil && d > 0 {
+		advert = d
 	}
 	ncpu := runtime.NumCPU()
 	loads := []struct {
@@ -382,8 +387,8 @@ func TestBenchStress(t *testing.T) {
 			}
 			t.Run(load.name+"/"+name, func(t *testing.T) {
 				l := New(t, tandem, "tvl-stress", 2, "10.77.0.0")
-				im := tandemImpl(l, 10*time.Millisecond, "", args...)
-				p := startBench(l, im, 10*time.Millisecond)
+				im := tandemImpl(l, advert, "", args...)
+				p := startBench(l, im, advert)
 				time.Sleep(500 * time.Millisecond)
 				n1, n2 := p.p1.Lines(), p.p2.Lines()
 				stop := load.start(t, dur+10*time.Second)
@@ -409,7 +414,7 @@ func TestBenchStress(t *testing.T) {
 						}
 					}
 				}
-				report(t, "| 10 ms adverts, %v, %s, %s | transitions d1 %d, d2 %d |", dur, load.what, name, c1, c2)
+				report(t, "| %v adverts, %v, %s, %s | transitions d1 %d, d2 %d |", advert, dur, load.what, name, c1, c2)
 			})
 		}
 	}
