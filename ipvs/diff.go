@@ -36,6 +36,17 @@ func Normalize(t Table) Table {
 	return out
 }
 
+// normalizeOwnedTable is [Normalize] for a table whose destinations nobody
+// else holds (a clone): it normalises them in place.
+func normalizeOwnedTable(t Table) Table {
+	out := make(Table, len(t))
+	for k, s := range t {
+		s = normalizeOwned(k, s)
+		out[s.Key] = s
+	}
+	return out
+}
+
 func normalizeService(k ServiceKey, s Service) Service {
 	s.Destinations = slices.Clone(s.Destinations)
 	return normalizeOwned(k, s)
@@ -329,7 +340,14 @@ func preposition(k OpKind) string {
 // not written (a change together with any other field is, since updates
 // carry every field).
 func Diff(have, want Table, retire []ServiceKey) []Op {
-	h, w := Normalize(have), Normalize(want)
+	return diffNormal(Normalize(have), Normalize(want), retire)
+}
+
+// diffNormal is [Diff] of two tables already normalised ([Normalize],
+// normalizeRead), which it only reads: the Reconciler's tables are, and
+// copying them again on every resync made 10 000 destinations' worth of
+// garbage twice over.
+func diffNormal(h, w Table, retire []ServiceKey) []Op {
 	var svcOps, destOps, destDels, svcDels []Op
 	for _, k := range w.Keys() {
 		ws := w[k]

@@ -149,10 +149,13 @@ func (r *Reconciler) reconcile(want Table, retire []ServiceKey) (Result, error) 
 }
 
 // apply writes Diff(have, want, retire) and, when every write succeeded,
-// remembers the resulting table as known.
+// remembers the resulting table as known. have is normalised (read with
+// normalizeRead, or taken from known); want, the caller's own clone, is
+// normalised here in place.
 func (r *Reconciler) apply(start time.Time, have, want Table, retire []ServiceKey, res Result) (Result, error) {
 	var err error
-	if ops := Diff(have, want, retire); len(ops) > 0 {
+	want = normalizeOwnedTable(want)
+	if ops := diffNormal(have, want, retire); len(ops) > 0 {
 		res.Ops, err = r.k.Apply(ops)
 		res.Writes = len(res.Ops)
 	}
@@ -161,7 +164,7 @@ func (r *Reconciler) apply(start time.Time, have, want Table, retire []ServiceKe
 		r.known = nil
 		return res, applyError(err)
 	}
-	for k, s := range Normalize(want) {
+	for k, s := range want {
 		have[k] = s
 	}
 	for _, k := range retire {
