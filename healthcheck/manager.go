@@ -121,6 +121,7 @@ type check struct {
 	running     bool          // an async probe is in flight
 	stopped     bool
 	startLate   bool          // the probe in flight started late (see probeLate)
+	sent        sentState     // under Manager.q.mu (queue.go)
 	gen         uint32        // async probes started (modulo 2³²: compared for equality only)
 	inflight    probeHandle   // the async probe in flight, if known
 	origin      time.Duration // the first probe's slot, since Manager.epoch; the others follow at Interval
@@ -603,7 +604,7 @@ func (m *Manager) recordLocked(c *check, err error, latency time.Duration, now t
 	if changed {
 		c.transitions++
 		c.since = wallOf(at)
-		queued = m.q.push(Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at})
+		queued = m.q.push(Verdict{ID: c.id, Up: to == Up, Err: err, Latency: latency, At: at}, &c.sent)
 	}
 	origin := m.epoch.Add(c.origin)
 	next := nextSlot(origin, c.tmpl.Interval, now)

@@ -14,30 +14,47 @@ type verdictQueue struct {
 	done chan struct{} // closed by close
 
 	mu      sync.Mutex
-	pending map[ID]Verdict
-	order   []ID        // IDs of pending, oldest first, each once
-	sent    map[ID]bool // the Up of the last verdict handed to out, per ID
+	pending map[ID]pendingVerdict
+	order   []ID // IDs of pending, oldest first, each once
 }
+
+// pendingVerdict is a verdict waiting for the reader, with what was last
+// handed to it for the check.
+type pendingVerdict struct {
+	v    Verdict
+	sent *sentState // the check's own (check.sent), under verdictQueue.mu
+}
+
+// sentState is the Up of the last verdict of a check handed to the
+// reader: kept in the check, not in a map of the queue's (one entry per
+// check, for the check's life, in a map keyed by a string).
+type sentState uint8
+
+const (
+	sentNone sentState = iota
+	sentDown
+	sentUp
+)
 
 func newVerdictQueue() *verdictQueue {
 	return &verdictQueue{
 		out:     make(chan Verdict, verdictBuffer),
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		pending: make(map[ID]Verdict),
-		sent:    make(map[ID]bool),
+		pending: make(map[ID]pendingVerdict),
 	}
 }
 
-// push queues v and reports whether it did. The Manager pushes under its
-// check's lock, unless the check stopped: a check stopped (then
-// forgotten) pushes nothing after.
-func (q *verdictQueue) push(v Verdict) bool {
+// push queues v, of the check whose sentState sent is, and reports
+// whether it did. The Manager pushes under its check's lock, unless the
+// check stopped: a check stopped (then forgotten) pushes nothing after. A
+// check made anew (another *sentState) reports its first result again.
+func (q *verdictQueue) push(v Verdict, sent *sentState) bool {
 	q.mu.Lock()
 	if _, ok := q.pending[v.ID]; !ok {
 		q.order = append(q.order, v.ID)
 	}
-	q.pending[v.ID] = v
+	q.pending[v.ID] = pendingVerdict{v: v, sent: sent}
 	q.mu.Unlock()
 	select {
 	case q.kick <- struct{}{}:
@@ -46,8 +63,7 @@ func (q *verdictQueue) push(v Verdict) bool {
 	return true
 }
 
-// forget drops what is known of stopped checks, so that a check started
-// later with the same ID reports its first result again.
+// forget drops the pending verdicts of stopped checks.
 func (q *verdictQueue) forget(ids []ID) {
 	if len(ids) == 0 {
 		return
@@ -56,7 +72,6 @@ func (q *verdictQueue) forget(ids []ID) {
 	defer q.mu.Unlock()
 	for _, id := range ids {
 		delete(q.pending, id)
-		delete(q.sent, id)
 	}
 }
 
@@ -70,16 +85,20 @@ func (q *verdictQueue) next() (Verdict, bool) {
 		id := q.order[0]
 		q.order[0] = ""
 		q.order = q.order[1:]
-		v, ok := q.pending[id]
+		p, ok := q.pending[id]
 		if !ok {
 			continue // forgotten
 		}
 		delete(q.pending, id)
-		if up, ok := q.sent[id]; ok && up == v.Up {
+		now := sentDown
+		if p.v.Up {
+			now = sentUp
+		}
+		if *p.sent == now {
 			continue
 		}
-		q.sent[id] = v.Up
-		return v, true
+		*p.sent = now
+		return p.v, true
 	}
 	q.order = nil // let the backing array go
 	return Verdict{}, false
