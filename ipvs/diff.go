@@ -27,21 +27,18 @@ import (
 //     report them), and destinations are sorted by address and port.
 //
 // PEName is kept as it is; see [Diff] for how it is compared.
-func Normalize(t Table) Table {
-	out := make(Table, len(t))
-	for k, s := range t {
-		s = normalizeService(k, s)
-		out[s.Key] = s
-	}
-	return out
-}
+func Normalize(t Table) Table { return normalizeTable(t, normalizeService) }
 
 // normalizeOwnedTable is [Normalize] for a table whose destinations nobody
 // else holds (a clone): it normalises them in place.
-func normalizeOwnedTable(t Table) Table {
+func normalizeOwnedTable(t Table) Table { return normalizeTable(t, normalizeOwned) }
+
+// normalizeTable returns t with each service normalised by norm, under
+// its canonical key.
+func normalizeTable(t Table, norm func(ServiceKey, Service) Service) Table {
 	out := make(Table, len(t))
 	for k, s := range t {
-		s = normalizeOwned(k, s)
+		s = norm(k, s)
 		out[s.Key] = s
 	}
 	return out
