@@ -10,8 +10,6 @@ import (
 // rawTarget is Linux's (tcp_linux.go); elsewhere it only names the target.
 type rawTarget struct{ target netip.AddrPort }
 
-func newRawTarget(Spec) *rawTarget { return nil }
-
 func fillRawTarget(t *rawTarget, s Spec) bool {
 	*t = rawTarget{target: s.Target}
 	return false
