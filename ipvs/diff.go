@@ -29,9 +29,10 @@ import (
 // PEName is kept as it is; see [Diff] for how it is compared.
 func Normalize(t Table) Table { return normalizeTable(t, normalizeService) }
 
-// normalizeOwnedTable is [Normalize] for a table whose destinations nobody
-// else holds (a clone): it normalises them in place.
-func normalizeOwnedTable(t Table) Table { return normalizeTable(t, normalizeOwned) }
+// normalizeSharedTable is [Normalize] that copies a service's destinations
+// only when they are not already in normal form: a destination slice in
+// normal form is shared with t, and never written to.
+func normalizeSharedTable(t Table) Table { return normalizeTable(t, normalizeShared) }
 
 // normalizeTable returns t with each service normalised by norm, under
 // its canonical key.
@@ -49,8 +50,29 @@ func normalizeService(k ServiceKey, s Service) Service {
 	return normalizeOwned(k, s)
 }
 
+// normalizeShared is normalizeService without the copy of destinations
+// already in normal form (which normalizeOwned then leaves untouched).
+func normalizeShared(k ServiceKey, s Service) Service {
+	if !destsNormal(s.Destinations) {
+		s.Destinations = slices.Clone(s.Destinations)
+	}
+	return normalizeOwned(k, s)
+}
+
+// destsNormal reports whether ds are in normal form: addresses unmapped,
+// forwarding methods masked, sorted by address and port.
+func destsNormal(ds []Destination) bool {
+	for _, d := range ds {
+		if d.Addr.Is4In6() || d.Forward&^ForwardMask != 0 {
+			return false
+		}
+	}
+	return slices.IsSortedFunc(ds, compareDest)
+}
+
 // normalizeOwned is normalizeService for a service whose destinations
-// nobody else holds: it normalises them in place.
+// nobody else holds: it normalises them in place. Destinations already in
+// normal form are not written to.
 func normalizeOwned(k ServiceKey, s Service) Service {
 	s.Key = k.canonical()
 	if s.Scheduler == "" {
@@ -69,9 +91,10 @@ func normalizeOwned(k ServiceKey, s Service) Service {
 		s.Destinations = []Destination{}
 	}
 	for i := range s.Destinations {
-		d := &s.Destinations[i]
-		d.Addr = d.Addr.Unmap()
-		d.Forward &= ForwardMask
+		if d := &s.Destinations[i]; d.Addr.Is4In6() || d.Forward&^ForwardMask != 0 {
+			d.Addr = d.Addr.Unmap()
+			d.Forward &= ForwardMask
+		}
 	}
 	sortDests(s.Destinations, compareDest)
 	return s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"sync"
 	"time"
@@ -119,11 +120,16 @@ func (r *Reconciler) do(ctx context.Context, fn func()) error {
 // writes, any ops after it that were already sent and succeeded. The error
 // is an [*OpError] for a failed write. A failed reconcile can simply be retried: the next one dumps the
 // table again. Services neither in want nor in retire are never touched.
+//
+// The Reconciler keeps the destination slices of want's services (as the
+// table it last wrote) instead of copying them: the caller must not
+// modify them afterwards. To change a service, give it a new slice, as
+// [Table.Clone] does.
 func (r *Reconciler) Reconcile(ctx context.Context, want Table, retire []ServiceKey) (Result, error) {
 	if err := want.Validate(); err != nil {
 		return Result{}, err
 	}
-	want = want.Clone()
+	want = maps.Clone(want)
 	retire = append([]ServiceKey(nil), retire...)
 	var (
 		res  Result
@@ -150,11 +156,12 @@ func (r *Reconciler) reconcile(want Table, retire []ServiceKey) (Result, error) 
 
 // apply writes Diff(have, want, retire) and, when every write succeeded,
 // remembers the resulting table as known. have is normalised (read with
-// normalizeRead, or taken from known); want, the caller's own clone, is
-// normalised here in place.
+// normalizeRead, or taken from known); want, whose destination slices the
+// caller may still hold, is normalised here, copying only the slices that
+// need it.
 func (r *Reconciler) apply(start time.Time, have, want Table, retire []ServiceKey, res Result) (Result, error) {
 	var err error
-	want = normalizeOwnedTable(want)
+	want = normalizeSharedTable(want)
 	if ops := diffNormal(have, want, retire); len(ops) > 0 {
 		res.Ops, err = r.k.Apply(ops)
 		res.Writes = len(res.Ops)
@@ -185,13 +192,13 @@ func (r *Reconciler) apply(start time.Time, have, want Table, retire []ServiceKe
 // when that table is unknown (no Reconcile yet, or the last call failed).
 // Changes made to the kernel by others go unnoticed until the next
 // Reconcile, which a caller runs periodically; a write that fails because
-// of them returns its error, and the next Update starts with a dump.
+// of them returns its error, and the next Update starts with a dump. Like
+// Reconcile, it keeps the destination slices of svcs.
 func (r *Reconciler) Update(ctx context.Context, svcs []Service, retire []ServiceKey) (Result, error) {
 	want := NewTable(svcs...)
 	if err := want.Validate(); err != nil {
 		return Result{}, err
 	}
-	want = want.Clone()
 	retire = append([]ServiceKey(nil), retire...)
 	var (
 		res  Result

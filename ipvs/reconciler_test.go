@@ -388,3 +388,45 @@ func BenchmarkReconcileSteady(b *testing.B) {
 		}
 	}
 }
+
+// TestReconcileSharesNormalDests checks the contract of Reconcile and
+// Update with the caller's table: destinations already in normal form are
+// kept, not copied (the resync's memory), and the caller's slices are
+// never written, also when they need normalising (then they are copied).
+func TestReconcileSharesNormalDests(t *testing.T) {
+	mapped := netip.AddrFrom16(rs1.As16()) // ::ffff:192.0.2.1
+	normal := VirtualService(TCP, netip.MustParseAddrPort("198.51.100.1:80"))
+	odd := VirtualService(TCP, netip.MustParseAddrPort("198.51.100.2:80"))
+	want := NewTable(
+		Service{Key: normal, Scheduler: "rr", Destinations: []Destination{dest(rs1, 1), dest(rs2, 1)}},
+		// Unsorted, and a mapped address.
+		Service{Key: odd, Scheduler: "rr", Destinations: []Destination{
+			dest(rs2, 1), {Addr: mapped, Port: 80, Forward: Route, Weight: 1}}},
+	)
+	before := want.Clone()
+	r := NewReconciler(NewMemKernel(nil))
+	defer r.Close()
+	ctx := context.Background()
+	if _, err := r.Reconcile(ctx, want, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update(ctx, []Service{want[odd]}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, want, cmpOpt); diff != "" {
+		t.Errorf("the caller's table was written (-before +after):\n%s", diff)
+	}
+	var known Table
+	if err := r.do(ctx, func() { known = r.known }); err != nil {
+		t.Fatal(err)
+	}
+	if &known[normal].Destinations[0] != &want[normal].Destinations[0] {
+		t.Error("destinations in normal form were copied")
+	}
+	if &known[odd].Destinations[0] == &want[odd].Destinations[0] {
+		t.Error("destinations that needed normalising were not copied")
+	}
+	if got := known[odd].Destinations; got[0].Addr != rs1 || got[0].Forward != Route {
+		t.Errorf("known destinations not normalised: %v", got)
+	}
+}
