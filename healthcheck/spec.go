@@ -219,74 +219,73 @@ func (s Spec) ID() ID {
 	s = s.Normalize()
 	// The encoding is built in one buffer and hashed once: the daemon
 	// computes IDs for every real server of a virtual server each time a
-	// verdict touches it.
-	var buf [256]byte
-	w := &idWriter{b: buf[:0]}
-	w.str(string(s.Kind))
-	w.str(s.Target.String())
-	w.str(s.Source.String())
-	w.int(int64(s.Interval))
-	w.int(int64(s.Timeout))
-	w.int(int64(s.Rise))
-	w.int(int64(s.Fall))
-	w.str(s.Path)
-	w.str(s.Host)
-	w.int(int64(len(s.Status)))
+	// verdict touches it. The buffers stay on the stack: the ID string is
+	// the one allocation (with the target's text, used twice).
+	target := s.Target.String()
+	w := make(idWriter, 0, 256)
+	w = w.str(string(s.Kind))
+	w = w.str(target)
+	w = w.str(s.Source.String())
+	w = w.int(int64(s.Interval))
+	w = w.int(int64(s.Timeout))
+	w = w.int(int64(s.Rise))
+	w = w.int(int64(s.Fall))
+	w = w.str(s.Path)
+	w = w.str(s.Host)
+	w = w.int(int64(len(s.Status)))
 	for _, r := range s.Status {
-		w.int(int64(r.Min))
-		w.int(int64(r.Max))
+		w = w.int(int64(r.Min))
+		w = w.int(int64(r.Max))
 	}
-	w.str(s.Digest.Algorithm)
-	w.str(string(s.Digest.Sum))
-	w.str(s.Regex)
-	w.str(s.TLS.ServerName)
-	w.str(s.TLS.CAFile)
-	w.bool(s.TLS.InsecureSkipVerify)
-	w.int(int64(len(s.Command)))
+	w = w.str(s.Digest.Algorithm)
+	w = w.str(string(s.Digest.Sum))
+	w = w.str(s.Regex)
+	w = w.str(s.TLS.ServerName)
+	w = w.str(s.TLS.CAFile)
+	w = w.bool(s.TLS.InsecureSkipVerify)
+	w = w.int(int64(len(s.Command)))
 	for _, a := range s.Command {
-		w.str(a)
+		w = w.str(a)
 	}
 	if s.HalfOpen {
 		// Last and only when set: the IDs of other checks do not change.
-		w.str("half_open")
+		w = w.str("half_open")
 	}
 	if s.Reuse {
-		w.str("reuse_connection") // as half_open
-		w.int(int64(s.KeepaliveRequests))
+		w = w.str("reuse_connection") // as half_open
+		w = w.int(int64(s.KeepaliveRequests))
 	}
-	var b strings.Builder
-	b.WriteString(string(s.Kind))
+	sum := sha256.Sum256(w)
+	b := make([]byte, 0, 96)
+	b = append(b, s.Kind...)
 	if s.Target.IsValid() {
-		b.WriteString(" ")
-		b.WriteString(s.Target.String())
+		b = append(b, ' ')
+		b = append(b, target...)
 	}
 	if s.Source.IsValid() {
-		b.WriteString(" from ")
-		b.WriteString(s.Source.String())
+		b = append(b, " from "...)
+		b = s.Source.AppendTo(b)
 	}
-	b.WriteString("#")
-	sum := sha256.Sum256(w.b)
-	b.WriteString(hex.EncodeToString(sum[:8]))
-	return ID(b.String())
+	b = append(b, '#')
+	b = hex.AppendEncode(b, sum[:8])
+	return ID(b)
 }
 
 // idWriter writes length-prefixed fields, so that no two different Specs
 // share an encoding.
-type idWriter struct{ b []byte }
+type idWriter []byte
 
-func (w *idWriter) int(v int64) {
-	w.b = binary.BigEndian.AppendUint64(w.b, uint64(v))
+func (w idWriter) int(v int64) idWriter {
+	return binary.BigEndian.AppendUint64(w, uint64(v))
 }
 
-func (w *idWriter) str(s string) {
-	w.int(int64(len(s)))
-	w.b = append(w.b, s...)
+func (w idWriter) str(s string) idWriter {
+	return append(w.int(int64(len(s))), s...)
 }
 
-func (w *idWriter) bool(v bool) {
+func (w idWriter) bool(v bool) idWriter {
 	if v {
-		w.int(1)
-	} else {
-		w.int(0)
+		return w.int(1)
 	}
+	return w.int(0)
 }

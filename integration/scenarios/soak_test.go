@@ -192,7 +192,7 @@ func TestSoak(t *testing.T) {
 		if !in {
 			outside++
 			if len(outsideEx) < 5 {
-				outsideEx = append(outsideEx, a.start.Format("15:04:05.000")+" "+a.err)
+				outsideEx = append(outsideEx, a.start.Format("15:04:05.000")+" "+a.err+afterFailover(recs, a.start))
 			}
 		}
 	}
@@ -347,6 +347,17 @@ func soakOnce(l *pairLab, kind string, master int, rules string, client *connLoo
 		}
 	}
 	return r, nil
+}
+
+// afterFailover words where t falls against the failovers: after which
+// one's window, and how long after its end (the client's first answer).
+func afterFailover(recs []soakRecord, t time.Time) string {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if r := recs[i]; r.end.Before(t) {
+			return fmt.Sprintf(" (%v after failover %d, %s of d%d, was answered)", t.Sub(r.end).Round(time.Millisecond), i+1, r.kind, r.from+1)
+		}
+	}
+	return " (before the first failover)"
 }
 
 // settle waits until one director is master with the VIP and the other

@@ -33,7 +33,7 @@ type announceInput struct {
 	// OnInterface tells whether an address is on the bgp interface.
 	OnInterface func(netip.Addr) bool
 	// Services is the health of every virtual server, by key.
-	Services map[ipvs.ServiceKey]ServiceHealth
+	Services map[ipvs.ServiceKey]*ServiceHealth
 }
 
 // decideAnnounce is the announce decision, a pure function: an address

@@ -50,8 +50,8 @@ func TestDecideAnnounce(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	up := func(names ...string) map[ipvs.ServiceKey]ServiceHealth {
-		m := map[ipvs.ServiceKey]ServiceHealth{}
+	up := func(names ...string) map[ipvs.ServiceKey]*ServiceHealth {
+		m := map[ipvs.ServiceKey]*ServiceHealth{}
 		for i := range c.VirtualServers {
 			vs := &c.VirtualServers[i]
 			sh := ServiceHealth{Name: vs.Name, Key: serviceKey(vs), Quorum: vs.Quorum, HealthyWeight: 1}
@@ -60,7 +60,7 @@ func TestDecideAnnounce(t *testing.T) {
 					sh.Up, sh.HealthyWeight = true, uint64(vs.Quorum)
 				}
 			}
-			m[sh.Key] = sh
+			m[sh.Key] = &sh
 		}
 		return m
 	}
@@ -82,7 +82,7 @@ func TestDecideAnnounce(t *testing.T) {
 		{"address not on the interface", announceInput{Programmed: true, Services: all,
 			OnInterface: func(a netip.Addr) bool { return a.Is4() }},
 			[]string{"yes", "no virtual_server", "not on interface lo"}},
-		{"service not in the table yet", announceInput{Programmed: true, OnInterface: onIface, Services: map[ipvs.ServiceKey]ServiceHealth{}},
+		{"service not in the table yet", announceInput{Programmed: true, OnInterface: onIface, Services: map[ipvs.ServiceKey]*ServiceHealth{}},
 			[]string{"not in the table", "no virtual_server", "not in the table"}},
 	}
 	for _, tt := range tests {

@@ -43,8 +43,9 @@ type health struct {
 	users checkUsers
 	// ids is each of c's checked real servers' check ID.
 	ids map[*conf.RealServer]healthcheck.ID
-	// services is the last computed health of each virtual server.
-	services map[ipvs.ServiceKey]ServiceHealth
+	// services is the last computed health of each virtual server. A
+	// record is replaced, never changed: snapshots share them.
+	services map[ipvs.ServiceKey]*ServiceHealth
 	// draining is set when the table may hold leftover drained real
 	// servers (after a start or a reload); the poll clears it when it
 	// finds none.
@@ -68,7 +69,7 @@ func hasChecks(c *conf.Cluster) bool {
 
 // newHealth returns the health state before any config.
 func newHealth() *health {
-	return &health{up: map[healthcheck.ID]bool{}, services: map[ipvs.ServiceKey]ServiceHealth{}, draining: true}
+	return &health{up: map[healthcheck.ID]bool{}, services: map[ipvs.ServiceKey]*ServiceHealth{}, draining: true}
 }
 
 // desiredFrom is the IPVS table the director wants for c, given the
@@ -87,7 +88,7 @@ func (d *Director) desiredFrom(c *conf.Cluster, prev ipvs.Table) ipvs.Table {
 func (d *Director) noteService(sh ServiceHealth) {
 	h := d.health
 	old, seen := h.services[sh.Key]
-	h.services[sh.Key] = sh
+	h.services[sh.Key] = &sh
 	switch {
 	case (!seen && !sh.Up) || (seen && old.Up && !sh.Up):
 		d.log.Warn("virtual server down: quorum lost", "virtual_server", sh.Name, "service", sh.Key.String(),
@@ -194,36 +195,40 @@ func (u checkUsers) appendTo(dst []int, id healthcheck.ID) ([]int, bool) {
 	}
 }
 
-// checkSpecs returns the checks of c and their IDs, per check the
+// checkSpecs returns the checks of c (each as the first real server
+// that has it: its spec is checkSpec of it) and their IDs, per check the
 // virtual servers that use it, and each checked real server's check ID.
-func checkSpecs(c *conf.Cluster) ([]healthcheck.Spec, []healthcheck.ID, checkUsers, map[*conf.RealServer]healthcheck.ID) {
+func checkSpecs(c *conf.Cluster) ([]*conf.RealServer, []healthcheck.ID, checkUsers, map[*conf.RealServer]healthcheck.ID) {
 	n := 0
 	for i := range c.VirtualServers {
 		n += len(c.VirtualServers[i].RealServers)
 	}
-	// Sized for a check per real server, the usual case: the maps do
-	// not grow (and leave garbage) on the way.
-	var specs []healthcheck.Spec
-	var specIDs []healthcheck.ID
+	// Sized for a check per real server, the usual case: the slices and
+	// maps do not grow (and leave garbage) on the way. The specs are not
+	// kept: at 10 000 checks they are 3 MB, and at start they made the
+	// peak of RSS.
+	refs := make([]*conf.RealServer, 0, n)
+	specIDs := make([]healthcheck.ID, 0, n)
 	users := newCheckUsers(n)
 	ids := make(map[*conf.RealServer]healthcheck.ID, n)
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		for j := range vs.RealServers {
-			spec, ok := checkSpec(&vs.RealServers[j])
+			rs := &vs.RealServers[j]
+			spec, ok := checkSpec(rs)
 			if !ok {
 				continue
 			}
 			id := spec.ID()
-			ids[&vs.RealServers[j]] = id
+			ids[rs] = id
 			if !users.has(id) {
-				specs = append(specs, spec)
+				refs = append(refs, rs)
 				specIDs = append(specIDs, id)
 			}
 			users.add(id, i)
 		}
 	}
-	return specs, specIDs, users, ids
+	return refs, specIDs, users, ids
 }
 
 // trimMemory hands the garbage of loading a config and reading the
@@ -300,25 +305,25 @@ func (d *Director) setChecks(c *conf.Cluster) {
 
 // checks are a config's checks (checkSpecs), computed once per load.
 type checks struct {
-	specs   []healthcheck.Spec
-	specIDs []healthcheck.ID // specs[i].ID()
+	refs    []*conf.RealServer // a real server of each check
+	specIDs []healthcheck.ID   // the check of refs[i]: its ID
 	users   checkUsers
 	ids     map[*conf.RealServer]healthcheck.ID
 }
 
 func newChecks(c *conf.Cluster) checks {
 	var ch checks
-	ch.specs, ch.specIDs, ch.users, ch.ids = checkSpecs(c)
+	ch.refs, ch.specIDs, ch.users, ch.ids = checkSpecs(c)
 	return ch
 }
 
 // setCheckSpecs makes ch, c's checks, the running set.
 func (d *Director) setCheckSpecs(c *conf.Cluster, ch checks) {
 	h := d.health
-	specs, users := ch.specs, ch.users
+	users := ch.users
 	h.c, h.users, h.ids = c, users, ch.ids
 	if len(h.up) == 0 { // the start: sized for the verdicts to come
-		h.up = make(map[healthcheck.ID]bool, len(specs))
+		h.up = make(map[healthcheck.ID]bool, len(ch.specIDs))
 	}
 	for id := range h.up {
 		if !users.has(id) {
@@ -331,9 +336,11 @@ func (d *Director) setCheckSpecs(c *conf.Cluster, ch checks) {
 		}
 	}
 	if h.mgr != nil {
-		raiseFileLimit(len(specs), d.log)
-		d.setRunAs(specs)
-		h.mgr.SetIDs(specs, ch.specIDs)
+		raiseFileLimit(len(ch.specIDs), d.log)
+		h.mgr.SetFunc(ch.specIDs, func(i int) healthcheck.Spec {
+			s, _ := checkSpec(ch.refs[i])
+			return d.withRunAs(s)
+		})
 		h.mgr.SetGroups(checkGroups(c, ch.ids))
 	}
 }

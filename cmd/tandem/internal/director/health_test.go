@@ -134,21 +134,21 @@ func TestCheckSpec(t *testing.T) {
 	if _, ok := checkSpec(&web.RealServers[3]); !ok {
 		t.Error("n inherits web's check: want a spec")
 	}
-	specs, specIDs, users, _ := checkSpecs(c)
+	refs, specIDs, users, _ := checkSpecs(c)
 	// web: a, b, c, n (a, b, n: three targets of the shared tcp check, c its
 	// own); soft: a (port 443), free; dns: a (port 53).
-	if len(specs) != 7 {
-		t.Errorf("%d specs, want 7", len(specs))
+	if len(refs) != 7 {
+		t.Errorf("%d specs, want 7", len(refs))
 	}
 	if u, _ := users.appendTo(nil, checkID(t, c, "web", "a")); len(u) != 1 {
 		t.Errorf("users of web/a's check = %v", u)
 	}
-	if len(specIDs) != len(specs) {
-		t.Fatalf("%d IDs for %d specs", len(specIDs), len(specs))
+	if len(specIDs) != len(refs) {
+		t.Fatalf("%d IDs for %d specs", len(specIDs), len(refs))
 	}
-	for i := range specs {
-		if specIDs[i] != specs[i].ID() {
-			t.Errorf("specIDs[%d] = %s, want specs[%d].ID() = %s", i, specIDs[i], i, specs[i].ID())
+	for i, rs := range refs {
+		if spec, _ := checkSpec(rs); specIDs[i] != spec.ID() {
+			t.Errorf("specIDs[%d] = %s, want the ID of %s's spec, %s", i, specIDs[i], rs.Name, spec.ID())
 		}
 	}
 }
@@ -185,8 +185,8 @@ virtual_server "full" {
 	if full.HalfOpen || full.Target != syn.Target {
 		t.Errorf("spec of full/a = %+v, want a full connect to syn/a's target", full)
 	}
-	if specs, _, _, _ := checkSpecs(c); len(specs) != 2 {
-		t.Errorf("%d specs, want 2: a half-open and a full-connect check of one target", len(specs))
+	if refs, _, _, _ := checkSpecs(c); len(refs) != 2 {
+		t.Errorf("%d specs, want 2: a half-open and a full-connect check of one target", len(refs))
 	}
 }
 

@@ -125,7 +125,7 @@ func TestNotify(t *testing.T) {
 func TestSummary(t *testing.T) {
 	s := &Snapshot{
 		VRRP: []InstanceState{{Name: "public", State: "MASTER"}, {Name: "gateway", State: "MASTER"}, {Name: "extra", State: "BACKUP"}},
-		Services: []ServiceHealth{
+		Services: []*ServiceHealth{
 			{Up: true, RealServers: []RealServerHealth{{State: "up"}, {State: "unchecked"}, {State: "up", Override: ModeDrain}}},
 			{Up: false, RealServers: []RealServerHealth{{State: "down"}}},
 		},
@@ -224,4 +224,45 @@ func holdLoop(t *testing.T, ctx context.Context, d *Director) (release func()) {
 	release = sync.OnceFunc(func() { close(hold) })
 	t.Cleanup(release)
 	return release
+}
+
+// TestSnapshotSharesRecords: a snapshot shares the loop's service records
+// (a turn copies pointers, not every record: at start, 10 000 checks'
+// first verdicts made the snapshots' copies the most allocated memory),
+// and a record noted later replaces, never changes, one that an earlier
+// snapshot holds.
+func TestSnapshotSharesRecords(t *testing.T) {
+	d, ctx := runPlan(t)
+	done := make(chan struct{})
+	var s1, s2 *Snapshot
+	var before ServiceHealth
+	d.post(ctx, func() {
+		defer close(done)
+		d.publish()
+		s1 = d.Snapshot()
+		if len(s1.Services) < 2 {
+			return
+		}
+		before = *s1.Services[0]
+		sh := before
+		sh.Up, sh.HealthyWeight = !sh.Up, sh.HealthyWeight+1
+		d.noteService(sh)
+		d.publish()
+		s2 = d.Snapshot()
+	})
+	<-done
+	if len(s1.Services) < 2 {
+		t.Fatalf("%d services, want at least 2", len(s1.Services))
+	}
+	if s1.Services[0].Up != before.Up || s1.Services[0].HealthyWeight != before.HealthyWeight {
+		t.Error("a record an earlier snapshot holds was changed")
+	}
+	if s2.Services[0] == s1.Services[0] || s2.Services[0].HealthyWeight != before.HealthyWeight+1 {
+		t.Error("the noted record is not in the next snapshot")
+	}
+	for i := 1; i < len(s1.Services); i++ {
+		if s2.Services[i] != s1.Services[i] {
+			t.Errorf("service %d: unchanged record copied", i)
+		}
+	}
 }

@@ -191,11 +191,10 @@ func (d *Director) runScript(ctx context.Context, argv []string) error {
 	return err
 }
 
-// setRunAs makes the command checks of specs run as the scripts' user.
-func (d *Director) setRunAs(specs []healthcheck.Spec) {
-	for i := range specs {
-		if specs[i].Kind == healthcheck.KindCommand {
-			specs[i].RunAs = d.scriptCred
-		}
+// withRunAs returns s, a command check run as the scripts' user.
+func (d *Director) withRunAs(s healthcheck.Spec) healthcheck.Spec {
+	if s.Kind == healthcheck.KindCommand {
+		s.RunAs = d.scriptCred
 	}
+	return s
 }

@@ -24,8 +24,11 @@ type Snapshot struct {
 	Loaded time.Time
 	// Config is the running config. Read it, never change it.
 	Config *conf.Cluster
-	// Services is each virtual server's health, by service key.
-	Services []ServiceHealth
+	// Services is each virtual server's health, by service key. The
+	// records are shared with the loop and later snapshots (the loop
+	// replaces a record, never changes it): a snapshot copies pointers,
+	// not 5 000 records, on every turn.
+	Services []*ServiceHealth
 	// VRRP is each instance's last state, in the file's order.
 	VRRP    []InstanceState
 	Reloads ReloadCounts
@@ -84,7 +87,7 @@ func (d *Director) publish() {
 		File:       d.cfg.Path,
 		Loaded:     d.loadedAt,
 		Config:     d.c,
-		Services:   make([]ServiceHealth, 0, len(d.health.services)),
+		Services:   make([]*ServiceHealth, 0, len(d.health.services)),
 		Reloads:    d.reloads,
 		rec:        d.rec,
 		mgr:        d.health.mgr,
@@ -129,7 +132,7 @@ func (d *Director) publish() {
 
 // sameKeys reports whether order lists exactly the keys of m (each key
 // once, as publish builds it).
-func sameKeys(order []ipvs.ServiceKey, m map[ipvs.ServiceKey]ServiceHealth) bool {
+func sameKeys(order []ipvs.ServiceKey, m map[ipvs.ServiceKey]*ServiceHealth) bool {
 	if len(order) != len(m) {
 		return false
 	}

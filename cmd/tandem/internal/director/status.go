@@ -68,8 +68,8 @@ func (d *Director) Status(ctx context.Context) (*status.Status, error) {
 			LateProbes: o.LateProbes, HeldTimeouts: o.HeldTimeouts}
 	}
 	health := make(map[ipvs.ServiceKey]*ServiceHealth, len(snap.Services))
-	for i := range snap.Services {
-		health[snap.Services[i].Key] = &snap.Services[i]
+	for _, sh := range snap.Services {
+		health[sh.Key] = sh
 	}
 	owned := make(map[ipvs.ServiceKey]bool, len(snap.Config.VirtualServers))
 	for i := range snap.Config.VirtualServers {

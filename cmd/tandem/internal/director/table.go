@@ -2,7 +2,6 @@ package director
 
 import (
 	"net/netip"
-	"slices"
 
 	"github.com/tandem-lb/tandem/conf"
 	"github.com/tandem-lb/tandem/healthcheck"
@@ -139,7 +138,7 @@ func desiredService(vs *conf.VirtualServer, h healthView) (ipvs.Service, Service
 	prev := lookup(ps.Destinations)
 	sh := ServiceHealth{Name: vs.Name, Key: s.Key, Quorum: vs.Quorum, RealServers: make([]RealServerHealth, 0, len(vs.RealServers))}
 	configured := lookup(s.Destinations) // the real servers; the sorry server is added below
-	dests := s.Destinations[:0]
+	dests := make([]ipvs.Destination, 0, len(s.Destinations)+1)
 	for i := range vs.RealServers {
 		rs := &vs.RealServers[i]
 		d := s.Destinations[i]
@@ -264,8 +263,8 @@ func lookup(ds []ipvs.Destination) func(netip.AddrPort) (ipvs.Destination, bool)
 // finder returns a function finding the element of xs whose address and
 // port (key, with the address unmapped) is the one asked: a linear search
 // for the few of a typical service, a map beyond (a loop over a service
-// of 10 000 asking for each would be quadratic). It reads xs as it is at
-// the call (the caller may reuse the array later).
+// of 10 000 asking for each would be quadratic). Below that size it
+// reads xs on each call: xs must not change while the function is used.
 func finder[T any](xs []T, key func(T) netip.AddrPort) func(netip.AddrPort) (T, bool) {
 	unmapped := func(x T) netip.AddrPort { k := key(x); return netip.AddrPortFrom(k.Addr().Unmap(), k.Port()) }
 	if len(xs) > 16 {
@@ -275,7 +274,6 @@ func finder[T any](xs []T, key func(T) netip.AddrPort) func(netip.AddrPort) (T, 
 		}
 		return func(ap netip.AddrPort) (T, bool) { x, ok := m[ap]; return x, ok }
 	}
-	xs = slices.Clone(xs)
 	return func(ap netip.AddrPort) (T, bool) {
 		for _, x := range xs {
 			if unmapped(x) == ap {
