@@ -29,10 +29,21 @@ import (
 // PEName is kept as it is; see [Diff] for how it is compared.
 func Normalize(t Table) Table { return normalizeTable(t, normalizeService) }
 
-// normalizeSharedTable is [Normalize] that copies a service's destinations
-// only when they are not already in normal form: a destination slice in
-// normal form is shared with t, and never written to.
-func normalizeSharedTable(t Table) Table { return normalizeTable(t, normalizeShared) }
+// normalizeSharedTable is [Normalize] for a map that is the caller's own
+// (it is normalised in place unless a key changes) holding destination
+// slices that may be others': a service's destinations are copied only
+// when they are not already in normal form, and never written to.
+func normalizeSharedTable(t Table) Table {
+	for k := range t {
+		if k.canonical() != k {
+			return normalizeTable(t, normalizeShared)
+		}
+	}
+	for k, s := range t {
+		t[k] = normalizeShared(k, s)
+	}
+	return t
+}
 
 // normalizeTable returns t with each service normalised by norm, under
 // its canonical key.

@@ -42,6 +42,7 @@ type netlinkKernel struct {
 	c       *genlClient
 	readers []*genlClient
 	dests   int // destinations in the last read, to size the next
+	svcs    int // services in the last read, likewise
 }
 
 // readChunk is how many services a read's worker takes at a time.
@@ -63,7 +64,7 @@ type serviceRead[D any] struct {
 // shows with no destinations. The destinations of one worker share one
 // array, each service's slice capped at its length.
 func readTable[D any](k *netlinkKernel, stats bool, parse func(data []byte, fam Family) (D, error)) ([]serviceRead[D], error) {
-	var svcs []serviceRead[D]
+	svcs := make([]serviceRead[D], 0, k.svcs)
 	err := k.c.serviceStatus(stats, func(s Service, st Stats) {
 		svcs = append(svcs, serviceRead[D]{svc: s, stats: st})
 	})
@@ -123,7 +124,7 @@ func readTable[D any](k *netlinkKernel, stats bool, parse func(data []byte, fam 
 			return nil, err
 		}
 	}
-	k.dests = 0
+	k.dests, k.svcs = 0, len(svcs)
 	for _, s := range svcs {
 		k.dests += len(s.dests)
 	}

@@ -352,7 +352,15 @@ func SchedulerModule(name string) string {
 // that would make t ambiguous, in key order. [Reconciler.Reconcile] calls it
 // before touching the kernel.
 func (t Table) Validate() error {
-	seen := make(map[ServiceKey]ServiceKey, len(t))
+	// Keys all canonical, the usual case, cannot name one service twice:
+	// no map of them then (each resync validates the whole table).
+	var seen map[ServiceKey]ServiceKey
+	for k := range t {
+		if k.canonical() != k {
+			seen = make(map[ServiceKey]ServiceKey, len(t))
+			break
+		}
+	}
 	for _, k := range t.Keys() {
 		s := t[k]
 		if s.Key != k {
@@ -360,6 +368,9 @@ func (t Table) Validate() error {
 		}
 		if err := s.validate(); err != nil {
 			return fmt.Errorf("ipvs: service %s: %w", k, err)
+		}
+		if seen == nil {
+			continue
 		}
 		c := k.canonical()
 		if prev, ok := seen[c]; ok {
