@@ -20,6 +20,7 @@ type soakRecord struct {
 	takeover   time.Duration // start -> the other director MASTER
 	settled    time.Duration // start -> one master, the other back as BACKUP without the VIP
 	end        time.Time     // the client answered after settling
+	scraped    time.Time     // both directors' metrics read (after end)
 	gap        time.Duration // the client's longest silence in [start, end]
 	goroutines [2]float64
 	fds        [2]float64
@@ -339,6 +340,7 @@ func soakOnce(l *pairLab, kind string, master int, rules string, client *connLoo
 		r.fds[j] = metricValue(body, "process_open_fds")
 		r.rss[j] = metricValue(body, "process_resident_memory_bytes")
 	}
+	r.scraped = time.Now()
 	att := client.snapshot()
 	r.gap = attemptGap(att, r.start, r.end)
 	for _, a := range att {
@@ -354,7 +356,8 @@ func soakOnce(l *pairLab, kind string, master int, rules string, client *connLoo
 func afterFailover(recs []soakRecord, t time.Time) string {
 	for i := len(recs) - 1; i >= 0; i-- {
 		if r := recs[i]; r.end.Before(t) {
-			return fmt.Sprintf(" (%v after failover %d, %s of d%d, was answered)", t.Sub(r.end).Round(time.Millisecond), i+1, r.kind, r.from+1)
+			return fmt.Sprintf(" (%v after failover %d, %s of d%d, was answered; its metrics read %v after)",
+				t.Sub(r.end).Round(time.Millisecond), i+1, r.kind, r.from+1, r.scraped.Sub(r.end).Round(time.Millisecond))
 		}
 	}
 	return " (before the first failover)"
