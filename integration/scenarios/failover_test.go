@@ -494,6 +494,24 @@ func (c *connLoop) snapshot() []attempt {
 	return slices.Clone(c.attempts)
 }
 
+// since copies the attempts that ended at or after t, with the last
+// answered one before them (where a silence that spans t begins): a
+// failover's share, without copying the whole run's attempts each time
+// (the soak's 50 000).
+func (c *connLoop) since(t time.Time) []attempt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// The attempts run one after another: their ends are in order.
+	i, _ := slices.BinarySearchFunc(c.attempts, t, func(a attempt, t time.Time) int { return a.end.Compare(t) })
+	for i > 0 {
+		i--
+		if c.attempts[i].err == "" {
+			break
+		}
+	}
+	return slices.Clone(c.attempts[i:])
+}
+
 // okSince reports whether an attempt that started after t was answered.
 func (c *connLoop) okSince(t time.Time) (time.Time, bool) {
 	c.mu.Lock()

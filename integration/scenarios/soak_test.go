@@ -341,7 +341,7 @@ func soakOnce(l *pairLab, kind string, master int, rules string, client *connLoo
 		r.rss[j] = metricValue(body, "process_resident_memory_bytes")
 	}
 	r.scraped = time.Now()
-	att := client.snapshot()
+	att := client.since(r.start)
 	r.gap = attemptGap(att, r.start, r.end)
 	for _, a := range att {
 		if a.err != "" && !a.end.Before(r.start) && !a.start.After(r.end) {
