@@ -74,12 +74,16 @@ func normalizeShared(k ServiceKey, s Service) Service {
 // forwarding methods masked, sorted by address and port.
 func destsNormal(ds []Destination) bool {
 	for _, d := range ds {
-		if d.Addr.Is4In6() || d.Forward&^ForwardMask != 0 {
+		if !d.normal() {
 			return false
 		}
 	}
 	return slices.IsSortedFunc(ds, compareDest)
 }
+
+// normal reports whether d's address is unmapped and its forwarding
+// method masked.
+func (d Destination) normal() bool { return !d.Addr.Is4In6() && d.Forward&^ForwardMask == 0 }
 
 // normalizeOwned is normalizeService for a service whose destinations
 // nobody else holds: it normalises them in place. Destinations already in
@@ -102,7 +106,7 @@ func normalizeOwned(k ServiceKey, s Service) Service {
 		s.Destinations = []Destination{}
 	}
 	for i := range s.Destinations {
-		if d := &s.Destinations[i]; d.Addr.Is4In6() || d.Forward&^ForwardMask != 0 {
+		if d := &s.Destinations[i]; !d.normal() {
 			d.Addr = d.Addr.Unmap()
 			d.Forward &= ForwardMask
 		}

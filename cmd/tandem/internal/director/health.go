@@ -473,7 +473,7 @@ func (d *Director) pollDraining(ctx context.Context) {
 	var svcs []ipvs.Service
 	for i := range h.c.VirtualServers {
 		vs := &h.c.VirtualServers[i]
-		s, ok := d.want[service(vs).Key]
+		s, ok := d.want[serviceKey(vs)]
 		if !ok {
 			continue
 		}

@@ -270,7 +270,7 @@ func (p *Plan) ipvsChanges(old ipvs.Table, c *conf.Cluster, normalize bool) {
 		if byKey == nil {
 			byKey = make(map[ipvs.ServiceKey]func(netip.AddrPort) bool, len(c.VirtualServers))
 			for i := range c.VirtualServers {
-				byKey[service(&c.VirtualServers[i]).Key] = lister(&c.VirtualServers[i])
+				byKey[serviceKey(&c.VirtualServers[i])] = lister(&c.VirtualServers[i])
 			}
 		}
 		lists := byKey[k]
