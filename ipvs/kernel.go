@@ -43,6 +43,10 @@ type netlinkKernel struct {
 	readers []*genlClient
 	dests   int // destinations in the last read, to size the next
 	svcs    int // services in the last read, likewise
+	kept    int // destinations kept by the last dumpMatching, to size its next
+	// reads is dumpMatching's services as read, kept (cleared) for the
+	// next: a resync reads the whole table every time.
+	reads []serviceRead[Destination]
 }
 
 // readChunk is how many services a read's worker takes at a time.
@@ -54,6 +58,9 @@ type serviceRead[D any] struct {
 	svc   Service
 	stats Stats
 	dests []D
+	// matched: the read's match took the service, and svc is what it
+	// made of it (dests are nil).
+	matched bool
 }
 
 // readTable dumps every service on k's writing socket, then the
@@ -63,8 +70,18 @@ type serviceRead[D any] struct {
 // none are left or one fails. A service deleted between the two dumps
 // shows with no destinations. The destinations of one worker share one
 // array, each service's slice capped at its length.
-func readTable[D any](k *netlinkKernel, stats bool, parse func(data []byte, fam Family) (D, error)) ([]serviceRead[D], error) {
-	svcs := make([]serviceRead[D], 0, k.svcs)
+//
+// match, if not nil, is called with each service as read and its
+// destinations, from all the workers at once; when it reports true, it
+// has set the service to what the read returns in its place, and the
+// destinations as read are not kept: the next service is read into
+// the same place, and it is free to reorder them.
+//
+// The services are appended to svcs, which is made when nil.
+func readTable[D any](k *netlinkKernel, svcs []serviceRead[D], stats bool, parse func(data []byte, fam Family) (D, error), match func(s *Service, ds []D) bool) ([]serviceRead[D], error) {
+	if svcs == nil {
+		svcs = make([]serviceRead[D], 0, k.svcs)
+	}
 	err := k.c.serviceStatus(stats, func(s Service, st Stats) {
 		svcs = append(svcs, serviceRead[D]{svc: s, stats: st})
 	})
@@ -80,6 +97,9 @@ func readTable[D any](k *netlinkKernel, stats bool, parse func(data []byte, fam 
 		wg     sync.WaitGroup
 		hint   = k.dests/max(workers, 1) + readChunk
 	)
+	if match != nil {
+		hint = k.kept/max(workers, 1) + readChunk
+	}
 	work := func(w int) {
 		c := clients[w]
 		arena := make([]D, 0, hint)
@@ -104,6 +124,11 @@ func readTable[D any](k *netlinkKernel, stats bool, parse func(data []byte, fam 
 					failed.Store(true)
 					return
 				}
+				if match != nil && match(&s.svc, arena[start:]) {
+					s.matched = true
+					arena = arena[:start]
+					continue
+				}
 				// A grown arena moves; the old array keeps what was read
 				// into it.
 				if len(arena) > start {
@@ -124,16 +149,22 @@ func readTable[D any](k *netlinkKernel, stats bool, parse func(data []byte, fam 
 			return nil, err
 		}
 	}
-	k.dests, k.svcs = 0, len(svcs)
+	n := 0
 	for _, s := range svcs {
-		k.dests += len(s.dests)
+		n += len(s.dests)
 	}
+	if match != nil {
+		k.kept = n
+	} else {
+		k.dests = n
+	}
+	k.svcs = len(svcs)
 	return svcs, nil
 }
 
 // Dump reads every service, then the destinations of each ([readTable]).
 func (k *netlinkKernel) Dump() (Table, error) {
-	svcs, err := readTable(k, false, parseDest)
+	svcs, err := readTable(k, nil, false, parseDest, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -145,11 +176,31 @@ func (k *netlinkKernel) Dump() (Table, error) {
 	return t, nil
 }
 
+// dumpMatching is [matchDumper]'s: Dump into t, with match given to
+// [readTable].
+func (k *netlinkKernel) dumpMatching(t Table, match func(*Service, []Destination) bool) (Table, error) {
+	svcs, err := readTable(k, k.reads[:0], false, parseDest, match)
+	defer func() { clear(svcs); k.reads = svcs[:0] }() // what they point at is t's now, or garbage
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		t = make(Table, len(svcs))
+	}
+	for _, r := range svcs {
+		if !r.matched {
+			r.svc.Destinations = r.dests
+		}
+		t[r.svc.Key] = r.svc
+	}
+	return t, nil
+}
+
 // Status reads what Dump reads, with the counters and statistics.
 func (k *netlinkKernel) Status() (map[ServiceKey]ServiceStatus, error) {
-	svcs, err := readTable(k, true, func(data []byte, fam Family) (DestStatus, error) {
+	svcs, err := readTable(k, nil, true, func(data []byte, fam Family) (DestStatus, error) {
 		return parseDestStatus(data, fam, true)
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -144,14 +144,55 @@ func (r *Reconciler) Reconcile(ctx context.Context, want Table, retire []Service
 
 func (r *Reconciler) reconcile(want Table, retire []ServiceKey) (Result, error) {
 	start := r.now()
+	last := r.known
 	r.known = nil
-	have, err := r.k.Dump()
+	want = normalizeSharedTable(want)
+	clear(last)
+	have, err := r.dump(last, want)
 	if err != nil {
 		return Result{}, dumpError(err)
 	}
 	have = normalizeRead(have)
 	res := Result{Foreign: Foreign(have, want, retire)}
 	return r.apply(start, have, want, retire, res)
+}
+
+// matchDumper is a [Kernel] that can compare what it reads as it reads
+// it (netlinkKernel's readTable): a service that match takes is not kept
+// as read. It reads into t, an empty map, unless t is nil.
+type matchDumper interface {
+	dumpMatching(t Table, match func(*Service, []Destination) bool) (Table, error)
+}
+
+// dump reads the kernel's table for a reconcile to want, which is
+// normalised, into into (empty; nil: a new map) when the kernel can
+// (matchDumper). A service read that already equals want's is then
+// returned as want's service, sharing its destinations: a resync that
+// finds the table as it should be keeps no copy of it, nor makes one as
+// garbage. Others are returned as read.
+func (r *Reconciler) dump(into, want Table) (Table, error) {
+	md, ok := r.k.(matchDumper)
+	if !ok {
+		return r.k.Dump()
+	}
+	return md.dumpMatching(into, func(s *Service, ds []Destination) bool {
+		w, ok := want[s.Key.canonical()]
+		if !ok || s.Ordered() || len(ds) != len(w.Destinations) {
+			return false // (an ordered service's read order counts)
+		}
+		h := *s
+		h.Destinations = ds
+		if h = normalizeOwned(h.Key, h); !sameService(h, w) {
+			return false
+		}
+		for i, d := range ds {
+			if !d.Same(w.Destinations[i]) {
+				return false
+			}
+		}
+		*s = w
+		return true
+	})
 }
 
 // apply writes Diff(have, want, retire) and, when every write succeeded,

@@ -365,16 +365,7 @@ func TestStatus(t *testing.T) {
 // dump is a copy, as the kernel's read is). Its garbage is what lifts a
 // director's heap every resync.
 func BenchmarkReconcileSteady(b *testing.B) {
-	want := Table{}
-	for i := range 1000 {
-		k := VirtualService(TCP, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 80))
-		s := Service{Key: k, Scheduler: "wrr"}
-		for j := range 10 {
-			n := i*10 + j
-			s.Destinations = append(s.Destinations, Destination{Addr: netip.AddrFrom4([4]byte{10, 200, byte(n >> 8), byte(n)}), Port: 9000, Forward: Masq, Weight: 1})
-		}
-		want[k] = s
-	}
+	want := steadyTable()
 	r := NewReconciler(NewMemKernel(nil))
 	defer r.Close()
 	ctx := context.Background()
@@ -387,6 +378,21 @@ func BenchmarkReconcileSteady(b *testing.B) {
 			b.Fatal(res, err)
 		}
 	}
+}
+
+// steadyTable is 1 000 services × 10 destinations.
+func steadyTable() Table {
+	want := Table{}
+	for i := range 1000 {
+		k := VirtualService(TCP, netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 80))
+		s := Service{Key: k, Scheduler: "wrr"}
+		for j := range 10 {
+			n := i*10 + j
+			s.Destinations = append(s.Destinations, Destination{Addr: netip.AddrFrom4([4]byte{10, 200, byte(n >> 8), byte(n)}), Port: 9000, Forward: Masq, Weight: 1})
+		}
+		want[k] = s
+	}
+	return want
 }
 
 // TestReconcileSharesNormalDests checks the contract of Reconcile and
