@@ -50,6 +50,14 @@ func TestHostileInput(t *testing.T) {
 		{"deep nesting (message)", write("deep2.hcl", deepFile(70000)), "Nested too deeply"},
 		{"deep braces", write("braces.hcl", []byte(strings.Repeat("a {\n", 5000))), "Nested too deeply"},
 		{"deep templates", write("tpl.hcl", []byte(`x = "`+strings.Repeat("${\"", 3000)+"\n")), "Nested too deeply"},
+		// hcl recurses once per unary operator: these overflowed its stack
+		// (a fatal error), and 200 000 unclosed ifs took minutes (its
+		// search for each one's endif).
+		{"minus signs", write("minus.hcl", []byte("x = "+strings.Repeat("-", 1_000_000)+"1\n")), "minus.hcl:1:69: error: Nested too deeply"},
+		{"spaced minus signs", write("minus2.hcl", []byte("x = "+strings.Repeat("- ", 500_000)+"1\n")), "Nested too deeply"},
+		{"negations", write("bang.hcl", []byte("x = "+strings.Repeat("!", 1_000_000)+"true\n")), "Nested too deeply"},
+		{"unclosed ifs", write("ifs.hcl", []byte(`x = "`+strings.Repeat("%{if true}", 200_000)+"\"\n")), "Nested too deeply"},
+		{"nested fors", write("fors.hcl", []byte("x = <<EOT\n"+strings.Repeat("%{~ for a in b ~}", 100_000)+strings.Repeat("%{endfor}", 100_000)+"\nEOT\n")), "Nested too deeply"},
 		{"/dev/zero", "/dev/zero", "is not a regular file"},
 		{"fifo", fifo, "is not a regular file"},
 		{"directory", dir, "is not a regular file"},
@@ -88,6 +96,21 @@ func TestNestingLimit(t *testing.T) {
 	s := "# " + strings.Repeat("[", 1000) + "\nnode \"a\" { hostname = \"" + strings.Repeat("[", 1000) + "\" }\n"
 	if d := screen([]byte(s), "x.hcl"); d != nil {
 		t.Errorf("brackets in a comment or string counted: %v", d)
+	}
+	// Nor are operators that are not unary, names with dashes, closed
+	// directives one after another, or dashes and bangs in strings.
+	for _, s := range []string{
+		"x = " + strings.Repeat("1 - -1 - ", 1000) + "1\n",
+		"x = " + strings.Repeat("a != !b && ", 1000) + "c\n",
+		"x = " + strings.Repeat("-a-b--c ", 1000) + "\n",
+		"x = \"" + strings.Repeat("%{ if a }%{ for b in c }d%{ endfor }%{ else }e%{ endif }", 1000) + "\"\n",
+		"x = \"" + strings.Repeat("-!", 1000) + "\"\n",
+		"x = \"%{if a}\"\n" + strings.Repeat("y = \"%{if a}\"\n", 1000), // each unclosed if is hcl's error to name
+		"x = " + strings.Repeat("-", MaxNesting) + "1\n",
+	} {
+		if d := screen([]byte(s), "x.hcl"); d != nil {
+			t.Errorf("%.40q…: %v", s, d)
+		}
 	}
 }
 
