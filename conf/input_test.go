@@ -57,6 +57,10 @@ func TestHostileInput(t *testing.T) {
 		{"spaced minus signs", write("minus2.hcl", []byte("x = "+strings.Repeat("- ", 500_000)+"1\n")), "Nested too deeply"},
 		{"negations", write("bang.hcl", []byte("x = "+strings.Repeat("!", 1_000_000)+"true\n")), "Nested too deeply"},
 		{"unclosed ifs", write("ifs.hcl", []byte(`x = "`+strings.Repeat("%{if true}", 200_000)+"\"\n")), "Nested too deeply"},
+		// hcl makes a big.Float of every number: 5 million digits took 31 s.
+		{"long number", write("digits.hcl", []byte("x = "+strings.Repeat("9", 7_000_000)+"\n")), "digits.hcl:1:5: error: Number too long"},
+		{"long fraction", write("frac.hcl", []byte("node \"a\" {}\nx = 1."+strings.Repeat("0", 5_000_000)+"1\n")), "frac.hcl:2:5: error: Number too long"},
+		{"long exponent", write("exp.hcl", []byte("x = 1e"+strings.Repeat("9", 1_000_000)+"\n")), "Number too long"},
 		{"nested fors", write("fors.hcl", []byte("x = <<EOT\n"+strings.Repeat("%{~ for a in b ~}", 100_000)+strings.Repeat("%{endfor}", 100_000)+"\nEOT\n")), "Nested too deeply"},
 		{"/dev/zero", "/dev/zero", "is not a regular file"},
 		{"fifo", fifo, "is not a regular file"},
@@ -107,6 +111,8 @@ func TestNestingLimit(t *testing.T) {
 		"x = \"" + strings.Repeat("-!", 1000) + "\"\n",
 		"x = \"%{if a}\"\n" + strings.Repeat("y = \"%{if a}\"\n", 1000), // each unclosed if is hcl's error to name
 		"x = " + strings.Repeat("-", MaxNesting) + "1\n",
+		"x = " + strings.Repeat("9", maxNumber) + " + 1.5e-3 + 4294967295\n",
+		"x = \"" + strings.Repeat("9", 10*maxNumber) + "\"\n",
 	} {
 		if d := screen([]byte(s), "x.hcl"); d != nil {
 			t.Errorf("%.40q…: %v", s, d)

@@ -41,7 +41,12 @@ func screen(src []byte, filename string) *hcl.Diagnostic {
 		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid UTF-8",
 			Detail: "the file is not valid UTF-8 text. Hint: save it as UTF-8; check the path given with -c.", Subject: at(i)}
 	}
-	tokens, deep := scan(src, MaxNesting)
+	tokens, deep, long := scan(src, MaxNesting)
+	if long >= 0 {
+		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Number too long",
+			Detail:  fmt.Sprintf("a number here has more than %d digits. Hint: no setting takes a number that long; check the value.", maxNumber),
+			Subject: at(long)}
+	}
 	if deep >= 0 {
 		return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Nested too deeply",
 			Detail:  fmt.Sprintf("brackets, braces, strings, templates, their %%{if} and %%{for} directives and unary operators (- and !) nest more than %d deep here. Hint: a cluster file nests a few levels; check for unbalanced brackets.", MaxNesting),
@@ -64,11 +69,14 @@ func screen(src []byte, filename string) *hcl.Diagnostic {
 // text do not count; every opening bracket, brace, parenthesis, quoted
 // string, heredoc and template sequence does.
 //
+// A number literal longer than maxNumber is refused (longAt): hcl turns
+// each into a big.Float, which took 31 s for 5 million digits.
+//
 // It is a guard run before hcl's parser, which recurses once per level
 // and keeps about 400 bytes a token: the count is an upper-bound-ish
 // estimate (a word, a number, a punctuation mark, a string), not hcl's
 // exact token count.
-func scan(src []byte, maxDepth int) (tokens, deepAt int) {
+func scan(src []byte, maxDepth int) (tokens, deepAt, longAt int) {
 	const (
 		code    = iota // brackets, braces, parentheses, template sequences
 		quoted         // inside "..."
@@ -80,7 +88,7 @@ func scan(src []byte, maxDepth int) (tokens, deepAt int) {
 		open int    // a template's directives not yet closed
 	}
 	stack := []frame{{kind: code}}
-	deepAt = -1
+	deepAt, longAt = -1, -1
 	// hcl's parser also recurses once per unary operator (- and !) in a
 	// row, and once per open template directive (%{if}, %{for}), which
 	// it closes with a linear search: 100 000 unclosed ifs took 15 s, and
@@ -105,7 +113,7 @@ func scan(src []byte, maxDepth int) (tokens, deepAt int) {
 	word := func(c byte) bool {
 		return c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 	}
-	for i := 0; i < len(src) && deepAt < 0; {
+	for i := 0; i < len(src) && deepAt < 0 && longAt < 0; {
 		c := src[i]
 		top := stack[len(stack)-1]
 		if top.kind == code && c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '#' && c != '/' && c != '-' && c != '!' {
@@ -205,6 +213,9 @@ func scan(src []byte, maxDepth int) (tokens, deepAt int) {
 				if i < len(src) && word(src[i]) {
 					unary = 0
 				}
+				if n := numberLen(src[i:]); n > maxNumber {
+					longAt = i
+				}
 				for i < len(src) && word(src[i]) {
 					i++
 				}
@@ -216,7 +227,7 @@ func scan(src []byte, maxDepth int) (tokens, deepAt int) {
 			}
 		}
 	}
-	return tokens, deepAt
+	return tokens, deepAt, longAt
 }
 
 // directive tells what a template directive whose text, after its "%{",
@@ -235,4 +246,31 @@ func directive(b []byte) int {
 		return -1
 	}
 	return 0
+}
+
+// maxNumber is the longest number literal a file may have, in bytes. A
+// fwmark (4294967295) has 10 digits.
+const maxNumber = 100
+
+// numberLen is the length of the number literal b starts with (0 if
+// none): digits, a fraction and an exponent, as hcl's scanner reads them.
+func numberLen(b []byte) int {
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	if len(b) == 0 || !digit(b[0]) {
+		return 0
+	}
+	n := 0
+	for n < len(b) && (digit(b[n]) || b[n] == '.') {
+		n++
+	}
+	if n < len(b) && (b[n] == 'e' || b[n] == 'E') {
+		n++
+		if n < len(b) && (b[n] == '+' || b[n] == '-') {
+			n++
+		}
+		for n < len(b) && digit(b[n]) {
+			n++
+		}
+	}
+	return n
 }
