@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -103,7 +102,7 @@ var condLine = regexp.MustCompile(`(?m)^[ \t]*@\^?([^ \t\r\n]+)`)
 // load reads one node's file; id, when set, is the keepalived config id
 // (-i) that its conditional lines are read for, and names the node.
 func load(path, id string) (*tr, error) {
-	src, err := os.ReadFile(path)
+	src, err := readSource(path)
 	if err != nil {
 		return nil, fmt.Errorf("keepalived: %w", err)
 	}

@@ -64,35 +64,48 @@ var (
 // readFile lexes one file; main says whether it is a file named on the
 // command line (its absence is an error) or an include.
 func (l *lexer) readFile(path string, nest int) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() > maxFileBytes {
-		return fmt.Errorf("%s: %d bytes, more than the %d this importer reads", path, st.Size(), maxFileBytes)
-	}
-	if l.files >= maxFiles || l.bytes+int(st.Size()) > maxTotalBytes {
+	if l.files >= maxFiles {
 		return fmt.Errorf("%s: more than %d files or %d bytes in all", path, maxFiles, maxTotalBytes)
 	}
-	fh, err := os.Open(path)
+	src, err := readSource(path)
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
-	src, err := io.ReadAll(io.LimitReader(fh, maxFileBytes+1))
-	if err != nil {
-		return err
-	}
-	if len(src) > maxFileBytes || l.bytes+len(src) > maxTotalBytes {
-		return fmt.Errorf("%s: larger than this importer reads", path)
+	if l.bytes+len(src) > maxTotalBytes {
+		return fmt.Errorf("%s: more than %d files or %d bytes in all", path, maxFiles, maxTotalBytes)
 	}
 	l.files++
 	l.bytes += len(src)
 	l.lex(path, src, nest)
 	return nil
+}
+
+// readSource reads path, a regular file of at most maxFileBytes (a
+// device, a fifo or /proc file could be endless).
+func readSource(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > maxFileBytes {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d this importer reads", path, st.Size(), maxFileBytes)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	src, err := io.ReadAll(io.LimitReader(fh, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxFileBytes {
+		return nil, fmt.Errorf("%s: larger than this importer reads", path)
+	}
+	return src, nil
 }
 
 func (l *lexer) lex(path string, src []byte, nest int) {

@@ -432,6 +432,13 @@ func TestHostile(t *testing.T) {
 	if _, err := Import(nil); err == nil {
 		t.Error("no file is no error")
 	}
+	// An endless file is refused before it is read (it was read whole:
+	// the importer grew until killed).
+	for _, p := range []string{"/dev/zero", t.TempDir()} {
+		if _, err := Import([]string{p}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("%s: %v, want not a regular file", p, err)
+		}
+	}
 }
 
 func FuzzImport(f *testing.F) {
