@@ -118,6 +118,31 @@ func newHTTPChecker(s Spec, polled func() bool) (Checker, error) {
 	return c, nil
 }
 
+// maxCAFile bounds a check's CA file: five times Debian's whole bundle
+// (/etc/ssl/certs/ca-certificates.crt, 220 KB).
+const maxCAFile = 1 << 20
+
+// readCAFile reads path, a regular file of at most maxCAFile bytes: a
+// device or a fifo named by mistake would be read forever.
+func readCAFile(path string) ([]byte, error) {
+	// Stat before opening: opening a fifo waits for a writer.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err == nil && len(b) > maxCAFile {
+		err = fmt.Errorf("%s: larger than %d KiB", path, maxCAFile>>10)
+	}
+	return b, err
+}
+
 // tlsConfig builds the client TLS configuration of an HTTPS check.
 func tlsConfig(s Spec) (*tls.Config, error) {
 	cfg := &tls.Config{
@@ -134,7 +159,7 @@ func tlsConfig(s Spec) (*tls.Config, error) {
 	// An empty ServerName makes the transport verify against the URL's
 	// host, the target's address.
 	if s.TLS.CAFile != "" {
-		pem, err := os.ReadFile(s.TLS.CAFile)
+		pem, err := readCAFile(s.TLS.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("ca file: %w", err)
 		}

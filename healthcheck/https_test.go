@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -132,6 +133,26 @@ func TestHTTPS(t *testing.T) {
 		_, err := NewChecker(Spec{Kind: KindHTTPS, Target: addr, TLS: TLSConfig{CAFile: filepath.Join(t.TempDir(), "nope.pem")}})
 		if err == nil || !strings.Contains(err.Error(), "ca file") {
 			t.Errorf("NewChecker: %v, want a ca file error", err)
+		}
+	})
+	t.Run("ca file not a regular file", func(t *testing.T) {
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"/dev/zero", t.TempDir(), fifo} {
+			_, err := NewChecker(Spec{Kind: KindHTTPS, Target: addr, TLS: TLSConfig{CAFile: f}})
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: NewChecker: %v, want not a regular file", f, err)
+			}
+		}
+	})
+	t.Run("ca file too large", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "big.pem")
+		os.WriteFile(f, make([]byte, maxCAFile+1), 0o644)
+		_, err := NewChecker(Spec{Kind: KindHTTPS, Target: addr, TLS: TLSConfig{CAFile: f}})
+		if err == nil || !strings.Contains(err.Error(), "larger than 1024 KiB") {
+			t.Errorf("NewChecker: %v, want larger than 1024 KiB", err)
 		}
 	})
 	t.Run("ca file without certificates", func(t *testing.T) {
