@@ -163,21 +163,10 @@ func readTable[D any](k *netlinkKernel, svcs []serviceRead[D], stats bool, parse
 }
 
 // Dump reads every service, then the destinations of each ([readTable]).
-func (k *netlinkKernel) Dump() (Table, error) {
-	svcs, err := readTable(k, nil, false, parseDest, nil)
-	if err != nil {
-		return nil, err
-	}
-	t := make(Table, len(svcs))
-	for _, r := range svcs {
-		r.svc.Destinations = r.dests
-		t[r.svc.Key] = r.svc
-	}
-	return t, nil
-}
+func (k *netlinkKernel) Dump() (Table, error) { return k.dumpMatching(nil, nil) }
 
-// dumpMatching is [matchDumper]'s: Dump into t, with match given to
-// [readTable].
+// dumpMatching is [matchDumper]'s: Dump into t (nil: a new map), with
+// match (nil: none) given to [readTable].
 func (k *netlinkKernel) dumpMatching(t Table, match func(*Service, []Destination) bool) (Table, error) {
 	svcs, err := readTable(k, k.reads[:0], false, parseDest, match)
 	defer func() { clear(svcs); k.reads = svcs[:0] }() // what they point at is t's now, or garbage
