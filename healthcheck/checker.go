@@ -61,8 +61,14 @@ type probeTimer struct {
 // the checker keeps none after.
 type idleCloser interface{ closeIdle() }
 
-// probeHandle aborts a probe in flight (see asyncChecker).
-type probeHandle interface{ abort() }
+// probeHandle names one use of a probe in flight, and aborts it (see
+// asyncChecker); the zero handle, none. Probes are used again once they
+// end (see connectPoller.get), gen telling their uses apart: a handle
+// kept past its probe's end reaches nothing.
+type probeHandle struct {
+	pr  *pollProbe
+	gen uint32
+}
 
 // NewChecker builds the Checker for s (normalised). It fails on an invalid
 // Spec (see Spec.Validate) or an unreadable CA file.

@@ -230,7 +230,7 @@ func (c *httpRawChecker) Check(ctx context.Context) error {
 func (c *httpRawChecker) start(p *connectPoller, deadline time.Time, done func(error)) probeHandle {
 	if p == nil { // built for a poller, run without one (see newPolledHTTP)
 		done(c.raw.opError(errNoPoller))
-		return nil
+		return probeHandle{}
 	}
 	return p.start(c.raw, c, deadline, done)
 }

@@ -506,7 +506,7 @@ func (m *Manager) stop(c *check) {
 	if sc != nil {
 		sc.cancel()
 	}
-	if h != nil {
+	if h.pr != nil {
 		h.abort()
 	}
 	if ic, ok := c.checker.(idleCloser); ok {
@@ -535,7 +535,7 @@ func (m *Manager) fire(c *check) {
 		// asyncDone ends the probe (and calls wg.Done), maybe before
 		// start returns.
 		h := c.async().start(m.poller, start.Add(c.tmpl.Timeout), c.doneFn)
-		if h == nil {
+		if h.pr == nil {
 			return
 		}
 		c.mu.Lock()
@@ -566,7 +566,7 @@ func (m *Manager) asyncDone(c *check, err error) {
 	defer m.wg.Done()
 	now := time.Now()
 	c.mu.Lock()
-	c.running, c.inflight = false, nil
+	c.running, c.inflight = false, probeHandle{}
 	m.recordLocked(c, err, now.Sub(m.epoch)-c.probeStart, now)
 }
 

@@ -3,7 +3,6 @@
 package healthcheck
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"net"
@@ -67,8 +66,8 @@ func startPoller() (*connectPoller, error) {
 var errPollerClosed = errors.New("health check poller closed")
 
 // connectPoller watches the sockets of probes. mu guards the probes in
-// flight (by file descriptor), their deadlines and their live, busy and
-// aborted fields. Whoever takes a probe out of inflight (the loop, or
+// flight (by file descriptor), their deadlines, the ended ones (free) and
+// their gen, live, busy and aborted fields. Whoever takes a probe out of inflight (the loop, or
 // abort) closes its socket and calls its done, so each probe ends exactly
 // once; while the loop works on a probe's socket outside mu (busy), abort
 // only asks the loop to end it.
@@ -94,8 +93,11 @@ type connectPoller struct {
 	mu       sync.Mutex
 	closed   bool // close began: the loop ends, nothing more starts
 	inflight map[int32]*pollProbe
-	heap     probeHeap
+	heap     deadlineHeap
 	seq      uint32
+	// Ended tcp and http probes, for the next probes of their kind (see
+	// get): a probe per probe was most of the checker's garbage.
+	free [2][]*pollProbe
 	// wakeAt is when the loop's epoll_wait returns at the latest (zero
 	// while the loop is not waiting); a probe with an earlier deadline
 	// wakes it through evfd.
@@ -113,30 +115,92 @@ type connectPoller struct {
 	halfMu   sync.Mutex
 	half     [2]*halfOpenSocket // IPv4, IPv6
 	halfErr  [2]error
-	halfDone bool         // close closed the raw sockets: open no more
-	answers  []synResult  // the loop's
-	unsent   []*pollProbe // started, their SYN not sent yet
-	writes   []*pollProbe // started on kept connections, their request not written yet
+	halfDone bool          // close closed the raw sockets: open no more
+	answers  []synResult   // the loop's
+	unsent   []*pollProbe  // started, their SYN not sent yet
+	writes   []probeHandle // started on kept connections, their request not written yet
 	// The loop's send batch (see sendHalfOpen).
 	sending  []*pollProbe
 	sendIovs [synBatch]unix.Iovec
 	sendMsgs [synBatch]unix.Mmsghdr
 }
 
-// pollProbe is one probe in flight.
+// pollProbe is one probe in flight. A tcp or http probe is used again
+// once it has ended (see get and put): p and its kind (x, half) never
+// change, gen tells its uses apart, and probeState is each use's own.
 type pollProbe struct {
-	p         *connectPoller
+	p    *connectPoller
+	x    *httpExchange // nil: a tcp probe
+	half *halfOpen     // a half-open tcp probe: no socket, fd -1; not reused
+	gen  uint32        // uses ended (under p.mu)
+	probeState
+}
+
+// probeState is what one use of a probe holds.
+type probeState struct {
 	fd        int32
 	seq       uint32
 	live      bool  // in inflight
 	busy      bool  // the loop works on its socket outside mu
-	aborted   error // abort's context error, for the loop to deliver (busy)
 	connected bool  // its connect completed (loop only)
+	aborted   error // abort's context error, for the loop to deliver (busy)
 	deadline  time.Time
 	t         *rawTarget
-	x         *httpExchange // nil: a tcp probe
-	half      *halfOpen     // a half-open tcp probe: no socket, fd -1
 	done      func(error)
+}
+
+// Probe kinds, for the free lists.
+const (
+	tcpKind = iota
+	httpKind
+)
+
+// maxFree bounds each free list: the probes kept are at most as many as
+// were last in flight at once, and no more than this.
+const maxFree = 1024
+
+// get returns a probe of kind (tcpKind, httpKind) for its next use, which
+// the handle names: an ended one, or a new one.
+func (p *connectPoller) get(kind int) probeHandle {
+	p.mu.Lock()
+	if l := p.free[kind]; len(l) > 0 {
+		pr := l[len(l)-1]
+		l[len(l)-1] = nil
+		p.free[kind] = l[:len(l)-1]
+		h := probeHandle{pr: pr, gen: pr.gen}
+		p.mu.Unlock()
+		return h
+	}
+	p.mu.Unlock()
+	if kind == httpKind {
+		return probeHandle{pr: newHTTPProbe(p)}
+	}
+	return probeHandle{pr: &pollProbe{p: p}}
+}
+
+// put takes back pr, which has ended, for its next use: nothing may read
+// it after but through a handle, which then no longer reaches it. Called
+// with mu held.
+func (p *connectPoller) put(pr *pollProbe) {
+	if pr.half != nil {
+		return // the loop's send batch may still read it (see sendHalfOpen)
+	}
+	pr.gen++
+	pr.probeState = probeState{}
+	kind := tcpKind
+	if pr.x != nil {
+		kind = httpKind
+	}
+	if len(p.free[kind]) < maxFree {
+		p.free[kind] = append(p.free[kind], pr)
+	}
+}
+
+// putBack is put, taking mu.
+func (p *connectPoller) putBack(pr *pollProbe) {
+	p.mu.Lock()
+	p.put(pr)
+	p.mu.Unlock()
 }
 
 func newConnectPoller() (*connectPoller, error) {
@@ -248,48 +312,57 @@ func (p *connectPoller) shutdown() {
 func (p *connectPoller) start(t *rawTarget, hc *httpRawChecker, deadline time.Time, done func(error)) probeHandle {
 	if hc != nil && hc.reuses() {
 		if fd, seq, uses := hc.takeIdle(); fd >= 0 {
-			pr := newHTTPProbe()
-			*pr = pollProbe{p: p, fd: int32(fd), seq: seq, live: true, connected: true, deadline: deadline, t: t, done: done, x: pr.x}
+			h := p.get(httpKind)
+			pr := h.pr
+			pr.fd, pr.seq, pr.live, pr.connected, pr.deadline, pr.t, pr.done = int32(fd), seq, true, true, deadline, t, done
 			if uses == spent {
 				pr.x.init(hc, 0)
 				if ended, err := p.reconnect(pr); ended {
-					done(err)
-					return nil
+					p.end(pr, err)
+					return probeHandle{}
 				}
-				return pr
+				return h
 			}
 			pr.x.init(hc, uses)
-			if !p.reuse(pr) {
+			if !p.reuse(h) {
 				closeReset(fd)
-				done(t.opError(errPollerClosed))
-				return nil
+				p.end(pr, t.opError(errPollerClosed))
+				return probeHandle{}
 			}
-			return pr
+			return h
 		}
 	}
-	var pr *pollProbe
+	var h probeHandle
 	if hc != nil {
-		pr = newHTTPProbe()
-		*pr = pollProbe{x: pr.x}
-		pr.x.init(hc, 0)
+		h = p.get(httpKind)
+		h.pr.x.init(hc, 0)
 	} else {
-		pr = &pollProbe{}
+		h = p.get(tcpKind)
 	}
-	pr.p, pr.live, pr.deadline, pr.t, pr.done = p, true, deadline, t, done
+	pr := h.pr
+	pr.live, pr.deadline, pr.t, pr.done = true, deadline, t, done
 	if ended, err := p.dial(pr); ended {
-		done(err)
-		return nil
+		p.end(pr, err)
+		return probeHandle{}
 	}
-	return pr
+	return h
 }
 
-// newHTTPProbe returns a probe and its http exchange in one allocation.
-func newHTTPProbe() *pollProbe {
+// end ends pr, which start did not put in flight, with err.
+func (p *connectPoller) end(pr *pollProbe, err error) {
+	done := pr.done
+	p.putBack(pr)
+	done(err)
+}
+
+// newHTTPProbe returns a probe of p and its http exchange in one
+// allocation.
+func newHTTPProbe(p *connectPoller) *pollProbe {
 	hp := &struct {
 		pr pollProbe
 		x  httpExchange
 	}{}
-	hp.pr.x = &hp.x
+	hp.pr.p, hp.pr.x = p, &hp.x
 	return &hp.pr
 }
 
@@ -354,7 +427,7 @@ func (p *connectPoller) add(pr *pollProbe, op int) error {
 		return err
 	}
 	p.inflight[pr.fd] = pr
-	heap.Push(&p.heap, pr)
+	p.pushDeadline(pr)
 	kick := p.wakeBy(pr.deadline)
 	p.mu.Unlock()
 	if kick {
@@ -369,15 +442,16 @@ func (p *connectPoller) add(pr *pollProbe, op int) error {
 // timers, all the kept connections' at once; pr is in flight by then, so
 // the answer's event finds it. False when the poller has closed: pr is
 // not in flight.
-func (p *connectPoller) reuse(pr *pollProbe) bool {
+func (p *connectPoller) reuse(h probeHandle) bool {
+	pr := h.pr
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return false
 	}
 	p.inflight[pr.fd] = pr
-	heap.Push(&p.heap, pr)
-	p.writes = append(p.writes, pr)
+	p.pushDeadline(pr)
+	p.writes = append(p.writes, h)
 	kick := p.wakeBy(time.Time{}) // now
 	p.mu.Unlock()
 	if kick {
@@ -521,14 +595,18 @@ func (p *connectPoller) disarm(t *probeTimer) {
 }
 
 // abort ends the probe now with context.Canceled, unless it has ended.
-func (pr *pollProbe) abort() { pr.abortWith(context.Canceled) }
+func (h probeHandle) abort() { h.abortWith(context.Canceled) }
 
 // abortWith ends the probe now with err (a context's error, worded as the
 // probe's kind words it), unless it has ended.
-func (pr *pollProbe) abortWith(err error) {
+func (h probeHandle) abortWith(err error) {
+	pr := h.pr
+	if pr == nil {
+		return
+	}
 	p := pr.p
 	p.mu.Lock()
-	if !pr.live {
+	if !h.current() {
 		p.mu.Unlock()
 		return
 	}
@@ -545,7 +623,12 @@ func (pr *pollProbe) abortWith(err error) {
 		rawClose(int(pr.fd))
 	}
 	pr.done(err)
+	p.putBack(pr)
 }
+
+// current reports whether h's use of its probe is in flight. Called with
+// the probe's poller's mu held.
+func (h probeHandle) current() bool { return h.pr.gen == h.gen && h.pr.live }
 
 // forget takes pr out of the probes in flight. Called with mu held.
 func (p *connectPoller) forget(pr *pollProbe) {
@@ -594,11 +677,11 @@ func (p *connectPoller) loop() {
 		}
 		timeout := -1
 		p.wakeAt = time.Now().Add(time.Hour)
-		for len(p.heap) > 0 && !p.heap[0].live {
-			heap.Pop(&p.heap)
+		for len(p.heap) > 0 && !p.heap[0].h.current() {
+			p.heap.pop()
 		}
 		if len(p.heap) > 0 {
-			p.wakeAt = p.heap[0].deadline
+			p.wakeAt = p.epoch.Add(time.Duration(p.heap[0].when))
 		}
 		if len(p.timers) > 0 {
 			if at := p.epoch.Add(time.Duration(p.timers[0].when)); at.Before(p.wakeAt) {
@@ -651,9 +734,10 @@ func (p *connectPoller) loop() {
 		}
 		p.mu.Lock()
 		now := time.Now()
-		for len(p.heap) > 0 && !p.heap[0].deadline.After(now) {
-			pr := heap.Pop(&p.heap).(*pollProbe)
-			if !pr.live || pr.busy {
+		for mono := int64(now.Sub(p.epoch)); len(p.heap) > 0 && p.heap[0].when <= mono; {
+			h := p.heap.pop().h
+			pr := h.pr
+			if !h.current() || pr.busy {
 				continue // ended, or has events: step sees the deadline
 			}
 			pr.busy = true
@@ -676,12 +760,12 @@ func (p *connectPoller) loop() {
 		// The requests of probes started on kept connections.
 		todo = todo[:0]
 		p.mu.Lock()
-		for i, pr := range p.writes {
-			if pr.live && !pr.busy {
-				pr.busy = true
-				todo = append(todo, work{pr: pr, events: unix.EPOLLOUT})
+		for i, h := range p.writes {
+			if h.current() && !h.pr.busy {
+				h.pr.busy = true
+				todo = append(todo, work{pr: h.pr, events: unix.EPOLLOUT})
 			}
-			p.writes[i] = nil
+			p.writes[i] = probeHandle{}
 		}
 		p.writes = p.writes[:0]
 		p.mu.Unlock()
@@ -709,16 +793,27 @@ func (p *connectPoller) run(todo []work, now time.Time) {
 			p.forget(pr)
 		} else if pr.half != nil && pr.half.resent {
 			pr.half.resent = false
-			heap.Push(&p.heap, pr) // its SYN went again
+			p.pushDeadline(pr) // its SYN went again
 		}
 	}
 	p.mu.Unlock()
+	ended := false
 	for i := range todo {
 		if w := &todo[i]; w.finished {
 			w.pr.finish(w.err)
+			ended = true
 		}
-		todo[i] = work{}
 	}
+	if ended {
+		p.mu.Lock()
+		for i := range todo {
+			if todo[i].finished {
+				p.put(todo[i].pr)
+			}
+		}
+		p.mu.Unlock()
+	}
+	clear(todo)
 }
 
 // step advances pr with its socket's events (none: its deadline passed);
@@ -802,19 +897,54 @@ func (t *rawTarget) opError(err error) error {
 	return oe
 }
 
-// probeHeap orders probes by deadline.
-type probeHeap []*pollProbe
+// deadlineHeap is a binary min-heap of probe deadlines. An entry outlives
+// the use of its probe that it was pushed for (a probe that ends is not
+// taken out): the loop drops it when its handle is no longer current.
+type deadlineHeap []deadlineEntry
 
-func (h probeHeap) Len() int           { return len(h) }
-func (h probeHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
-func (h probeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *probeHeap) Push(x any)        { *h = append(*h, x.(*pollProbe)) }
-func (h *probeHeap) Pop() any {
+// deadlineEntry is one entry of a deadlineHeap.
+type deadlineEntry struct {
+	when int64 // the deadline, since the poller's epoch
+	h    probeHandle
+}
+
+// pushDeadline puts pr's deadline on the heap. Called with mu held.
+func (p *connectPoller) pushDeadline(pr *pollProbe) {
+	h := &p.heap
+	*h = append(*h, deadlineEntry{when: int64(pr.deadline.Sub(p.epoch)), h: probeHandle{pr: pr, gen: pr.gen}})
+	for j := len(*h) - 1; j > 0; {
+		i := (j - 1) / 2
+		if (*h)[i].when <= (*h)[j].when {
+			break
+		}
+		(*h)[i], (*h)[j] = (*h)[j], (*h)[i]
+		j = i
+	}
+}
+
+// pop takes out the earliest entry.
+func (h *deadlineHeap) pop() deadlineEntry {
 	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return x
+	top, n := old[0], len(old)-1
+	old[0] = old[n]
+	old[n] = deadlineEntry{}
+	old = old[:n]
+	for i := 0; ; {
+		j := 2*i + 1
+		if j >= n {
+			break
+		}
+		if r := j + 1; r < n && old[r].when < old[j].when {
+			j = r
+		}
+		if old[j].when >= old[i].when {
+			break
+		}
+		old[i], old[j] = old[j], old[i]
+		i = j
+	}
+	*h = old
+	return top
 }
 
 // timerHeap is a binary min-heap of probe timers by when, each knowing

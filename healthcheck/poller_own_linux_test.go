@@ -238,7 +238,7 @@ func TestPollerClose(t *testing.T) {
 	results := make(chan error, 10)
 	deadline := time.Now().Add(time.Minute)
 	for range 3 {
-		if pr := h.start(p, deadline, func(err error) { results <- err }); pr == nil {
+		if pr := h.start(p, deadline, func(err error) { results <- err }); pr.pr == nil {
 			t.Fatal("an http probe to a server that never answers ended at once")
 		}
 	}
@@ -257,7 +257,7 @@ func TestPollerClose(t *testing.T) {
 	}
 	p.disarm(&tm)
 	p.arm(&tm, time.Now())
-	if pr := h.start(p, deadline, func(err error) { results <- err }); pr != nil {
+	if pr := h.start(p, deadline, func(err error) { results <- err }); pr.pr != nil {
 		t.Error("a probe started on a closed poller is in flight")
 	}
 	select {

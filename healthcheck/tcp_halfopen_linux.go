@@ -3,7 +3,6 @@
 package healthcheck
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -330,12 +329,12 @@ func (t *rawTarget) forgetSource() {
 func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done func(error)) probeHandle {
 	if t.half == nil {
 		done(errNoHalfOpen(t.target.String()))
-		return nil
+		return probeHandle{}
 	}
 	hs, err := p.halfOpenSocket(t.family())
 	if err != nil {
 		done(t.opError(err))
-		return nil
+		return probeHandle{}
 	}
 	now := time.Now()
 	h := &halfOpen{hs: hs, final: deadline, rto: synInitialRTO}
@@ -343,7 +342,7 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	if t.family() == unix.AF_INET {
 		if src4, h.oob, err = t.source(hs, now); err != nil {
 			done(t.opError(err))
-			return nil
+			return probeHandle{}
 		}
 		dst4 = t.target.Addr().As4()
 		h.key = synKey{addr: [16]byte{10: 0xff, 11: 0xff, 12: dst4[0], 13: dst4[1], 14: dst4[2], 15: dst4[3]}, port: t.target.Port()}
@@ -353,7 +352,7 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 			h.oob = t.bind.oob6
 		}
 	}
-	pr := &pollProbe{p: p, fd: -1, live: true, deadline: minTime(deadline, now.Add(h.rto)), t: t, half: h, done: done}
+	pr := &pollProbe{p: p, half: h, probeState: probeState{fd: -1, live: true, deadline: minTime(deadline, now.Add(h.rto)), t: t, done: done}}
 
 	// The probe is in flight before its SYN leaves: the answer can be
 	// read before sendmsg returns.
@@ -361,7 +360,7 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	if p.closed {
 		p.mu.Unlock()
 		done(t.opError(errPollerClosed))
-		return nil
+		return probeHandle{}
 	}
 	for {
 		isn := rand.Uint32()
@@ -375,7 +374,7 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 		binary.BigEndian.PutUint16(h.pkt[16:], tcpChecksum4(src4, dst4, h.pkt[:]))
 	}
 	p.syns[h.key] = pr
-	heap.Push(&p.heap, pr)
+	p.pushDeadline(pr)
 	// The loop sends the SYN, with the others of its wake-up in one
 	// sendmmsg (see sendHalfOpen).
 	p.unsent = append(p.unsent, pr)
@@ -384,7 +383,7 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	if kick {
 		p.kick()
 	}
-	return pr
+	return probeHandle{pr: pr}
 }
 
 // sendHalfOpen sends the SYNs of the probes started since the last call,

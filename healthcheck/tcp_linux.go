@@ -154,7 +154,7 @@ func (c *tcpChecker) start(p *connectPoller, deadline time.Time, done func(error
 	if c.halfOpen {
 		if !c.polled || p == nil {
 			done(errNoHalfOpen(c.raw.target.String()))
-			return nil
+			return probeHandle{}
 		}
 		return p.startHalfOpen(&c.raw, deadline, done)
 	}
@@ -164,7 +164,7 @@ func (c *tcpChecker) start(p *connectPoller, deadline time.Time, done func(error
 			defer cancel()
 			done(c.dial(ctx))
 		}()
-		return nil
+		return probeHandle{}
 	}
 	return p.start(&c.raw, nil, deadline, done)
 }
@@ -191,11 +191,7 @@ func checkOnPoller(ctx context.Context, timeout time.Duration, p *connectPoller,
 	case err := <-ch:
 		return err
 	case <-ctx.Done():
-		if pr, ok := h.(*pollProbe); ok {
-			pr.abortWith(ctx.Err())
-		} else if h != nil {
-			h.abort()
-		}
+		h.abortWith(ctx.Err())
 		return <-ch
 	}
 }
