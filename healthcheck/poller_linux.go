@@ -67,10 +67,10 @@ var errPollerClosed = errors.New("health check poller closed")
 
 // connectPoller watches the sockets of probes. mu guards the probes in
 // flight (by file descriptor), their deadlines, the ended ones (free) and
-// their gen, live, busy and aborted fields. Whoever takes a probe out of inflight (the loop, or
-// abort) closes its socket and calls its done, so each probe ends exactly
-// once; while the loop works on a probe's socket outside mu (busy), abort
-// only asks the loop to end it.
+// their gen, live, busy and aborted fields. Whoever takes a probe out of
+// inflight (the loop, or abort) closes its socket and calls its done, so
+// each probe ends exactly once; while the loop works on a probe's socket
+// outside mu (busy), abort only asks the loop to end it.
 type connectPoller struct {
 	epfd, evfd int
 	epf        *os.File        // epfd, in the runtime's poller
