@@ -30,6 +30,20 @@ var busyboxApplets = []string{
 // BGP scenarios.
 var Witnesses = []string{"/usr/sbin/ipvsadm", "/usr/sbin/nft", "/usr/sbin/keepalived", "/usr/sbin/bird", "/usr/sbin/birdcl"}
 
+// extraWitnesses are the host binaries that TANDEM_LAB_WITNESSES names
+// (comma-separated absolute paths, e.g. /usr/bin/stress-ng), for
+// experiments that need more than Witnesses; they get a base archive of
+// their own.
+func extraWitnesses() []string {
+	var ws []string
+	for _, w := range strings.Split(os.Getenv("TANDEM_LAB_WITNESSES"), ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
 // RunSpec is what the VM's init runs; it is written to /lab/run.json.
 type RunSpec struct {
 	Argv []string `json:"argv"`
@@ -58,7 +72,7 @@ func BaseImage(cache string, k *Kernel) (string, error) {
 		return "", fmt.Errorf("lab: busybox not found (apt-get install busybox-static): %w", err)
 	}
 	var witnesses []string
-	for _, w := range Witnesses {
+	for _, w := range append(Witnesses, extraWitnesses()...) {
 		if _, err := os.Stat(w); err == nil {
 			witnesses = append(witnesses, w)
 		}

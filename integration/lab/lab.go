@@ -37,6 +37,7 @@ type Options struct {
 	Log      io.Writer // progress lines; nil discards them
 	MemMB    int
 	CPUs     int
+	Append   string // added to the kernel's command line (see VM)
 }
 
 // DefaultBinaries are what the tests need: the VM's init, tandem, the
@@ -108,7 +109,7 @@ func Run(ctx context.Context, opts Options) (int, error) {
 		return -1, err
 	}
 	logf("lab: booting %s under qemu (tcg)", k.Release)
-	return Boot(ctx, VM{Kernel: k, Initrd: initrd, MemMB: opts.MemMB, CPUs: opts.CPUs, Console: opts.Console})
+	return Boot(ctx, VM{Kernel: k, Initrd: initrd, MemMB: opts.MemMB, CPUs: opts.CPUs, Console: opts.Console, Append: opts.Append})
 }
 
 // Build compiles one static binary (CGO_ENABLED=0) from the module at root.

@@ -25,6 +25,8 @@ type VM struct {
 	MemMB   int // default 1024
 	CPUs    int // default 2
 	Console io.Writer
+	// Append is added to the kernel's command line, e.g. preempt=full.
+	Append string
 }
 
 // Boot runs the VM until its init powers it off, copying the serial console
@@ -55,7 +57,7 @@ func Boot(ctx context.Context, vm VM) (int, error) {
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-serial", "stdio", "-monitor", "none",
 		"-kernel", vm.Kernel.Vmlinuz, "-initrd", vm.Initrd,
-		"-append", "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init tsc=reliable clocksource=tsc",
+		"-append", strings.TrimSpace("console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init tsc=reliable clocksource=tsc "+vm.Append),
 	)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -7,6 +7,10 @@
 //	                            TANDEM_BENCH_ALT=<host path> puts that tandem binary in the VM as /tandem-alt
 //	tandem-lab exec -- CMD...   boot the VM and run CMD (busybox sh, ipvsadm, /tandem)
 //
+// TANDEM_LAB_APPEND adds to the VM kernel's command line (e.g.
+// preempt=full), and TANDEM_LAB_WITNESSES (comma-separated host paths)
+// puts more host binaries, with their libraries, in the VM.
+//
 // -timeout bounds the whole run (default 30m; bench passes it on as the
 // tests' -test.timeout, less a minute): the soak's long run needs more.
 package main
@@ -33,7 +37,7 @@ func main() {
 	if len(os.Args) < 2 {
 		usage()
 	}
-	opts := lab.Options{Binaries: lab.DefaultBinaries, Console: os.Stdout, Log: os.Stderr}
+	opts := lab.Options{Binaries: lab.DefaultBinaries, Console: os.Stdout, Log: os.Stderr, Append: os.Getenv("TANDEM_LAB_APPEND")}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	run := fs.String("run", "", "scenarios to run (regexp, as go test -run)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole run (bench: the tests' -test.timeout is a minute less)")
