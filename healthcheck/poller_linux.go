@@ -97,7 +97,7 @@ type connectPoller struct {
 	seq      uint32
 	// Ended tcp and http probes, for the next probes of their kind (see
 	// get): a probe per probe was most of the checker's garbage.
-	free [2][]*pollProbe
+	free [3][]*pollProbe
 	// wakeAt is when the loop's epoll_wait returns at the latest (zero
 	// while the loop is not waiting); a probe with an earlier deadline
 	// wakes it through evfd.
@@ -117,12 +117,13 @@ type connectPoller struct {
 	halfErr  [2]error
 	halfDone bool          // close closed the raw sockets: open no more
 	answers  []synResult   // the loop's
-	unsent   []*pollProbe  // started, their SYN not sent yet
+	unsent   []probeHandle // started, their SYN not sent yet
 	writes   []probeHandle // started on kept connections, their request not written yet
 	// The loop's send batch (see sendHalfOpen).
-	sending  []*pollProbe
-	sendIovs [synBatch]unix.Iovec
-	sendMsgs [synBatch]unix.Mmsghdr
+	sending   []probeHandle
+	sendEnded []work
+	sendIovs  [synBatch]unix.Iovec
+	sendMsgs  [synBatch]unix.Mmsghdr
 }
 
 // pollProbe is one probe in flight. A tcp or http probe is used again
@@ -131,7 +132,7 @@ type connectPoller struct {
 type pollProbe struct {
 	p    *connectPoller
 	x    *httpExchange // nil: a tcp probe
-	half *halfOpen     // a half-open tcp probe: no socket, fd -1; not reused
+	half *halfOpen     // a half-open tcp probe's state: no socket, fd -1
 	gen  uint32        // uses ended (under p.mu)
 	probeState
 }
@@ -153,14 +154,15 @@ type probeState struct {
 const (
 	tcpKind = iota
 	httpKind
+	halfKind
 )
 
 // maxFree bounds each free list: the probes kept are at most as many as
 // were last in flight at once, and no more than this.
 const maxFree = 1024
 
-// get returns a probe of kind (tcpKind, httpKind) for its next use, which
-// the handle names: an ended one, or a new one.
+// get returns a probe of kind for its next use, which the handle names:
+// an ended one, or a new one.
 func (p *connectPoller) get(kind int) probeHandle {
 	p.mu.Lock()
 	if l := p.free[kind]; len(l) > 0 {
@@ -172,8 +174,16 @@ func (p *connectPoller) get(kind int) probeHandle {
 		return h
 	}
 	p.mu.Unlock()
-	if kind == httpKind {
+	switch kind {
+	case httpKind:
 		return probeHandle{pr: newHTTPProbe(p)}
+	case halfKind:
+		hp := &struct {
+			pr pollProbe
+			h  halfOpen
+		}{}
+		hp.pr.p, hp.pr.half = p, &hp.h
+		return probeHandle{pr: &hp.pr}
 	}
 	return probeHandle{pr: &pollProbe{p: p}}
 }
@@ -182,14 +192,15 @@ func (p *connectPoller) get(kind int) probeHandle {
 // it after but through a handle, which then no longer reaches it. Called
 // with mu held.
 func (p *connectPoller) put(pr *pollProbe) {
-	if pr.half != nil {
-		return // the loop's send batch may still read it (see sendHalfOpen)
-	}
 	pr.gen++
 	pr.probeState = probeState{}
 	kind := tcpKind
-	if pr.x != nil {
+	switch {
+	case pr.x != nil:
 		kind = httpKind
+	case pr.half != nil:
+		kind = halfKind
+		*pr.half = halfOpen{}
 	}
 	if len(p.free[kind]) < maxFree {
 		p.free[kind] = append(p.free[kind], pr)
@@ -797,23 +808,30 @@ func (p *connectPoller) run(todo []work, now time.Time) {
 		}
 	}
 	p.mu.Unlock()
+	p.deliver(todo)
+	clear(todo)
+}
+
+// deliver ends the probes of ws that finished, taken out of flight: it
+// delivers their results, then takes them back (see put).
+func (p *connectPoller) deliver(ws []work) {
 	ended := false
-	for i := range todo {
-		if w := &todo[i]; w.finished {
+	for i := range ws {
+		if w := &ws[i]; w.finished {
 			w.pr.finish(w.err)
 			ended = true
 		}
 	}
-	if ended {
-		p.mu.Lock()
-		for i := range todo {
-			if todo[i].finished {
-				p.put(todo[i].pr)
-			}
-		}
-		p.mu.Unlock()
+	if !ended {
+		return
 	}
-	clear(todo)
+	p.mu.Lock()
+	for i := range ws {
+		if ws[i].finished {
+			p.put(ws[i].pr)
+		}
+	}
+	p.mu.Unlock()
 }
 
 // step advances pr with its socket's events (none: its deadline passed);

@@ -3,57 +3,90 @@ package healthcheck
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 )
 
-// TestProbeReuse checks that a probe used again once it has ended is out
-// of reach of its earlier use: neither that use's handle (an abort that
-// comes late, as the Manager's stop may) nor its deadline, still in the
-// poller's heap, ends the next use.
+// TestProbeReuse checks, for each kind of probe on the poller, that a
+// probe used again once it has ended is out of reach of its earlier use:
+// neither that use's handle (an abort that comes late, as the Manager's
+// stop may) nor its deadline, still in the poller's heap, ends the next
+// use.
 func TestProbeReuse(t *testing.T) {
-	p, err := startPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	answers := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	quiet := listen(t)
-	silent(quiet)
-	newChecker := func(s Spec) *httpRawChecker {
-		c, err := newHTTPChecker(s.Normalize(), func() bool { return true })
+	answers := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").Target
+	ln := listen(t)
+	acceptAndClose(ln)
+	up := addrOf(ln)
+	// A full accept queue drops SYNs: a connect, or a half-open probe,
+	// waits for its deadline.
+	quiet, _ := fullListener(t)
+	http := func(target netip.AddrPort) asyncChecker {
+		c, err := newHTTPChecker(Spec{Kind: KindHTTP, Target: target, Timeout: time.Minute}.Normalize(), func() bool { return true })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c.(*httpRawChecker)
 	}
-	a := newChecker(Spec{Kind: KindHTTP, Target: answers.Target, Timeout: time.Minute})
-	b := newChecker(Spec{Kind: KindHTTP, Target: addrOf(quiet), Timeout: time.Minute})
-
-	resA := make(chan error, 1)
-	first := a.start(p, time.Now().Add(300*time.Millisecond), func(err error) { resA <- err })
-	if err := <-resA; err != nil {
-		t.Fatalf("first use: %v", err)
-	}
-	resB := make(chan error, 1)
-	next := b.start(p, time.Now().Add(time.Minute), func(err error) { resB <- err })
-	if next.pr != first.pr || next.gen == first.gen {
-		t.Fatalf("the next probe is %p use %d, want %p (the ended one) in a new use, not %d", next.pr, next.gen, first.pr, first.gen)
-	}
-	first.abort()
-	select {
-	case err := <-resB:
-		t.Fatalf("the first use's abort ended the next: %v", err)
-	case <-time.After(600 * time.Millisecond): // past the first use's deadline
-	}
-	next.abort()
-	select {
-	case err := <-resB:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("next use aborted: %v, want %v", err, context.Canceled)
+	tcp := func(half bool) func(netip.AddrPort) asyncChecker {
+		return func(target netip.AddrPort) asyncChecker {
+			return newTCPChecker(Spec{Kind: KindTCP, HalfOpen: half, Target: target, Timeout: time.Minute}.Normalize())
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the next use's own abort did not end it")
 	}
-	next.abort() // ended: nothing to do
+	for _, k := range []struct {
+		name string
+		up   netip.AddrPort
+		make func(netip.AddrPort) asyncChecker
+	}{
+		{"tcp", up, tcp(false)},
+		{"http", answers, http},
+		{"half-open", up, tcp(true)},
+	} {
+		t.Run(k.name, func(t *testing.T) {
+			if k.name == "half-open" {
+				needRaw(t)
+			}
+			p, err := startPoller()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.close()
+			a, b := k.make(k.up), k.make(quiet)
+			resA := make(chan error, 1)
+			var first probeHandle
+			for range 20 { // a tcp connect may complete at once: no probe held
+				if first = a.start(p, time.Now().Add(300*time.Millisecond), func(err error) { resA <- err }); first.pr != nil {
+					break
+				}
+				<-resA
+			}
+			if first.pr == nil {
+				t.Skip("every connect completed at once")
+			}
+			if err := <-resA; err != nil {
+				t.Fatalf("first use: %v", err)
+			}
+			resB := make(chan error, 1)
+			next := b.start(p, time.Now().Add(time.Minute), func(err error) { resB <- err })
+			if next.pr != first.pr || next.gen == first.gen {
+				t.Fatalf("the next probe is %p use %d, want %p (the ended one) in a new use, not %d", next.pr, next.gen, first.pr, first.gen)
+			}
+			first.abort()
+			select {
+			case err := <-resB:
+				t.Fatalf("the first use's abort, or its deadline, ended the next: %v", err)
+			case <-time.After(600 * time.Millisecond): // past the first use's deadline
+			}
+			next.abort()
+			select {
+			case err := <-resB:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("next use aborted: %v, want %v", err, context.Canceled)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the next use's own abort did not end it")
+			}
+			next.abort() // ended: nothing to do
+		})
+	}
 }

@@ -337,11 +337,14 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 		return probeHandle{}
 	}
 	now := time.Now()
-	h := &halfOpen{hs: hs, final: deadline, rto: synInitialRTO}
+	ph := p.get(halfKind)
+	pr, h := ph.pr, ph.pr.half
+	pr.t, pr.done = t, done
+	*h = halfOpen{hs: hs, final: deadline, rto: synInitialRTO}
 	var src4, dst4 [4]byte
 	if t.family() == unix.AF_INET {
 		if src4, h.oob, err = t.source(hs, now); err != nil {
-			done(t.opError(err))
+			p.end(pr, t.opError(err))
 			return probeHandle{}
 		}
 		dst4 = t.target.Addr().As4()
@@ -352,14 +355,14 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 			h.oob = t.bind.oob6
 		}
 	}
-	pr := &pollProbe{p: p, half: h, probeState: probeState{fd: -1, live: true, deadline: minTime(deadline, now.Add(h.rto)), t: t, done: done}}
+	pr.fd, pr.live, pr.deadline = -1, true, minTime(deadline, now.Add(h.rto))
 
 	// The probe is in flight before its SYN leaves: the answer can be
 	// read before sendmsg returns.
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		done(t.opError(errPollerClosed))
+		p.end(pr, t.opError(errPollerClosed))
 		return probeHandle{}
 	}
 	for {
@@ -377,31 +380,39 @@ func (p *connectPoller) startHalfOpen(t *rawTarget, deadline time.Time, done fun
 	p.pushDeadline(pr)
 	// The loop sends the SYN, with the others of its wake-up in one
 	// sendmmsg (see sendHalfOpen).
-	p.unsent = append(p.unsent, pr)
+	p.unsent = append(p.unsent, ph)
 	kick := p.wakeBy(now)
 	p.mu.Unlock()
 	if kick {
 		p.kick()
 	}
-	return probeHandle{pr: pr}
+	return ph
 }
 
 // sendHalfOpen sends the SYNs of the probes started since the last call,
-// a batch per system call. It runs on the loop, outside mu.
+// a batch per system call. It runs on the loop, outside mu; the probes it
+// sends are busy meanwhile (an abort is the loop's to deliver, after).
 func (p *connectPoller) sendHalfOpen() {
 	p.mu.Lock()
-	p.sending, p.unsent = p.unsent, p.sending[:0]
+	q := p.sending[:0]
+	for _, h := range p.unsent {
+		if h.current() && !h.pr.busy {
+			h.pr.busy = true
+			q = append(q, h)
+		}
+	}
+	clear(p.unsent)
+	p.unsent, p.sending = p.unsent[:0], q
 	p.mu.Unlock()
-	q := p.sending
 	for len(q) > 0 {
 		// One family per batch: runs of probes of one socket.
-		hs := q[0].half.hs
+		hs := q[0].pr.half.hs
 		n := 1
-		for n < len(q) && n < synBatch && q[n].half.hs == hs {
+		for n < len(q) && n < synBatch && q[n].pr.half.hs == hs {
 			n++
 		}
-		for i, pr := range q[:n] {
-			pr.half.msghdr(&p.sendMsgs[i].Hdr, &p.sendIovs[i], pr.t)
+		for i, h := range q[:n] {
+			h.pr.half.msghdr(&p.sendMsgs[i].Hdr, &p.sendIovs[i], h.pr.t)
 		}
 		// Raw, as in send.
 		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(hs.fd), uintptr(unsafe.Pointer(&p.sendMsgs[0])), uintptr(n), 0, 0, 0)
@@ -410,27 +421,38 @@ func (p *connectPoller) sendHalfOpen() {
 			// q[0] failed; the rest of the batch goes in the next.
 			sent = 1
 			if e != unix.EAGAIN && e != unix.ENOBUFS { // else lost, as on the wire
-				p.failHalfOpen(q[0], os.NewSyscallError("sendmsg", e))
+				q[0].pr.half.answered, q[0].pr.half.err = true, os.NewSyscallError("sendmsg", e)
 			}
 		}
 		q = q[max(sent, 1):]
 	}
-	clear(p.sending)
 	clear(p.sendMsgs[:])
-}
-
-// failHalfOpen ends pr with err unless it has ended. It runs on the loop,
-// outside mu.
-func (p *connectPoller) failHalfOpen(pr *pollProbe, err error) {
+	// The sent probes are no longer busy; those whose send failed, or
+	// that were aborted meanwhile, end.
+	ended := p.sendEnded[:0]
 	p.mu.Lock()
-	if !pr.live || pr.busy {
-		p.mu.Unlock()
-		return
+	for _, h := range p.sending {
+		pr := h.pr
+		pr.busy = false
+		var err error
+		switch {
+		case pr.half.answered: // only a failed send, here
+			err = pr.t.opError(pr.half.err)
+		case pr.aborted != nil:
+			err = pr.ctxError(pr.aborted)
+		default:
+			continue
+		}
+		pr.live = false
+		p.forget(pr)
+		ended = append(ended, work{pr: pr, finished: true, err: err})
 	}
-	pr.live = false
-	p.forget(pr)
+	clear(p.sending)
+	p.sending = p.sending[:0]
 	p.mu.Unlock()
-	pr.finish(pr.t.opError(err))
+	p.deliver(ended)
+	clear(ended)
+	p.sendEnded = ended[:0]
 }
 
 // msghdr fills m (and iov, which it points to) to send h's SYN to t.
