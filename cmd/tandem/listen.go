@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/memtrim"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/metrics"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/web"
@@ -55,7 +56,7 @@ func newStatusListener(log *slog.Logger, m *metrics.Metrics, get func(context.Co
 		w.Write(metrics.Dashboard)
 	})
 	mux.Handle("/", web.Handler(get))
-	return &statusListener{log: log, handler: mux}
+	return &statusListener{log: log, handler: memtrim.Handler(mux)}
 }
 
 // configure is the director's OnConfig: it (re)binds the listener to c's

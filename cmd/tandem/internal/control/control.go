@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/director"
+	"github.com/tandem-lb/tandem/cmd/tandem/internal/memtrim"
 	"github.com/tandem-lb/tandem/cmd/tandem/internal/status"
 )
 
@@ -188,7 +189,7 @@ func Serve(path string, d Daemon, a Access, log *slog.Logger) (*Server, error) {
 		reply(w, http.StatusOK, Response{Drain: res})
 	})
 	s := &Server{ln: ln, path: path, srv: &http.Server{
-		Handler:           guard(pl, log, mux),
+		Handler:           guard(pl, log, memtrim.Handler(mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			p, err := peerOf(c)
