@@ -13,9 +13,10 @@ import (
 // file, reading the kernel's table and starting thousands of checks leave
 // much garbage behind a live heap that is mostly long-lived, so the
 // resident set would peak at about twice what tandem keeps. 10 holds the
-// heap within a tenth of it. Once running tandem allocates little (about
-// 100 bytes a tcp probe), so a collection comes every few seconds at
-// 1 000 probes a second. In the lab VM at 10 000 checks, two runs each
+// heap within a tenth of it. Once running tandem allocates little (its
+// probes reuse their state; a resync, a reload or a reader of the status
+// makes the garbage), so collections are rare. In the lab VM at 10 000
+// checks, two runs each
 // against 20: RSS 2.0 MB lower for tcp checks and 4.6 MB for http, for
 // 2–5 % more of one emulated CPU (BENCHMARKS.md, "Memory of 10 000
 // checks"). GOMEMLIMIT, when the operator sets it, is applied by the
