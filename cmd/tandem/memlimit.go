@@ -16,11 +16,10 @@ import (
 // heap within a tenth of it. Once running tandem allocates little (its
 // probes reuse their state; a resync, a reload or a reader of the status
 // makes the garbage), so collections are rare. In the lab VM at 10 000
-// checks, two runs each
-// against 20: RSS 2.0 MB lower for tcp checks and 4.6 MB for http, for
-// 2–5 % more of one emulated CPU (BENCHMARKS.md, "Memory of 10 000
-// checks"). GOMEMLIMIT, when the operator sets it, is applied by the
-// runtime as usual.
+// checks, two runs each against 20: RSS 2.0 MB lower for tcp checks and
+// 4.6 MB for http, for 2–5 % more of one emulated CPU (BENCHMARKS.md,
+// "Memory of 10 000 checks"). GOMEMLIMIT, when the operator sets it, is
+// applied by the runtime as usual.
 const startupGCPercent = 10
 
 // tuneStartupMemory applies startupGCPercent unless GOGC is set, and
