@@ -95,7 +95,7 @@ type connectPoller struct {
 	inflight map[int32]*pollProbe
 	heap     deadlineHeap
 	seq      uint32
-	// Ended tcp and http probes, for the next probes of their kind (see
+	// Ended probes by kind, for the next probes of their kind (see
 	// get): a probe per probe was most of the checker's garbage.
 	free [3][]*pollProbe
 	// wakeAt is when the loop's epoll_wait returns at the latest (zero
@@ -126,8 +126,8 @@ type connectPoller struct {
 	sendMsgs  [synBatch]unix.Mmsghdr
 }
 
-// pollProbe is one probe in flight. A tcp or http probe is used again
-// once it has ended (see get and put): p and its kind (x, half) never
+// pollProbe is one probe in flight. A probe is used again once it has
+// ended (see get and put): p and its kind (x, half) never
 // change, gen tells its uses apart, and probeState is each use's own.
 type pollProbe struct {
 	p    *connectPoller
@@ -157,8 +157,8 @@ const (
 	halfKind
 )
 
-// maxFree bounds each free list: the probes kept are at most as many as
-// were last in flight at once, and no more than this.
+// maxFree bounds each free list: it holds at most as many probes as were
+// ever in flight at once, and no more than this.
 const maxFree = 1024
 
 // get returns a probe of kind for its next use, which the handle names:
