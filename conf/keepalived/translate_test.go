@@ -258,6 +258,39 @@ virtual_server fwmark 9 {
 			findings: []string{"12 192.0.2.10-12 changed", "15 virtual_server changed", "23 protocol changed"},
 		},
 		{
+			name: "a fwmark service's family: ip_family, else its servers'",
+			in: vi + `
+virtual_server fwmark 5 {
+  lb_kind DR
+  real_server 2001:db8::11 443 {
+    TCP_CHECK {
+    }
+  }
+}
+virtual_server fwmark 6 {
+  ip_family inet6
+  lb_kind DR
+}
+virtual_server fwmark 8 {
+  lb_kind DR
+  real_server 2001:db8::13 443 {
+  }
+  real_server 192.0.2.30 443 {
+  }
+}
+virtual_server fwmark 10 {
+  ip_family inet7
+  real_server 192.0.2.31 443 {
+  }
+}
+virtual_server 192.0.2.10 80 {
+  ip_family inet
+}`,
+			want:     []string{"fwmark    = 5\n  family    = \"ipv6\"", "fwmark    = 6\n  family    = \"ipv6\"", "fwmark    = 8\n  family    = \"ipv6\"", "fwmark    = 10\n  real_server"},
+			not:      []string{"192.0.2.30"},
+			findings: []string{"26 real_server invalid the real server's family differs", "30 ip_family invalid unknown address family \"inet7\"", "35 ip_family not translated the family follows the address"},
+		},
+		{
 			name:     "unknown keywords with a did-you-mean",
 			in:       strings.Replace(vi, "priority 150", "priorty 150\n    virtual_router_idd 3", 1) + "virtual_server 192.0.2.10 80 {\n real_server 192.0.2.21 80 {\n weigth 3\n }\n}\nvrrp_instanse X {\n}",
 			findings: []string{`5 priorty invalid unknown keyword; did you mean "priority"?`, `6 virtual_router_idd invalid unknown keyword; did you mean "virtual_router_id"?`, `13 weigth invalid unknown keyword; did you mean "weight"?`, `16 vrrp_instanse invalid unknown keyword; did you mean "vrrp_instance"?`},

@@ -126,7 +126,6 @@ var vsNot = map[string]string{
 	"limit_proportion":     "DPVS is not supported",
 	"hash_target":          "DPVS is not supported",
 	"tunnel_group":         "DPVS is not supported",
-	"ip_family":            "the family follows the address",
 	"nb_get_retry":         "",
 	"notify_up":            "",
 	"notify_down":          "",
@@ -216,6 +215,9 @@ func (t *tr) oneVS(s *stmt, a vsAddr, label string) {
 	}
 	name := t.name("virtual_server", want)
 	b := &blk{typ: "virtual_server", labels: []string{name}}
+	if a.fwmark != 0 {
+		a.addr = fwmarkFamily(s)
+	}
 	vs := &vserver{b: b, addr: a, file: s.file}
 	if a.fwmark != 0 {
 		b.set("fwmark", num(a.fwmark))
@@ -226,7 +228,9 @@ func (t *tr) oneVS(s *stmt, a vsAddr, label string) {
 		b.set("address", str(netip.AddrPortFrom(a.addr, uint16(a.port)).String()))
 	}
 	for _, n := range []string{"family", "protocol", "scheduler", "scheduler_flags", "one_packet", "forward", "on_failure", "quorum"} {
-		b.set(n, cty.NilVal)
+		if _, set := b.get(n); !set { // their places, in this order
+			b.set(n, cty.NilVal)
+		}
 	}
 	d := vsDefaults{delayMS: 60000}
 	var flags []string
@@ -314,6 +318,12 @@ func (t *tr) oneVS(s *stmt, a vsAddr, label string) {
 			rss = append(rss, c)
 		case "notify_up", "notify_down":
 			t.skip(b, c, "tandem has no real-server hooks; it logs and counts transitions (metrics)")
+		case "ip_family":
+			if a.fwmark == 0 {
+				t.skip(b, c, "the family follows the address")
+			} else if v, ok := t.arg(c); ok && v != "inet" && v != "inet6" {
+				t.invalid(c, fmt.Sprintf("unknown address family %q: inet used", clip(v)))
+			}
 		default:
 			if why, ok := vsNot[c.kw]; ok && why != "" {
 				if c.kw == "alpha" || c.kw == "omega" || c.kw == "ha_suspend" || c.kw == "hysteresis" {
@@ -408,6 +418,41 @@ func netmask(v string, a vsAddr) (cty.Value, bool) {
 	return str(m.String()), true
 }
 
+// fwmarkFamily is the address family of the fwmark service s, which has
+// no address to give it, as the unspecified address of that family:
+// keepalived's ip_family, or else its sorry server's family, or else its
+// first real server's; IPv4 when none says.
+func fwmarkFamily(s *stmt) netip.Addr {
+	fam := func(v string) (netip.Addr, bool) {
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		if ip.Unmap().Is4() {
+			return netip.IPv4Unspecified(), true
+		}
+		return netip.IPv6Unspecified(), true
+	}
+	for _, kw := range []string{"ip_family", "sorry_server", "real_server"} {
+		for _, c := range s.block {
+			if c.kw != kw || len(c.args) == 0 {
+				continue
+			}
+			switch {
+			case kw == "ip_family" && c.args[0] == "inet6":
+				return netip.IPv6Unspecified()
+			case kw == "ip_family" && c.args[0] == "inet":
+				return netip.IPv4Unspecified()
+			case kw != "ip_family":
+				if a, ok := fam(c.args[0]); ok {
+					return a
+				}
+			}
+		}
+	}
+	return netip.IPv4Unspecified()
+}
+
 func (t *tr) sorry(b *blk, c *stmt, a vsAddr) {
 	if len(c.args) < 1 {
 		t.invalid(c, "missing address")
@@ -419,7 +464,7 @@ func (t *tr) sorry(b *blk, c *stmt, a vsAddr) {
 		return
 	}
 	ip = ip.Unmap()
-	if a.fwmark == 0 && ip.Is4() != a.addr.Is4() {
+	if ip.Is4() != a.addr.Is4() {
 		t.invalid(c, "the sorry server's family differs from the virtual server's: ignored")
 		return
 	}
@@ -508,7 +553,7 @@ func (t *tr) realServer(vs *vserver, s *stmt, d vsDefaults, forward string, seen
 		}
 	}
 	a := vs.addr
-	if a.fwmark == 0 && ip.Is4() != a.addr.Is4() && fwd != "tun" {
+	if ip.Is4() != a.addr.Is4() && fwd != "tun" {
 		t.invalid(s, "the real server's family differs from the virtual server's (only tun may mix): ignored")
 		return
 	}
