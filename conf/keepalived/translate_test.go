@@ -291,6 +291,21 @@ virtual_server 192.0.2.10 80 {
 			findings: []string{"26 real_server invalid the real server's family differs", "30 ip_family invalid unknown address family \"inet7\"", "35 ip_family not translated the family follows the address"},
 		},
 		{
+			name: "sorry servers that cannot be",
+			in: vi + `
+virtual_server 192.0.2.10 80 {
+  sorry_server 127.0.0.1 8080
+}
+virtual_server 192.0.2.10 81 {
+  sorry_server 224.0.0.1 81
+}
+virtual_server 192.0.2.10 82 {
+  sorry_server localhost 82
+}`,
+			not:      []string{"sorry_server {"},
+			findings: []string{"12 sorry_server invalid 127.0.0.1 is the director itself", "15 sorry_server invalid 224.0.0.1 can never be a sorry server", `18 sorry_server invalid "localhost" is not an address`},
+		},
+		{
 			name:     "unknown keywords with a did-you-mean",
 			in:       strings.Replace(vi, "priority 150", "priorty 150\n    virtual_router_idd 3", 1) + "virtual_server 192.0.2.10 80 {\n real_server 192.0.2.21 80 {\n weigth 3\n }\n}\nvrrp_instanse X {\n}",
 			findings: []string{`5 priorty invalid unknown keyword; did you mean "priority"?`, `6 virtual_router_idd invalid unknown keyword; did you mean "virtual_router_id"?`, `13 weigth invalid unknown keyword; did you mean "weight"?`, `16 vrrp_instanse invalid unknown keyword; did you mean "vrrp_instance"?`},

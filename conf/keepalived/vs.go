@@ -459,8 +459,15 @@ func (t *tr) sorry(b *blk, c *stmt, a vsAddr) {
 		return
 	}
 	ip, err := netip.ParseAddr(c.args[0])
-	if err != nil || ip.Zone() != "" || !backendOK(ip.Unmap()) {
-		t.invalid(c, fmt.Sprintf("%q cannot be a sorry server: ignored", clip(c.args[0])))
+	switch {
+	case err != nil || ip.Zone() != "":
+		t.invalid(c, fmt.Sprintf("%q is not an address: ignored", clip(c.args[0])))
+		return
+	case ip.Unmap().IsLoopback():
+		t.invalid(c, fmt.Sprintf("%s is the director itself, which IPVS does not forward to: ignored; serve the sorry page from another address", ip.Unmap()))
+		return
+	case !backendOK(ip.Unmap()):
+		t.invalid(c, fmt.Sprintf("%s can never be a sorry server: ignored", ip.Unmap()))
 		return
 	}
 	ip = ip.Unmap()
