@@ -41,11 +41,11 @@ var globalNot = map[string]string{
 	"vrrp_priority":                   "tandem sets no process priority",
 	"checker_priority":                "tandem sets no process priority",
 	"bfd_priority":                    "tandem sets no process priority",
-	"vrrp_no_swap":                    "tandem sets no memory locking",
-	"checker_no_swap":                 "tandem sets no memory locking",
-	"vrrp_rt_priority":                "tandem sets no real-time priority",
-	"checker_rt_priority":             "tandem sets no real-time priority",
-	"max_auto_priority":               "tandem sets no real-time priority",
+	"vrrp_no_swap":                    "a flag of tandem run, not of the file: --lock-memory (with CAP_IPC_LOCK in the unit)",
+	"checker_no_swap":                 "a flag of tandem run, not of the file: --lock-memory (with CAP_IPC_LOCK in the unit)",
+	"vrrp_rt_priority":                "a flag of tandem run, not of the file: --realtime N (with CAP_SYS_NICE in the unit)",
+	"checker_rt_priority":             "tandem's checks need no real-time priority; VRRP's: tandem run --realtime N",
+	"max_auto_priority":               "a flag of tandem run, not of the file: --realtime N (with CAP_SYS_NICE in the unit)",
 	"vrrp_rlimit_rttime":              "not supported",
 	"checker_rlimit_rttime":           "not supported",
 	"dynamic_interfaces":              "tandem waits for interfaces on its own",
@@ -244,7 +244,7 @@ func validIface(s string) bool {
 
 var scriptKnown = map[string]string{"script": "", "interval": "", "timeout": "", "weight": "", "rise": "", "fall": ""}
 var scriptNot = map[string]string{
-	"user":      "tandem runs scripts as itself",
+	"user":      "per-script users are not supported: every script runs as scripts.user (keepalived's script_user), else as tandem itself",
 	"init_fail": "a tandem track_script starts as failed until it succeeds rise times",
 }
 
