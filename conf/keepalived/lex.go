@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -111,6 +112,12 @@ func readSource(path string) ([]byte, error) {
 func (l *lexer) lex(path string, src []byte, nest int) {
 	name := path
 	badUTF := false
+	if b, ok := bytes.CutPrefix(src, []byte("\uFEFF")); ok {
+		// An editor's byte-order mark: keepalived reads it as part of
+		// the first word, which that breaks.
+		l.r.add(name, 1, "", importer.Changed, "a UTF-8 byte-order mark at the start (keepalived reads it as part of the first word): ignored")
+		src = b
+	}
 	lines := strings.Split(string(src), "\n")
 	for i, line := range lines {
 		n := i + 1

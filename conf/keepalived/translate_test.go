@@ -306,6 +306,12 @@ virtual_server 192.0.2.10 82 {
 			findings: []string{"12 sorry_server invalid 127.0.0.1 is the director itself", "15 sorry_server invalid 224.0.0.1 can never be a sorry server", `18 sorry_server invalid "localhost" is not an address`},
 		},
 		{
+			name:     "a byte-order mark and CRLF lines",
+			in:       strings.ReplaceAll("\uFEFFglobal_defs {\n  router_id lb1\n}\n"+vi, "\n", "\r\n"),
+			want:     []string{`node "lb1"`, `addresses = ["192.0.2.10/24"]`},
+			findings: []string{"1  changed a UTF-8 byte-order mark"},
+		},
+		{
 			name:     "unknown keywords with a did-you-mean",
 			in:       strings.Replace(vi, "priority 150", "priorty 150\n    virtual_router_idd 3", 1) + "virtual_server 192.0.2.10 80 {\n real_server 192.0.2.21 80 {\n weigth 3\n }\n}\nvrrp_instanse X {\n}",
 			findings: []string{`5 priorty invalid unknown keyword; did you mean "priority"?`, `6 virtual_router_idd invalid unknown keyword; did you mean "virtual_router_id"?`, `13 weigth invalid unknown keyword; did you mean "weight"?`, `16 vrrp_instanse invalid unknown keyword; did you mean "vrrp_instance"?`},
