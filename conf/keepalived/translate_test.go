@@ -312,6 +312,33 @@ virtual_server 192.0.2.10 82 {
 			findings: []string{"1  changed a UTF-8 byte-order mark"},
 		},
 		{
+			name: "what keepalived ignores stays ignored: capitals, no protocol",
+			in: vi + `
+virtual_server 192.0.2.10 80 {
+  lb_algo RR
+  lb_kind dr
+  protocol Tcp
+  real_server 192.0.2.21 80 {
+    lvs_method tun
+  }
+}
+virtual_server 192.0.2.10 53 {
+  lb_algo rr
+  lb_kind DR
+  real_server 192.0.2.22 53 {
+  }
+}
+virtual_server 192.0.2.10 54 {
+  protocol ICMP
+}`,
+			want: []string{"address   = \"192.0.2.10:80\"\n  protocol  = \"tcp\"\n  real_server", "address   = \"192.0.2.10:53\"\n  protocol  = \"udp\"\n  scheduler = \"rr\"\n  forward   = \"dr\"", "address   = \"192.0.2.10:54\"\n  protocol  = \"udp\""},
+			not:  []string{`forward   = "tun"`},
+			findings: []string{`12 lb_algo invalid unknown scheduler "RR": keepalived takes lower-case names only and ran wlc: wlc used (write rr`,
+				`13 lb_kind invalid unknown forwarding method "dr": keepalived takes NAT, DR or TUN in capitals and ignored it: ignored (write DR`,
+				`16 lvs_method invalid unknown forwarding method "tun"`,
+				"19 virtual_server changed no protocol: keepalived runs the service as UDP", `26 protocol invalid unknown protocol "ICMP": ignored`},
+		},
+		{
 			name:     "unknown keywords with a did-you-mean",
 			in:       strings.Replace(vi, "priority 150", "priorty 150\n    virtual_router_idd 3", 1) + "virtual_server 192.0.2.10 80 {\n real_server 192.0.2.21 80 {\n weigth 3\n }\n}\nvrrp_instanse X {\n}",
 			findings: []string{`5 priorty invalid unknown keyword; did you mean "priority"?`, `6 virtual_router_idd invalid unknown keyword; did you mean "virtual_router_id"?`, `13 weigth invalid unknown keyword; did you mean "weight"?`, `16 vrrp_instanse invalid unknown keyword; did you mean "vrrp_instance"?`},

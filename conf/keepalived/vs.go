@@ -246,22 +246,21 @@ func (t *tr) oneVS(s *stmt, a vsAddr, label string) {
 			}
 		case "lb_algo", "lvs_sched":
 			if v, ok := t.arg(c); ok {
-				if !scheds[strings.ToLower(v)] {
+				switch {
+				case scheds[v]:
+					b.set("scheduler", str(v))
+				case scheds[strings.ToLower(v)]:
+					// keepalived ignores it: an import runs what ran.
+					t.invalid(c, fmt.Sprintf("unknown scheduler %q: keepalived takes lower-case names only and ran wlc: wlc used (write %s if that was meant)", clip(v), strings.ToLower(v)))
+				default:
 					t.invalid(c, fmt.Sprintf("unknown scheduler %q: wlc used", clip(v)))
-					continue
 				}
-				b.set("scheduler", str(strings.ToLower(v)))
 			}
 		case "lb_kind", "lvs_method":
 			if v, ok := t.arg(c); ok {
-				switch strings.ToUpper(v) {
-				case "NAT", "DR", "TUN":
-					forward = strings.ToLower(v)
+				if m, ok := t.method(b, c, v); ok {
+					forward = m
 					b.set("forward", str(forward))
-				case "FNAT":
-					t.skip(b, c, "FNAT (DPVS) is not supported: nat used")
-				default:
-					t.invalid(c, fmt.Sprintf("unknown forwarding method %q: nat used", clip(v)))
 				}
 			}
 		case "persistence_timeout":
@@ -280,7 +279,7 @@ func (t *tr) oneVS(s *stmt, a vsAddr, label string) {
 			if v, ok := t.arg(c); ok {
 				p := strings.ToLower(v)
 				if p != "tcp" && p != "udp" && p != "sctp" {
-					t.invalid(c, fmt.Sprintf("unknown protocol %q: tcp used", clip(v)))
+					t.invalid(c, fmt.Sprintf("unknown protocol %q: ignored", clip(v)))
 					continue
 				}
 				if a.fwmark != 0 {
@@ -335,6 +334,12 @@ func (t *tr) oneVS(s *stmt, a vsAddr, label string) {
 			}
 			t.unknown(b, c, vsKnown, vsNot)
 		}
+	}
+	if p, _ := b.get("protocol"); p == cty.NilVal && a.fwmark == 0 {
+		// keepalived 2 runs a service without a protocol as UDP (the
+		// kernel's default for protocol 0): an import runs what ran.
+		b.set("protocol", str("udp"))
+		t.changed(b, s, "no protocol: keepalived runs the service as UDP: protocol = \"udp\" (write tcp if that was meant, as keepalived would need protocol TCP)")
 	}
 	sched, _ := b.get("scheduler")
 	sn := "wlc"
@@ -453,6 +458,27 @@ func fwmarkFamily(s *stmt) netip.Addr {
 	return netip.IPv4Unspecified()
 }
 
+// method reads a forwarding method (lb_kind, lvs_method) as keepalived
+// does: NAT, DR or TUN, in capitals. Anything else is a finding, and the
+// default stays (keepalived's NAT for a virtual server, the virtual
+// server's for a real server); false then.
+func (t *tr) method(b *blk, c *stmt, v string) (string, bool) {
+	switch v {
+	case "NAT", "DR", "TUN":
+		return strings.ToLower(v), true
+	}
+	switch u := strings.ToUpper(v); u {
+	case "NAT", "DR", "TUN":
+		// keepalived ignores it: an import runs what ran.
+		t.invalid(c, fmt.Sprintf("unknown forwarding method %q: keepalived takes NAT, DR or TUN in capitals and ignored it: ignored (write %s if that was meant)", clip(v), u))
+	case "FNAT":
+		t.skip(b, c, "FNAT (DPVS) is not supported: ignored")
+	default:
+		t.invalid(c, fmt.Sprintf("unknown forwarding method %q: ignored", clip(v)))
+	}
+	return "", false
+}
+
 func (t *tr) sorry(b *blk, c *stmt, a vsAddr) {
 	if len(c.args) < 1 {
 		t.invalid(c, "missing address")
@@ -547,14 +573,11 @@ func (t *tr) realServer(vs *vserver, s *stmt, d vsDefaults, forward string, seen
 	for _, c := range s.block {
 		if c.kw == "lvs_method" {
 			if v, ok := t.arg(c); ok {
-				switch strings.ToUpper(v) {
-				case "NAT", "DR", "TUN":
-					fwd = strings.ToLower(v)
+				if m, ok := t.method(b, c, v); ok {
+					fwd = m
 					if fwd != forward {
 						b.set("forward", str(fwd))
 					}
-				default:
-					t.invalid(c, fmt.Sprintf("unknown forwarding method %q", clip(v)))
 				}
 			}
 		}
