@@ -30,12 +30,14 @@ var (
 )
 
 // Handler returns h, trimming after each request that allocated more than
-// Threshold (counted process-wide while it ran), one trim at a time.
+// Threshold (counted process-wide while it ran), one trim at a time, unless
+// a trim was forced meanwhile (a reload trims after itself).
 func Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		before := allocated()
+		before := read()
 		h.ServeHTTP(w, r)
-		if allocated()-before > Threshold && trimming.CompareAndSwap(false, true) {
+		after := read()
+		if after.allocs-before.allocs > Threshold && after.forced == before.forced && trimming.CompareAndSwap(false, true) {
 			go func() {
 				defer trimming.Store(false)
 				trim()
@@ -44,12 +46,19 @@ func Handler(h http.Handler) http.Handler {
 	})
 }
 
-// allocated is the bytes the process has allocated on the heap so far.
-func allocated() uint64 {
-	s := [1]metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+// counts are the process's heap allocations so far, in bytes, and the
+// collections forced so far (debug.FreeOSMemory, runtime.GC).
+type counts struct{ allocs, forced uint64 }
+
+func read() counts {
+	s := [2]metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/forced:gc-cycles"}}
 	metrics.Read(s[:])
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+	var c counts
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		c.allocs = s[0].Value.Uint64()
 	}
-	return s[0].Value.Uint64()
+	if s[1].Value.Kind() == metrics.KindUint64 {
+		c.forced = s[1].Value.Uint64()
+	}
+	return c
 }
