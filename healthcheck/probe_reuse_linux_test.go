@@ -3,7 +3,11 @@ package healthcheck
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -89,4 +93,75 @@ func TestProbeReuse(t *testing.T) {
 			next.abort() // ended: nothing to do
 		})
 	}
+}
+
+// TestProbeReuseChurn starts, aborts and times out probes of every kind
+// on one poller from many goroutines at once, each abort through a handle
+// that may be stale by then: every probe's done runs exactly once, and
+// the race detector (go test -race) sees the reuse.
+func TestProbeReuseChurn(t *testing.T) {
+	answers := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").Target
+	ln := listen(t)
+	acceptAndClose(ln)
+	quiet, _ := fullListener(t)
+	p, err := startPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	var checkers []asyncChecker
+	for _, target := range []netip.AddrPort{addrOf(ln), quiet} {
+		checkers = append(checkers, newTCPChecker(Spec{Kind: KindTCP, Target: target, Timeout: time.Second}.Normalize()))
+		if os.Geteuid() == 0 {
+			checkers = append(checkers, newTCPChecker(Spec{Kind: KindTCP, HalfOpen: true, Target: target, Timeout: time.Second}.Normalize()))
+		}
+	}
+	for _, target := range []netip.AddrPort{answers, quiet} {
+		c, err := newHTTPChecker(Spec{Kind: KindHTTP, Target: target, Timeout: time.Second}.Normalize(), func() bool { return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkers = append(checkers, c.(*httpRawChecker))
+	}
+	const workers, rounds = 16, 60
+	var wg sync.WaitGroup
+	var stale probeHandle // a handle of some earlier use, shared
+	var staleMu sync.Mutex
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for range rounds {
+				c := checkers[rng.IntN(len(checkers))]
+				var calls atomic.Int32
+				done := make(chan struct{})
+				h := c.start(p, time.Now().Add(time.Duration(rng.IntN(30))*time.Millisecond), func(error) {
+					if calls.Add(1) == 1 {
+						close(done)
+					}
+				})
+				staleMu.Lock()
+				old := stale
+				stale = h
+				staleMu.Unlock()
+				old.abort() // most often a use that has ended
+				if rng.IntN(2) == 0 {
+					time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+					h.abort()
+				}
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					t.Error("a probe's done never ran")
+					return
+				}
+				time.Sleep(time.Millisecond) // a second done would come by now
+				if n := calls.Load(); n != 1 {
+					t.Errorf("a probe's done ran %d times", n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
