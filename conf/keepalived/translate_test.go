@@ -339,6 +339,36 @@ virtual_server 192.0.2.10 54 {
 				"19 virtual_server changed no protocol: keepalived runs the service as UDP", `26 protocol invalid unknown protocol "ICMP": ignored`},
 		},
 		{
+			name: "nb_get_retry counts in HTTP_GET and SSL_GET only, as in keepalived",
+			in: vi + `
+virtual_server 192.0.2.10 80 {
+  protocol TCP
+  nb_get_retry 4
+  real_server 192.0.2.21 80 {
+    TCP_CHECK {
+      nb_get_retry 3
+    }
+  }
+  real_server 192.0.2.22 80 {
+    TCP_CHECK {
+      retry 3
+    }
+  }
+  real_server 192.0.2.23 80 {
+    HTTP_GET {
+      url {
+        path /
+      }
+      nb_get_retry 3
+    }
+  }
+}`,
+			want: []string{"address = \"192.0.2.21:80\"\n    check \"tcp\" {\n      interval = \"1m\"\n      timeout  = \"5s\"\n      rise     = 1\n      fall     = 2",
+				"address = \"192.0.2.22:80\"\n    check \"tcp\" {\n      interval = \"1m\"\n      timeout  = \"5s\"\n      rise     = 1\n      fall     = 4",
+				"address = \"192.0.2.23:80\"\n    check \"http\" {\n      interval = \"1m\"\n      timeout  = \"5s\"\n      rise     = 1\n      fall     = 4"},
+			findings: []string{"13 nb_get_retry invalid keepalived reads nb_get_retry only in HTTP_GET and SSL_GET", "16 nb_get_retry invalid keepalived reads nb_get_retry only"},
+		},
+		{
 			name:     "unknown keywords with a did-you-mean",
 			in:       strings.Replace(vi, "priority 150", "priorty 150\n    virtual_router_idd 3", 1) + "virtual_server 192.0.2.10 80 {\n real_server 192.0.2.21 80 {\n weigth 3\n }\n}\nvrrp_instanse X {\n}",
 			findings: []string{`5 priorty invalid unknown keyword; did you mean "priority"?`, `6 virtual_router_idd invalid unknown keyword; did you mean "virtual_router_id"?`, `13 weigth invalid unknown keyword; did you mean "weight"?`, `16 vrrp_instanse invalid unknown keyword; did you mean "vrrp_instance"?`},

@@ -765,6 +765,8 @@ func (t *tr) check(rs *blk, s *stmt, d vsDefaults, port int) *blk {
 			if ms, ok := t.secArg(c, 1, 3600000); ok {
 				connMS = ms
 			}
+		case c.kw == "nb_get_retry" && typ != "http" && typ != "https":
+			t.invalid(c, nbGetRetryIgnored)
 		case c.kw == "retry" || c.kw == "nb_get_retry":
 			if n, ok := t.intArg(c, 0, 99); ok {
 				retry = n
@@ -884,12 +886,19 @@ func (t *tr) url(b *blk, u *stmt) {
 	}
 }
 
+// nbGetRetryIgnored is the finding of an nb_get_retry that keepalived
+// ignores: it reads it in HTTP_GET and SSL_GET only (many a TCP_CHECK
+// carries one that never had an effect). An import runs what ran.
+const nbGetRetryIgnored = "keepalived reads nb_get_retry only in HTTP_GET and SSL_GET and ignored it here: ignored (write retry if that was meant)"
+
 // checkDefault reads a check setting a virtual server gives its real
 // servers' checks, or a real server its own: retries, the delay between
 // them, the connect timeout, the virtual host.
 func (t *tr) checkDefault(d *vsDefaults, b *blk, c *stmt) {
 	switch c.kw {
-	case "retry", "nb_get_retry":
+	case "nb_get_retry":
+		t.invalid(c, nbGetRetryIgnored)
+	case "retry":
 		if n, ok := t.intArg(c, 0, 99); ok {
 			d.retry, d.retryLine = &n, c
 		}
