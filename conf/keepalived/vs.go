@@ -428,30 +428,19 @@ func netmask(v string, a vsAddr) (cty.Value, bool) {
 // keepalived's ip_family, or else its sorry server's family, or else its
 // first real server's; IPv4 when none says.
 func fwmarkFamily(s *stmt) netip.Addr {
-	fam := func(v string) (netip.Addr, bool) {
-		ip, err := netip.ParseAddr(v)
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		if ip.Unmap().Is4() {
-			return netip.IPv4Unspecified(), true
-		}
-		return netip.IPv6Unspecified(), true
-	}
 	for _, kw := range []string{"ip_family", "sorry_server", "real_server"} {
 		for _, c := range s.block {
 			if c.kw != kw || len(c.args) == 0 {
 				continue
 			}
-			switch {
-			case kw == "ip_family" && c.args[0] == "inet6":
-				return netip.IPv6Unspecified()
-			case kw == "ip_family" && c.args[0] == "inet":
+			v := c.args[0]
+			if kw == "ip_family" {
+				v = map[string]string{"inet": "0.0.0.0", "inet6": "::"}[v]
+			}
+			if ip, err := netip.ParseAddr(v); err == nil && ip.Unmap().Is4() {
 				return netip.IPv4Unspecified()
-			case kw != "ip_family":
-				if a, ok := fam(c.args[0]); ok {
-					return a
-				}
+			} else if err == nil {
+				return netip.IPv6Unspecified()
 			}
 		}
 	}
