@@ -66,14 +66,16 @@ func (t *tr) finish() {
 			t.r.add(v.file, v.line, "version", importer.Changed, "VRRP version 2 is IPv4 only: version 3 used, as keepalived does")
 			ver = 3
 		}
-		if ver == 2 && v.advertMS%1000 != 0 {
-			t.r.add(v.file, v.advLine, "advert_int", importer.Changed, "version 2 adverts are whole seconds: version 3 used")
-			ver = 3
-		}
 		b.set("version", num(int64(ver)))
 		if v.advertMS != 0 {
 			ms := v.advertMS
-			if ver == 3 {
+			switch {
+			case ver == 2 && ms%1000 != 0:
+				// As keepalived does, so that an imported director and a
+				// keepalived one still hear each other mid-migration.
+				ms = max((ms+500)/1000*1000, 1000)
+				t.r.add(v.file, v.advLine, "advert_int", importer.Changed, fmt.Sprintf("version 2 adverts are whole seconds: keepalived rounds it to %s, and so does the import (version 3 on both directors carries sub-second adverts)", fmtMS(ms)))
+			case ver == 3:
 				ms = (ms + 5) / 10 * 10
 				if ms > 40950 {
 					t.r.add(v.file, v.advLine, "advert_int", importer.Changed, "version 3 adverts are at most 40.95s: 40.95s used")

@@ -103,9 +103,9 @@ vrrp_script sh {
   smtp_alert
   garp_master_delay 3
 }`,
-			want: []string{"priority = 254", `advert_interval = "500ms"`, "version          = 3", "preempt          = false", `unicast_peers    = ["10.0.0.1", "10.0.0.2"]`, `track_interfaces = ["eth1", "eth2"]`, `"192.0.2.11/32"`, `"192.0.2.12/24"`, `repeat_after = "3s"`, "# keepalived: use_vmac (", "not translated"},
-			not:  []string{"preempt_delay"},
-			findings: []string{"2 state changed", "5 priority changed", "6 advert_int changed", "8 preempt_delay changed",
+			want: []string{"priority = 254", "version          = 2", "preempt          = false", `unicast_peers    = ["10.0.0.1", "10.0.0.2"]`, `track_interfaces = ["eth1", "eth2"]`, `"192.0.2.11/32"`, `"192.0.2.12/24"`, `repeat_after = "3s"`, "# keepalived: use_vmac (", "not translated"},
+			not:  []string{"preempt_delay", "advert_interval"},
+			findings: []string{"2 state changed", "5 priority changed", "6 advert_int changed version 2 adverts are whole seconds: keepalived rounds it to 1s", "8 preempt_delay changed",
 				"15 eth2 changed", "19 192.0.2.11 changed", "19 192.0.2.11 not translated", "21 virtual_ipaddress_excluded changed", "24 use_vmac not translated", "25 smtp_alert not translated"},
 		},
 		{
@@ -367,6 +367,12 @@ virtual_server 192.0.2.10 80 {
 				"address = \"192.0.2.22:80\"\n    check \"tcp\" {\n      interval = \"1m\"\n      timeout  = \"5s\"\n      rise     = 1\n      fall     = 4",
 				"address = \"192.0.2.23:80\"\n    check \"http\" {\n      interval = \"1m\"\n      timeout  = \"5s\"\n      rise     = 1\n      fall     = 4"},
 			findings: []string{"13 nb_get_retry invalid keepalived reads nb_get_retry only in HTTP_GET and SSL_GET", "16 nb_get_retry invalid keepalived reads nb_get_retry only"},
+		},
+		{
+			name:     "a version 2 advert interval is rounded as keepalived rounds it; version 3 keeps 10 ms steps",
+			in:       strings.Replace(vi, "priority 150", "priority 150\n    advert_int 1.6", 1) + strings.Replace(strings.Replace(strings.Replace(vi, "VI_1", "VI_2", 1), "virtual_router_id 51", "virtual_router_id 52\n    advert_int 300", 1), "192.0.2.10/24", "192.0.2.20/24", 1) + strings.Replace(strings.Replace(strings.Replace(vi, "VI_1", "VI_3", 1), "virtual_router_id 51", "virtual_router_id 53\n    version 3\n    advert_int 0.504", 1), "192.0.2.10/24", "192.0.2.30/24", 1),
+			want:     []string{"version         = 2\n  advert_interval = \"2s\"", "addresses = [\"192.0.2.20/24\"]\n  version   = 2\n}", "version         = 3\n  advert_interval = \"500ms\""},
+			findings: []string{"6 advert_int changed version 2 adverts are whole seconds: keepalived rounds it to 2s", "15 advert_int invalid 300 s is out of range 10ms..255s"},
 		},
 		{
 			name:     "unknown keywords with a did-you-mean",
