@@ -33,7 +33,9 @@
 //
 // Choices where keepalived and tandem differ:
 //   - VRRP version: keepalived's default is 2 (3 for IPv6), written out;
-//     a fractional advert_int needs version 3.
+//     a fractional advert_int of a version 2 instance is rounded to whole
+//     seconds, as keepalived rounds it (so that a keepalived peer still
+//     takes the adverts mid-migration).
 //   - A VIP without /LEN is /32 (/128), as keepalived adds it.
 //   - A virtual server whose address is no VIP goes to
 //     director.static_vips.
@@ -48,4 +50,8 @@
 //     One check per real server (the first); the first url of an http
 //     check. SSL_GET does not verify certificates, nor does the import
 //     (tls.insecure_skip_verify = true).
+//   - What keepalived ignores stays ignored, with a finding: a scheduler
+//     not in lower case, a forwarding method not in capitals, an
+//     nb_get_retry outside HTTP_GET and SSL_GET. A virtual server
+//     without protocol is UDP, as keepalived runs it.
 package keepalived
