@@ -52,6 +52,9 @@ func Import(paths []string) (*importer.Result, error) {
 	}
 	if len(trs) == 2 && trs[0].node == trs[1].node {
 		trs[1].node = uniqueName(trs[1].node+"_2", map[string]bool{trs[0].node: true})
+		// Both files kept keepalived's sample router_id (LVS_DEVEL, most
+		// often): tandem finds its node by hostname, which neither is.
+		trs[1].r.add(paths[1], 0, "router_id", importer.Changed, fmt.Sprintf("both directors are %q: this one is node %q; name each node block after its director's hostname (or set hostname in it), or run tandem with --node", trs[0].node, trs[1].node))
 	}
 	res := &importer.Result{}
 	res.HCL = assemble(trs)

@@ -493,9 +493,19 @@ vrrp_instance VI_2 {
 		}
 	}
 	for _, f := range res.Findings {
-		if strings.Contains(f.Message, "one file") {
-			t.Errorf("pair reported as one file: %v", f)
+		if strings.Contains(f.Message, "one file") || strings.Contains(f.Message, "both directors are") {
+			t.Errorf("pair reported as one file, or as one name: %v", f)
 		}
+	}
+
+	// Both files kept keepalived's sample router_id.
+	paths = write(t, "a.conf", strings.ReplaceAll(a, "lb1", "LVS_DEVEL"), "b.conf", strings.ReplaceAll(b, "lb2", "LVS_DEVEL"))
+	res = mustImport(t, paths...)
+	if out := norm(string(res.HCL)); !strings.Contains(out, `node "LVS_DEVEL" {`) || !strings.Contains(out, `node "LVS_DEVEL_2" {`) {
+		t.Errorf("one router_id for both: want LVS_DEVEL and LVS_DEVEL_2:\n%s", res.HCL)
+	}
+	if lines := findingLines(res.Findings); !strings.Contains(lines, `b.conf: changed: router_id: both directors are "LVS_DEVEL": this one is node "LVS_DEVEL_2"`) {
+		t.Errorf("no finding on the shared router_id in:\n%s", lines)
 	}
 }
 
